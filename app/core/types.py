@@ -1,0 +1,93 @@
+"""Data the detection core hands to the alert policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True, frozen=True)
+class Evidence:
+    """One signal that fired: its value now and the baseline it was compared with."""
+
+    name: str
+    value: float
+    baseline: float
+    weight: float = 0.0  # contribution to the score, for ordering the evidence
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the evidence as a JSON-ready dict."""
+        return {
+            "name": self.name,
+            "value": round(self.value, 4),
+            "baseline": round(self.baseline, 4),
+            "weight": round(self.weight, 4),
+        }
+
+
+@dataclass(slots=True)
+class Detection:
+    """What a detector says about one account or one group at one event time.
+
+    ``subject`` is the stable identity of what was detected (an account id, or a group key
+    such as ``tpl:3fa2...``); the alert policy derives the finding uid from
+    ``(detector, subject)`` so it survives restarts and rebalances.
+    """
+
+    detector: str  # analytic name, e.g. "account-extraction", "hydra-cluster"
+    subject: str
+    score: float  # 0..1 risk
+    ts: float  # event time (epoch seconds) of the event that produced it
+    first_seen: float
+    evidence: list[Evidence] = field(default_factory=list)
+    accounts: list[str] = field(default_factory=list)  # bounded sample of member accounts
+    total_accounts: int = 1
+    labels: dict[str, str] = field(default_factory=dict)  # small extras (e.g. campaign shape)
+
+
+@dataclass(slots=True)
+class AccountSignal:
+    """What the per-account stage tells the coordination stage about one account.
+
+    Emitted by the account detector (at a bounded rate per account) and re-keyed by each of
+    ``keys`` in the stream layer, so that one coordination state sees every account that
+    shares a fingerprint. Carries no raw text.
+    """
+
+    account_id: str
+    ts: float  # event time of the latest event summarised
+    keys: tuple[str, ...]  # shared fingerprints, e.g. "tpl:<band>", "sys:<fp>", "net:<ip/24>"
+    events: int = 1  # events summarised since the previous signal of this account
+    model: str = ""
+    account_age_days: float | None = None
+    risk: float = 0.0  # the account's own risk score (0..1)
+    harvest: float = 0.0  # share of harvest-shaped content in its recent traffic (0..1)
+    features: dict[str, float] = field(default_factory=dict)  # small, bounded summary
+
+    def to_dict(self) -> dict[str, object]:
+        """Return a JSON-ready dict (for re-keyed internal topics)."""
+        return {
+            "account_id": self.account_id,
+            "ts": self.ts,
+            "keys": list(self.keys),
+            "events": self.events,
+            "model": self.model,
+            "account_age_days": self.account_age_days,
+            "risk": self.risk,
+            "harvest": self.harvest,
+            "features": self.features,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> AccountSignal:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            account_id=str(data["account_id"]),
+            ts=float(data["ts"]),  # type: ignore[arg-type]
+            keys=tuple(data.get("keys") or ()),  # type: ignore[arg-type]
+            events=int(data.get("events") or 1),  # type: ignore[call-overload]
+            model=str(data.get("model") or ""),
+            account_age_days=data.get("account_age_days"),  # type: ignore[arg-type]
+            risk=float(data.get("risk") or 0.0),  # type: ignore[arg-type]
+            harvest=float(data.get("harvest") or 0.0),  # type: ignore[arg-type]
+            features=dict(data.get("features") or {}),  # type: ignore[call-overload]
+        )

@@ -1,0 +1,202 @@
+"""Event contract v1: decode and validate one API-request event.
+
+``parse_event`` turns raw bytes into an :class:`Event` or raises :class:`EventError` with a
+stable reason code. Raw ``prompt`` / ``system_prompt`` text is turned into fingerprints and
+content flags here and never leaves this function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from app.core.text import content_flags, simhash64
+from app.errors import EventError
+
+SCHEMA_VERSION = "1"
+MAX_ID_CHARS = 256
+MAX_TEXT_CHARS = 1024
+MAX_TOKENS = 10_000_000
+# Event times before 2000-01-01 or after 2100-01-01 are almost certainly unit mistakes.
+MIN_TS, MAX_TS = 946_684_800.0, 4_102_444_800.0
+
+REQUIRED = ("event_id", "ts", "account_id", "model", "prompt_tokens", "completion_tokens")
+_OPT_STR = (
+    "org_id",
+    "api_key_id",
+    "ip",
+    "user_agent",
+    "tls_fp",
+    "endpoint",
+    "conversation_id",
+    "payment_fp",
+)
+_OPT_INT = {"asn": (0, 2**32 - 1), "max_tokens": (0, MAX_TOKENS), "status": (100, 599), "turn": (1, 1_000_000)}
+
+
+@dataclass(slots=True)
+class Event:
+    """One validated API request. Holds no raw prompt text, by construction."""
+
+    event_id: str
+    ts: float
+    account_id: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    org_id: str | None = None
+    api_key_id: str | None = None
+    ip: str | None = None
+    asn: int | None = None
+    country: str | None = None
+    user_agent: str | None = None
+    tls_fp: str | None = None
+    endpoint: str | None = None
+    max_tokens: int | None = None
+    status: int | None = None
+    latency_ms: float | None = None
+    conversation_id: str | None = None
+    turn: int | None = None
+    prompt_fp: int | None = None
+    system_prompt_fp: int | None = None
+    payment_fp: str | None = None
+    account_created_ts: float | None = None
+    flags: int = 0  # content flags derived from raw text (app.core.text), 0 when unknown
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the event as a contract-v1 dict (fingerprints as 16 hex digits)."""
+        out = {k: v for k, v in asdict(self).items() if v is not None}
+        for key in ("prompt_fp", "system_prompt_fp"):
+            if key in out:
+                out[key] = f"{out[key]:016x}"
+        if not out.get("flags"):
+            out.pop("flags", None)
+        return out
+
+
+def _fail(reason: str, detail: str) -> EventError:
+    return EventError(reason, detail)
+
+
+def _parse_ts(value: Any, field: str) -> float:
+    if isinstance(value, bool):
+        raise _fail("wrong_type", f"{field} must be an RFC 3339 string or epoch seconds, got a boolean")
+    if isinstance(value, int | float):
+        ts = float(value)
+    elif isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            raise _fail("bad_timestamp", f"{field} {value[:40]!r} is not RFC 3339") from None
+        if dt.tzinfo is None:
+            raise _fail("bad_timestamp", f"{field} {value[:40]!r} has no time zone offset")
+        ts = dt.timestamp()
+    else:
+        raise _fail("wrong_type", f"{field} must be an RFC 3339 string or epoch seconds")
+    if not MIN_TS <= ts <= MAX_TS:
+        raise _fail("out_of_range", f"{field} {ts:.0f} is not between 2000 and 2100 (epoch seconds?)")
+    return ts
+
+
+def _req_str(obj: dict[str, Any], key: str) -> str:
+    value = obj[key]
+    if not isinstance(value, str):
+        raise _fail("wrong_type", f"{key} must be a string, got {type(value).__name__}")
+    if not value or len(value) > MAX_ID_CHARS:
+        raise _fail("out_of_range", f"{key} must be 1 to {MAX_ID_CHARS} characters")
+    return value
+
+
+def _int(value: Any, key: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail("wrong_type", f"{key} must be an integer, got {type(value).__name__}")
+    if not lo <= value <= hi:
+        raise _fail("out_of_range", f"{key} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _fp(value: Any, key: str) -> int:
+    if not isinstance(value, str) or len(value) != 16:
+        raise _fail("wrong_type", f"{key} must be 16 hex digits")
+    try:
+        return int(value, 16)
+    except ValueError:
+        raise _fail("wrong_type", f"{key} must be 16 hex digits") from None
+
+
+def parse_event(raw: bytes | bytearray | memoryview | None, max_bytes: int = 65536) -> Event:
+    """Decode and validate one event; raise :class:`EventError` if it breaks the contract."""
+    if raw is None or len(raw) == 0:
+        raise _fail("empty", "message has no value")
+    if len(raw) > max_bytes:
+        raise _fail("too_large", f"message is {len(raw)} bytes, the limit is {max_bytes}")
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if "utf-8" in str(exc).lower():
+            raise _fail("not_utf8", "message is not valid UTF-8") from None
+        raise _fail("invalid_json", f"message is not valid JSON ({str(exc)[:80]})") from None
+    if not isinstance(obj, dict):
+        raise _fail("not_object", f"event must be a JSON object, got {type(obj).__name__}")
+    return event_from_dict(obj)
+
+
+def event_from_dict(obj: dict[str, Any]) -> Event:
+    """Validate a decoded JSON object against contract v1 and build the :class:`Event`."""
+    for key in REQUIRED:
+        if key not in obj or obj[key] is None:
+            raise _fail("missing_field", f"required field {key} is missing")
+    event = Event(
+        event_id=_req_str(obj, "event_id"),
+        ts=_parse_ts(obj["ts"], "ts"),
+        account_id=_req_str(obj, "account_id"),
+        model=_req_str(obj, "model"),
+        prompt_tokens=_int(obj["prompt_tokens"], "prompt_tokens", 0, MAX_TOKENS),
+        completion_tokens=_int(obj["completion_tokens"], "completion_tokens", 0, MAX_TOKENS),
+    )
+    get = obj.get
+    for key in _OPT_STR:
+        value = get(key)
+        if value is not None:
+            if not isinstance(value, str):
+                raise _fail("wrong_type", f"{key} must be a string, got {type(value).__name__}")
+            setattr(event, key, value[:MAX_TEXT_CHARS])
+    for key, (lo, hi) in _OPT_INT.items():
+        value = get(key)
+        if value is not None:
+            setattr(event, key, _int(value, key, lo, hi))
+    country = get("country")
+    if country is not None:
+        if not isinstance(country, str) or len(country) != 2 or not country.isalpha():
+            raise _fail("wrong_type", "country must be an ISO 3166-1 alpha-2 code")
+        event.country = country.upper()
+    latency = get("latency_ms")
+    if latency is not None:
+        if isinstance(latency, bool) or not isinstance(latency, int | float) or latency < 0:
+            raise _fail("wrong_type", "latency_ms must be a number >= 0")
+        event.latency_ms = float(latency)
+    created = get("account_created_ts")
+    if created is not None:
+        event.account_created_ts = _parse_ts(created, "account_created_ts")
+    fp = get("prompt_fp")
+    if fp is not None:
+        event.prompt_fp = _fp(fp, "prompt_fp")
+    fp = get("system_prompt_fp")
+    if fp is not None:
+        event.system_prompt_fp = _fp(fp, "system_prompt_fp")
+    # Raw text: derive fingerprints and flags, then let it go out of scope.
+    prompt, system_prompt = get("prompt"), get("system_prompt")
+    if prompt is not None or system_prompt is not None:
+        if prompt is not None and not isinstance(prompt, str):
+            raise _fail("wrong_type", "prompt must be a string")
+        if system_prompt is not None and not isinstance(system_prompt, str):
+            raise _fail("wrong_type", "system_prompt must be a string")
+        event.flags = content_flags(prompt, system_prompt)
+        if prompt and event.prompt_fp is None:
+            event.prompt_fp = simhash64(prompt)
+        if system_prompt and event.system_prompt_fp is None:
+            event.system_prompt_fp = simhash64(system_prompt)
+    return event

@@ -1,0 +1,105 @@
+"""Settings: one frozen object, read from ``ABUSE_*`` environment variables, validated once."""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.errors import SettingsError
+
+ENV_PREFIX = "ABUSE_"
+BROKER_SCHEMES = ("kafka",)
+
+
+class Settings(BaseSettings):
+    """Everything the worker, the CLI and the demo can be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
+
+    # Broker and security (SASL/SCRAM over TLS for production clusters).
+    broker_url: str = "kafka://localhost:9092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+
+    # Topics (DESIGN.md) and their shape when we create them.
+    events_topic: str = "api-events"
+    dlq_topic: str = "api-events-dlq"
+    alerts_topic: str = "abuse-alerts"
+    feedback_topic: str = "abuse-feedback"
+    partitions: int = Field(default=4, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1, le=16)
+
+    # Worker runtime.
+    app_id: str = Field(default="abuse-detector", min_length=1, max_length=200)
+    store_url: str = "memory://"
+    web_enabled: bool = False
+    web_port: int = Field(default=6066, ge=0, le=65535)
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    max_event_bytes: int = Field(default=65536, ge=256, le=16 * 1024 * 1024)
+    batch_size: int = Field(default=2000, ge=1, le=100_000)
+    batch_seconds: float = Field(default=0.05, gt=0, le=10)
+    stream_buffer_maxsize: int = Field(default=20_000, ge=100)
+    session_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("broker_url")
+    @classmethod
+    def _check_broker_url(cls, value: str) -> str:
+        for part in value.split(","):
+            url = urlsplit(part.strip() if "://" in part else f"kafka://{part.strip()}")
+            if url.scheme not in BROKER_SCHEMES:
+                raise ValueError(
+                    f"unknown broker scheme {url.scheme!r} in {part.strip()!r} "
+                    f"(expected one of: {', '.join(s + '://' for s in BROKER_SCHEMES)})"
+                )
+            if not url.hostname:
+                raise ValueError(f"no host in broker address {part.strip()!r}")
+            try:
+                url.port  # noqa: B018 - parsing the port validates it
+            except ValueError as exc:
+                raise ValueError(f"bad port in broker address {part.strip()!r}") from exc
+        return value
+
+    @field_validator("store_url")
+    @classmethod
+    def _check_store(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("memory", "rocksdb", "aerospike"):
+            raise ValueError(f"unknown table store {value!r} (use memory:// or rocksdb://)")
+        return value
+
+    @model_validator(mode="after")
+    def _check_sasl(self) -> Settings:
+        if self.security_protocol.startswith("SASL") and not self.sasl_mechanism:
+            raise ValueError("security_protocol SASL_* needs ABUSE_SASL_MECHANISM")
+        if self.sasl_mechanism and not (self.sasl_username and self.sasl_password):
+            raise ValueError("ABUSE_SASL_MECHANISM needs ABUSE_SASL_USERNAME and ABUSE_SASL_PASSWORD")
+        return self
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """Broker addresses as ``host:port`` strings for kafka clients."""
+        servers = []
+        for part in self.broker_url.split(","):
+            url = urlsplit(part.strip() if "://" in part else f"kafka://{part.strip()}")
+            servers.append(f"{url.hostname}:{url.port or 9092}")
+        return servers
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment plus overrides; raise one readable line on error."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "settings"
+            env = f"{ENV_PREFIX}{field.upper()}" if err["loc"] else ""
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{env or field}: {msg}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None
