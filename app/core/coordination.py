@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.core.coordination_keys import signal_from_event, signal_keys
 from app.core.types import AccountSignal, Detection
+
+__all__ = [
+    "CoordinationConfig",
+    "CoordinationDetector",
+    "signal_from_event",
+    "signal_keys",
+]
 
 
 @dataclass(frozen=True, slots=True)

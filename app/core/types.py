@@ -62,6 +62,9 @@ class AccountSignal:
     risk: float = 0.0  # the account's own risk score (0..1)
     harvest: float = 0.0  # share of harvest-shaped content in its recent traffic (0..1)
     features: dict[str, float] = field(default_factory=dict)  # small, bounded summary
+    org_id: str = ""  # billing org of the account ("" when none): one org is one customer
+    prompt_fp: int = 0  # SimHash of the latest prompt (0 when unknown), to verify template keys
+    flags: int = 0  # content flags of the latest event (app.core.text)
 
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-ready dict (for re-keyed internal topics)."""
@@ -75,6 +78,9 @@ class AccountSignal:
             "risk": self.risk,
             "harvest": self.harvest,
             "features": self.features,
+            "org_id": self.org_id,
+            "prompt_fp": self.prompt_fp,
+            "flags": self.flags,
         }
 
     @classmethod
@@ -90,4 +96,7 @@ class AccountSignal:
             risk=float(data.get("risk") or 0.0),  # type: ignore[arg-type]
             harvest=float(data.get("harvest") or 0.0),  # type: ignore[arg-type]
             features=dict(data.get("features") or {}),  # type: ignore[call-overload]
+            org_id=str(data.get("org_id") or ""),
+            prompt_fp=int(data.get("prompt_fp") or 0),  # type: ignore[call-overload]
+            flags=int(data.get("flags") or 0),  # type: ignore[call-overload]
         )

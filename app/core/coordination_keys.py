@@ -1,0 +1,110 @@
+"""The key scheme that links accounts: shared fingerprints of their traffic.
+
+Every key is ``<kind>:<value>``; the stream layer re-keys account signals by each key, so
+one coordination state sees every account that shares that fingerprint.
+
+| kind | value | links accounts that ... |
+|---|---|---|
+| ``tpl`` | ``<band>:<4 hex>``, 4 bands of 16 bits of ``prompt_fp`` | send near-duplicate prompts (SimHash LSH) |
+| ``sys`` | 16 hex digits of ``system_prompt_fp`` | share one system prompt |
+| ``net`` | IPv4 /24 (``a.b.c``) or IPv6 /48 | share an egress network |
+| ``infra`` | 12 hex digits of hash(ASN, user agent, TLS fp) | share one client stack on one network |
+| ``pay`` | the payment fingerprint | share a payment instrument |
+| ``cohort`` | ``<sign-up day>:<ASN>`` | signed up the same day from the same network |
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from hashlib import blake2b
+
+from app.core.types import AccountSignal
+from app.events import Event
+
+TPL_BANDS = 4
+TPL_BAND_BITS = 64 // TPL_BANDS
+KINDS = ("tpl", "sys", "net", "infra", "pay", "cohort")
+DAY_S = 86400.0
+
+
+def key_kind(key: str) -> str:
+    """Return the kind of a key (the part before the first colon)."""
+    return key.split(":", 1)[0]
+
+
+def template_keys(prompt_fp: int | None) -> tuple[str, ...]:
+    """Return the LSH band keys of a prompt SimHash (none for a missing or zero hash)."""
+    if not prompt_fp:
+        return ()
+    mask = (1 << TPL_BAND_BITS) - 1
+    return tuple(
+        f"tpl:{band}:{(prompt_fp >> (band * TPL_BAND_BITS)) & mask:04x}"
+        for band in range(TPL_BANDS)
+    )
+
+
+def network_prefix(ip: str | None) -> str | None:
+    """Return the /24 of an IPv4 address or the /48 of an IPv6 address, None if unparseable."""
+    if not ip:
+        return None
+    if ":" in ip:
+        parts = ip.split(":")
+        if len(parts) < 3 or "" in parts[:3]:
+            return None
+        return ":".join(p.lower() for p in parts[:3])
+    parts = ip.split(".")
+    if len(parts) != 4 or not all(p.isdigit() for p in parts):
+        return None
+    return ".".join(parts[:3])
+
+
+def _digest(*parts: object) -> str:
+    raw = "\x1f".join("" if p is None else str(p) for p in parts).encode()
+    return blake2b(raw, digest_size=6).hexdigest()
+
+
+def signal_keys(event: Event) -> tuple[str, ...]:
+    """Return the shared-fingerprint keys of one event (see the module table)."""
+    keys: list[str] = list(template_keys(event.prompt_fp))
+    if event.system_prompt_fp:
+        keys.append(f"sys:{event.system_prompt_fp:016x}")
+    net = network_prefix(event.ip)
+    if net is not None:
+        keys.append(f"net:{net}")
+    known = sum(x is not None for x in (event.asn, event.user_agent, event.tls_fp))
+    if known >= 2:
+        keys.append(f"infra:{_digest(event.asn, event.user_agent, event.tls_fp)}")
+    if event.payment_fp:
+        keys.append(f"pay:{event.payment_fp[:64]}")
+    if event.account_created_ts is not None and event.asn is not None:
+        day = datetime.fromtimestamp(event.account_created_ts, UTC).strftime("%Y%m%d")
+        keys.append(f"cohort:{day}:{event.asn}")
+    return tuple(keys)
+
+
+def signal_from_event(
+    event: Event,
+    *,
+    events: int = 1,
+    risk: float = 0.0,
+    harvest: float = 0.0,
+    features: dict[str, float] | None = None,
+) -> AccountSignal:
+    """Build the coordination signal of an account from its latest event."""
+    age = None
+    if event.account_created_ts is not None:
+        age = max(0.0, (event.ts - event.account_created_ts) / DAY_S)
+    return AccountSignal(
+        account_id=event.account_id,
+        ts=event.ts,
+        keys=signal_keys(event),
+        events=events,
+        model=event.model,
+        account_age_days=age,
+        risk=risk,
+        harvest=harvest,
+        features=features or {},
+        org_id=event.org_id or "",
+        prompt_fp=event.prompt_fp or 0,
+        flags=event.flags,
+    )

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import pytest
+
+from app.core.coordination import signal_from_event, signal_keys
+from app.core.coordination_keys import key_kind, network_prefix, template_keys
+from app.core.types import AccountSignal
+from app.events import Event
+
+TS = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+
+
+def _event(**kw: object) -> Event:
+    base: dict[str, object] = dict(
+        event_id="e1", ts=TS, account_id="acct-1", model="m", prompt_tokens=10, completion_tokens=20
+    )
+    base.update(kw)
+    return Event(**base)  # type: ignore[arg-type]
+
+
+def test_full_event_yields_every_kind() -> None:
+    ev = _event(
+        prompt_fp=0x0123456789ABCDEF,
+        system_prompt_fp=0xFEDCBA9876543210,
+        ip="203.0.113.7",
+        asn=64500,
+        user_agent="sdk/1.0",
+        tls_fp="ja3abc",
+        payment_fp="card-9",
+        account_created_ts=TS - 3 * 86400,
+    )
+    keys = signal_keys(ev)
+    assert [k for k in keys if key_kind(k) == "tpl"] == [
+        "tpl:0:cdef",
+        "tpl:1:89ab",
+        "tpl:2:4567",
+        "tpl:3:0123",
+    ]
+    assert "sys:fedcba9876543210" in keys
+    assert "net:203.0.113" in keys
+    assert "pay:card-9" in keys
+    assert "cohort:20251229:64500" in keys
+    assert sum(key_kind(k) == "infra" for k in keys) == 1
+
+
+def test_sparse_event_yields_no_keys() -> None:
+    assert signal_keys(_event()) == ()
+    assert signal_keys(_event(asn=1)) == ()  # one infra field alone links nothing
+
+
+def test_infra_key_depends_on_every_part() -> None:
+    a = signal_keys(_event(asn=1, user_agent="x", tls_fp="t"))
+    b = signal_keys(_event(asn=1, user_agent="y", tls_fp="t"))
+    assert a != b
+
+
+@pytest.mark.parametrize(
+    ("ip", "prefix"),
+    [
+        ("10.1.2.3", "10.1.2"),
+        ("2001:DB8:1:2::1", "2001:db8:1"),
+        ("junk", None),
+        (None, None),
+        ("::1", None),
+    ],
+)
+def test_network_prefix(ip: str | None, prefix: str | None) -> None:
+    assert network_prefix(ip) == prefix
+
+
+def test_near_duplicate_prompts_share_a_band() -> None:
+    fp = 0x0F0F_F0F0_1234_5678
+    assert set(template_keys(fp)) & set(template_keys(fp ^ 0b101))
+    assert template_keys(0) == ()
+
+
+def test_signal_from_event_roundtrips() -> None:
+    ev = _event(org_id="org-1", prompt_fp=7, flags=3, account_created_ts=TS - 86400, ip="1.2.3.4")
+    sig = signal_from_event(ev, events=2, risk=0.5, harvest=0.25)
+    assert sig.account_age_days == pytest.approx(1.0)
+    assert sig.org_id == "org-1" and sig.prompt_fp == 7 and sig.flags == 3
+    assert AccountSignal.from_dict(sig.to_dict()) == sig
