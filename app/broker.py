@@ -90,7 +90,7 @@ class EmbeddedBroker:
         except Exception as exc:  # TansuBinaryNotFound or a broken install
             raise BrokerError(f"embedded broker binary not available: {exc}") from exc
         listener = f"tcp://{self.bootstrap}"
-        self._log_file = tempfile.NamedTemporaryFile(prefix="tansu-", suffix=".log")
+        self._log_file = tempfile.NamedTemporaryFile(prefix="tansu-", suffix=".log")  # noqa: SIM115 - lives as long as the broker
         cmd = [
             binary,
             "broker",

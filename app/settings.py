@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -38,6 +40,9 @@ class Settings(BaseSettings):
     # Worker runtime.
     app_id: str = Field(default="abuse-detector", min_length=1, max_length=200)
     store_url: str = "memory://"
+    data_dir: str = Field(default_factory=lambda: str(Path(tempfile.gettempdir()) / "abuse-detector"))
+    checkpoint_seconds: float = Field(default=5.0, gt=0, le=3600)
+    create_topics: bool = True
     web_enabled: bool = False
     web_port: int = Field(default=6066, ge=0, le=65535)
     metrics_port: int = Field(default=9464, ge=0, le=65535)
@@ -45,7 +50,7 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=2000, ge=1, le=100_000)
     batch_seconds: float = Field(default=0.05, gt=0, le=10)
     stream_buffer_maxsize: int = Field(default=20_000, ge=100)
-    session_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    session_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("broker_url")

@@ -24,6 +24,9 @@ def configure_logging(level: str = "INFO") -> None:
     )
     for noisy in ("kafka", "aiokafka", "faust", "mode"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    if level == "DEBUG":
+        for noisy in ("faust", "mode", "aiokafka"):
+            logging.getLogger(noisy).setLevel(logging.INFO)
 
 
 def build_parser() -> argparse.ArgumentParser:

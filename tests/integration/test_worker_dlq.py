@@ -1,0 +1,89 @@
+"""The worker on a real (embedded) broker: valid events processed, bad ones dead-lettered."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from app.stream.process import WorkerProcess
+from tests.kafka_helpers import produce, read_topic, wait_for
+
+pytestmark = pytest.mark.integration
+
+CANARY = "zq-canary-7f3a9c-do-not-leak"
+
+
+def _valid(i: int) -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": f"e{i}",
+            "ts": 1_769_940_000 + i,
+            "account_id": f"acct-{i % 7}",
+            "model": "model-a",
+            "prompt_tokens": 100 + i,
+            "completion_tokens": 400,
+            "prompt": f"{CANARY} explain step by step {i}",
+            "system_prompt": f"You are helpful. {CANARY}",
+        }
+    )
+
+
+MALFORMED = [
+    b"this is not json",
+    b"\xff\xfe\xfa not utf-8",
+    orjson.dumps({"event_id": "m1", "ts": 1_769_940_000, "model": "m", "prompt_tokens": 1, "completion_tokens": 1}),
+    orjson.dumps({"event_id": "m2", "ts": "yesterday", "account_id": "a", "model": "m", "prompt_tokens": 1, "completion_tokens": 1}),
+    orjson.dumps({"event_id": "m3", "ts": 1_769_940_000, "account_id": "a", "model": "m", "prompt_tokens": "1", "completion_tokens": 1}),
+    orjson.dumps({"event_id": "m4", "ts": 1_769_940_000, "account_id": "a", "model": "m", "prompt_tokens": -5, "completion_tokens": 1, "prompt": CANARY}),
+    b'{"event_id": "m5", "prompt": "' + CANARY.encode() + b'", "ts": ' + b"1" * 1_000_000 + b"}",
+    b"",
+    b"[1, 2, 3]",
+]
+
+
+@pytest.fixture
+def worker(broker, unique, tmp_path):
+    env = {
+        "ABUSE_EVENTS_TOPIC": f"events-{unique}",
+        "ABUSE_DLQ_TOPIC": f"dlq-{unique}",
+        "ABUSE_ALERTS_TOPIC": f"alerts-{unique}",
+        "ABUSE_FEEDBACK_TOPIC": f"feedback-{unique}",
+        "ABUSE_PARTITIONS": "2",
+    }
+    with WorkerProcess(broker.url, f"test-dlq-{unique}", env=env, log_path=tmp_path / "worker.log") as proc:
+        proc.wait_ready(90)
+        yield proc, env
+
+
+def test_valid_processed_and_malformed_dead_lettered(broker, worker):
+    proc, env = worker
+    n_valid = 300
+    messages = [(f"acct-{i % 7}".encode(), _valid(i)) for i in range(n_valid)]
+    for j, bad in enumerate(MALFORMED):
+        messages.insert(j * 30 + 5, (b"bad", bad))
+    produce(broker.bootstrap, env["ABUSE_EVENTS_TOPIC"], messages)
+
+    assert wait_for(lambda: proc.metric("abuse_detector_events_processed_total") >= n_valid + len(MALFORMED), 60)
+    assert proc.metric('abuse_detector_events_processed_total{result="ok"}') == n_valid
+    assert proc.metric('abuse_detector_events_processed_total{result="invalid"}') == len(MALFORMED)
+
+    dlq = read_topic(broker.bootstrap, env["ABUSE_DLQ_TOPIC"], expect=len(MALFORMED))
+    assert len(dlq) == len(MALFORMED)
+    reasons = []
+    for msg in dlq:
+        headers = {k: v.decode() for k, v in msg.headers}
+        assert headers["source_topic"] == env["ABUSE_EVENTS_TOPIC"]
+        assert int(headers["source_offset"]) >= 0
+        assert len(headers["detail"]) > 10  # a readable sentence, not just a code
+        reasons.append(headers["reason"])
+    assert sorted(reasons) == sorted(
+        ["invalid_json", "not_utf8", "missing_field", "bad_timestamp", "wrong_type", "out_of_range", "too_large", "empty", "not_object"]
+    )
+    assert proc.alive(), "the worker must survive malformed input"
+
+    # Privacy: the raw prompt text reached the worker, but nothing it wrote carries it.
+    written = [m.value or b"" for m in dlq] + [v for m in dlq for _, v in m.headers]
+    assert all(CANARY.encode() not in blob for blob in written)
+    _, metrics_text = proc.get("/metrics")
+    assert CANARY not in metrics_text
+    assert CANARY not in proc.log_tail(10_000_000)

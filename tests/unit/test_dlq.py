@@ -1,0 +1,38 @@
+"""Dead letters keep the original bytes, minus raw prompt text, plus where and why."""
+
+from __future__ import annotations
+
+import orjson
+
+from app.stream.dlq import dead_letter, redact_text
+from app.stream.pipeline import Pipeline, Record
+
+
+def test_dead_letter_headers():
+    letter = dead_letter(b"k", b"not json", "invalid_json", "message is not valid JSON", "api-events", 3, 42, 1.5)
+    headers = dict(letter.headers)
+    assert letter.value == b"not json" and letter.key == b"k"
+    assert headers["reason"] == b"invalid_json"
+    assert headers["source_partition"] == b"3" and headers["source_offset"] == b"42"
+
+
+def test_prompt_text_is_redacted_in_json_and_broken_json():
+    value, redacted = redact_text(orjson.dumps({"prompt": "secret words", "ts": "bad"}))
+    assert redacted and b"secret words" not in value and orjson.loads(value)["ts"] == "bad"
+    value, redacted = redact_text(b'{"system_prompt": "secret words", "ts": ')
+    assert redacted and b"secret words" not in value
+
+
+def test_large_payload_is_truncated_and_marked():
+    letter = dead_letter(None, b"x" * 1000, "too_large", "too big", "t", 0, 0, 0.0, max_bytes=100)
+    assert len(letter.value) == 100
+    assert dict(letter.headers)["truncated"] == b"first 100 of 1000 bytes"
+
+
+def test_pipeline_counts_valid_and_dead_letters():
+    good = orjson.dumps({"event_id": "1", "ts": 1_769_940_000, "account_id": "a", "model": "m", "prompt_tokens": 1, "completion_tokens": 2})
+    records = [Record(b"a", good, "t", 0, i) for i in range(3)] + [Record(None, b"{", "t", 1, 9)]
+    out = Pipeline().handle(records, now=0.0)
+    assert out.valid == 3 and len(out.dead_letters) == 1
+    assert out.dlq_reasons == {"invalid_json": 1}
+    assert out.accounts == {"a"} and out.max_event_ts == 1_769_940_000

@@ -1,0 +1,144 @@
+"""Event contract v1: parsing, validation errors, the JSON Schema file, privacy."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import jsonschema
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.errors import EventError
+from app.events import Event, event_from_dict, parse_event
+
+BASE = {
+    "event_id": "e1",
+    "ts": "2026-02-01T10:00:00Z",
+    "account_id": "acct-1",
+    "model": "model-a",
+    "prompt_tokens": 12,
+    "completion_tokens": 340,
+}
+SCHEMA = json.loads(resources.files("app.schemas").joinpath("event-v1.schema.json").read_text())
+
+
+def test_minimal_event_parses():
+    event = parse_event(orjson.dumps(BASE))
+    assert event.account_id == "acct-1"
+    assert event.ts == 1_769_940_000.0
+    assert event.flags == 0 and event.prompt_fp is None
+
+
+def test_epoch_and_offset_timestamps_agree():
+    a = parse_event(orjson.dumps({**BASE, "ts": 1_769_940_000}))
+    b = parse_event(orjson.dumps({**BASE, "ts": "2026-02-01T11:00:00+01:00"}))
+    assert a.ts == b.ts
+
+
+def test_optional_fields_and_fingerprints():
+    event = parse_event(
+        orjson.dumps({**BASE, "prompt_fp": "00000000000000ff", "asn": 16509, "country": "de", "turn": 2, "x": 1})
+    )
+    assert event.prompt_fp == 255 and event.asn == 16509 and event.country == "DE" and event.turn == 2
+    assert event.to_dict()["prompt_fp"] == "00000000000000ff"
+
+
+@pytest.mark.parametrize(
+    ("patch", "reason"),
+    [
+        ({"account_id": None}, "missing_field"),
+        ({"prompt_tokens": -1}, "out_of_range"),
+        ({"completion_tokens": 1.5}, "wrong_type"),
+        ({"completion_tokens": True}, "wrong_type"),
+        ({"ts": "2026-02-01 10:00"}, "bad_timestamp"),
+        ({"ts": 1_769_940_000_000}, "out_of_range"),
+        ({"ts": [1]}, "wrong_type"),
+        ({"model": 3}, "wrong_type"),
+        ({"account_id": ""}, "out_of_range"),
+        ({"prompt_fp": "xyz"}, "wrong_type"),
+        ({"asn": -3}, "out_of_range"),
+        ({"country": "Germany"}, "wrong_type"),
+        ({"status": 42}, "out_of_range"),
+        ({"turn": 0}, "out_of_range"),
+        ({"prompt": 5}, "wrong_type"),
+    ],
+)
+def test_contract_violations_have_reasons(patch, reason):
+    obj = {**BASE, **patch}
+    obj = {k: v for k, v in obj.items() if v is not None}
+    with pytest.raises(EventError) as info:
+        parse_event(orjson.dumps(obj))
+    assert info.value.reason == reason
+    assert len(info.value.detail) > 5
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [(b"", "empty"), (None, "empty"), (b"{", "invalid_json"), (b"\xff\xfe", "not_utf8"), (b"[]", "not_object")],
+)
+def test_undecodable_messages(raw, reason):
+    with pytest.raises(EventError) as info:
+        parse_event(raw)
+    assert info.value.reason == reason
+
+
+def test_too_large_is_rejected_before_decoding():
+    with pytest.raises(EventError) as info:
+        parse_event(b"{" + b" " * 70_000 + b"}", max_bytes=65536)
+    assert info.value.reason == "too_large"
+
+
+def test_raw_text_becomes_fingerprint_and_flags_and_is_dropped():
+    secret = "solve step by step: a train leaves at 9 and travels 60 miles, how many hours"
+    event = parse_event(orjson.dumps({**BASE, "prompt": secret, "system_prompt": "think step by step"}))
+    assert event.prompt_fp is not None and event.system_prompt_fp is not None
+    assert event.flags != 0
+    assert not hasattr(event, "prompt")
+    assert "train leaves" not in repr(event) and "train leaves" not in orjson.dumps(event.to_dict()).decode()
+
+
+def test_schema_file_is_valid_and_agrees_with_parser():
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    good = {**BASE, "prompt_fp": "0123456789abcdef", "asn": 1, "turn": 3}
+    assert not list(validator.iter_errors(good))
+    event_from_dict(good)
+    for bad in ({**BASE, "prompt_tokens": -1}, {k: v for k, v in BASE.items() if k != "model"}):
+        assert list(validator.iter_errors(bad))
+        with pytest.raises(EventError):
+            event_from_dict(bad)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=10,
+)
+field_values = st.fixed_dictionaries(
+    {},
+    optional={
+        k: json_values | st.just(v)
+        for k, v in {**BASE, "asn": 1, "prompt_fp": "0" * 16, "ts": 1_769_940_000, "prompt": "hi"}.items()
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes_parse_or_raise_event_error(raw):
+    try:
+        assert isinstance(parse_event(raw), Event)
+    except EventError as exc:
+        assert exc.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(field_values)
+def test_any_json_object_parses_or_raises_event_error(obj):
+    try:
+        assert isinstance(parse_event(orjson.dumps(obj)), Event)
+    except EventError as exc:
+        assert exc.reason

@@ -1,0 +1,71 @@
+"""Settings: validated once at start, one clear line on error, secrets never shown."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from app.errors import SettingsError
+from app.settings import load_settings
+
+
+def test_defaults_are_valid():
+    settings = load_settings()
+    assert settings.bootstrap_servers == ["localhost:9092"]
+    assert settings.events_topic == "api-events"
+
+
+def test_several_brokers():
+    settings = load_settings(broker_url="kafka://a:9093,kafka://b:9094")
+    assert settings.bootstrap_servers == ["a:9093", "b:9094"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        ({"broker_url": "http://host:9092"}, "unknown broker scheme"),
+        ({"broker_url": "kafka://host:notaport"}, "bad port"),
+        ({"partitions": -1}, "ABUSE_PARTITIONS"),
+        ({"store_url": "redis://x"}, "unknown table store"),
+        ({"security_protocol": "SASL_SSL"}, "ABUSE_SASL_MECHANISM"),
+        ({"sasl_mechanism": "SCRAM-SHA-512", "sasl_username": "u"}, "ABUSE_SASL_PASSWORD"),
+    ],
+)
+def test_bad_settings_raise_one_line(overrides, needle):
+    with pytest.raises(SettingsError) as info:
+        load_settings(**overrides)
+    message = str(info.value)
+    assert needle in message and "\n" not in message
+
+
+def test_password_is_secret():
+    settings = load_settings(sasl_mechanism="SCRAM-SHA-256", sasl_username="u", sasl_password="hunter2-secret")
+    assert "hunter2-secret" not in repr(settings) and "hunter2-secret" not in str(settings)
+    assert settings.sasl_password is not None
+    assert settings.sasl_password.get_secret_value() == "hunter2-secret"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"ABUSE_BROKER_URL": "amqp://localhost:5672"},
+        {"ABUSE_PARTITIONS": "-4"},
+        {"ABUSE_METRICS_PORT": "99999"},
+    ],
+)
+def test_worker_refuses_bad_settings_with_one_line(env):
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli.main", "worker"],
+        env={**os.environ, **env, "ABUSE_SASL_PASSWORD": "topsecret-pw", "ABUSE_SASL_USERNAME": "u"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("abuse-detector: error: invalid settings")
+    assert "Traceback" not in result.stderr and "topsecret-pw" not in result.stderr
