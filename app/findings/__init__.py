@@ -1,0 +1,1 @@
+"""Alert policy: detections become OCSF Detection Findings with a lifecycle."""

@@ -1,0 +1,179 @@
+"""The alert policy: severity with hysteresis, one finding then updates, cooldown, close.
+
+Event time is the only clock. Per finding the policy keeps a small record keyed by the
+stable uid, so a restarted worker that re-imports the records continues the same findings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from app.core.types import Detection
+from app.findings.ocsf import (
+    ACTIVITY_CLOSE,
+    ACTIVITY_NEW,
+    ACTIVITY_UPDATE,
+    STATUS_IN_PROGRESS,
+    STATUS_NEW,
+    STATUS_RESOLVED,
+    build_finding,
+    finding_uid,
+)
+from app.findings.suppress import Suppressions
+
+# Score at or above which a severity applies (Low=2 .. Critical=5).
+SEVERITY_FLOORS = ((5, 0.92), (4, 0.8), (3, 0.6), (2, 0.0))
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    """Knobs of the alert policy (seconds are event time)."""
+
+    hysteresis: float = 0.05  # score must fall this far below a floor before severity drops
+    cooldown_seconds: float = 900.0  # at most one update per finding per cooldown
+    growth_factor: float = 1.5  # a group finding updates when membership grows by this factor
+    close_after_seconds: float = 3600.0  # close a finding after this long without detections
+    severity_boost: int = 1  # levels added to findings related to a confirmed verdict
+
+
+@dataclass(slots=True)
+class FindingRecord:
+    """What the policy remembers about one open finding."""
+
+    uid: str
+    detector: str
+    subject: str
+    severity_id: int
+    first_seen: float
+    last_seen: float
+    last_emit: float
+    emitted_accounts: int
+    boost: int = 0
+    last: dict[str, Any] = field(default_factory=dict)  # last detection summary for the close
+
+
+@dataclass(slots=True)
+class PolicyStats:
+    """Counters for metrics and summaries."""
+
+    published: int = 0
+    suppressed: int = 0
+    held_back: int = 0  # detections that changed nothing worth publishing (dedup, cooldown)
+    closed: int = 0
+
+
+def severity_for(score: float, current: int | None, hysteresis: float) -> int:
+    """Map a score to a severity; stay at ``current`` inside the hysteresis band."""
+    target = next(level for level, floor in SEVERITY_FLOORS if score >= floor)
+    if current is None or target >= current:
+        return target
+    floor = dict(SEVERITY_FLOORS)[current]
+    return current if score >= floor - hysteresis else target
+
+
+class AlertPolicy:
+    """Turns detections into OCSF findings with a lifecycle, suppressions and feedback."""
+
+    def __init__(self, config: PolicyConfig | None = None, suppressions: Suppressions | None = None) -> None:
+        self.config = config or PolicyConfig()
+        self.suppressions = suppressions or Suppressions()
+        self.records: dict[str, FindingRecord] = {}
+        self.confirmed_accounts: set[str] = set()
+        self.stats = PolicyStats()
+
+    def is_suppressed(self, detection: Detection) -> bool:
+        """True if an active suppression covers this detection."""
+        now, s = detection.ts, self.suppressions
+        if s.match("finding", finding_uid(detection.detector, detection.subject), now):
+            return True
+        if s.match("fingerprint", detection.subject, now) or s.match("org", detection.labels.get("org_id"), now):
+            return True
+        if detection.total_accounts <= 1:
+            return s.match("account", detection.subject, now) is not None
+        members = [a for a in detection.accounts if not s.match("account", a, now)]
+        return not members
+
+    def apply(self, detection: Detection) -> list[dict[str, Any]]:
+        """Return the findings (new or update) this detection causes; usually none."""
+        if self.is_suppressed(detection):
+            self.stats.suppressed += 1
+            return []
+        if detection.total_accounts > 1:
+            now = detection.ts
+            detection.accounts = [a for a in detection.accounts if not self.suppressions.match("account", a, now)]
+        uid = finding_uid(detection.detector, detection.subject)
+        record = self.records.get(uid)
+        boost = self.config.severity_boost if self._related_confirmed(detection) else 0
+        if record is None:
+            severity = min(5, severity_for(detection.score, None, self.config.hysteresis) + boost)
+            record = FindingRecord(
+                uid, detection.detector, detection.subject, severity, detection.first_seen or detection.ts,
+                detection.ts, detection.ts, detection.total_accounts, boost,
+            )
+            self.records[uid] = record
+            return self._emit(detection, record, ACTIVITY_NEW, STATUS_NEW)
+        record.last_seen = max(record.last_seen, detection.ts)
+        record.boost = max(record.boost, boost)
+        base = severity_for(detection.score, record.severity_id - record.boost, self.config.hysteresis)
+        # Severity holds its peak while the finding is open: a dip is not news for on-call.
+        severity = max(record.severity_id, min(5, base + record.boost))
+        grown = detection.total_accounts >= record.emitted_accounts * self.config.growth_factor
+        cooled = detection.ts - record.last_emit >= self.config.cooldown_seconds
+        escalated = severity > record.severity_id
+        if escalated or (grown and cooled):
+            record.severity_id = severity
+            return self._emit(detection, record, ACTIVITY_UPDATE, STATUS_IN_PROGRESS)
+        self.stats.held_back += 1
+        return []
+
+    def close_quiet(self, now_ts: float) -> list[dict[str, Any]]:
+        """Close every finding without detections for ``close_after_seconds`` before ``now_ts``."""
+        out = []
+        for uid, record in list(self.records.items()):
+            if now_ts - record.last_seen >= self.config.close_after_seconds:
+                if record.last:
+                    last = Detection(**{**record.last, "ts": now_ts})
+                else:  # restored after a restart: the summary of the last detection is gone
+                    last = Detection(record.detector, record.subject, 0.0, now_ts, record.first_seen)
+                out.append(build_finding(last, uid, ACTIVITY_CLOSE, record.severity_id, record.first_seen, STATUS_RESOLVED))
+                del self.records[uid]
+                self.stats.closed += 1
+        self.stats.published += len(out)
+        return out
+
+    def confirm(self, account_id: str) -> None:
+        """An analyst confirmed abuse by ``account_id``: related findings get a severity boost."""
+        self.confirmed_accounts.add(account_id)
+
+    def _related_confirmed(self, detection: Detection) -> bool:
+        if not self.confirmed_accounts:
+            return False
+        return detection.subject in self.confirmed_accounts or any(a in self.confirmed_accounts for a in detection.accounts)
+
+    def _emit(self, detection: Detection, record: FindingRecord, activity: int, status: int) -> list[dict[str, Any]]:
+        record.last_emit = detection.ts
+        record.emitted_accounts = max(record.emitted_accounts, detection.total_accounts)
+        record.last = {
+            "detector": detection.detector, "subject": detection.subject, "score": detection.score,
+            "ts": detection.ts, "first_seen": record.first_seen, "evidence": detection.evidence[:6],
+            "accounts": detection.accounts[:200], "total_accounts": detection.total_accounts,
+            "labels": dict(detection.labels),
+        }
+        self.stats.published += 1
+        return [build_finding(detection, record.uid, activity, record.severity_id, record.first_seen, status)]
+
+    def export_record(self, uid: str) -> bytes | None:
+        """Serialise one finding record (for a Faust table)."""
+        record = self.records.get(uid)
+        if record is None:
+            return None
+        data = {k: getattr(record, k) for k in FindingRecord.__slots__ if k != "last"}
+        return orjson.dumps(data)
+
+    def import_record(self, data: bytes) -> None:
+        """Restore one finding record exported by :meth:`export_record`."""
+        fields = orjson.loads(data)
+        self.records[fields["uid"]] = FindingRecord(**fields)

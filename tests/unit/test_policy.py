@@ -1,0 +1,108 @@
+"""Alert policy: one finding then bounded updates, hysteresis, close, suppressions, feedback."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.core.types import Detection, Evidence
+from app.findings.ocsf import finding_uid
+from app.findings.policy import AlertPolicy, PolicyConfig, severity_for
+from app.findings.suppress import Suppression, Suppressions
+
+T0 = 1_769_940_000.0
+
+
+def account_detection(ts: float, score: float = 0.85, subject: str = "acct-1") -> Detection:
+    return Detection("account-extraction", subject, score, ts, T0, [Evidence("output_ratio", 9.0, 1.2, 0.4)])
+
+
+def group_detection(ts: float, members: int, score: float = 0.8) -> Detection:
+    accounts = [f"h{i}" for i in range(members)]
+    return Detection("hydra-cluster", "tpl:0:beef", score, ts, T0, [], accounts[:200], members)
+
+
+def test_finding_contract_fields():
+    finding = AlertPolicy().apply(account_detection(T0))[0]
+    assert finding["class_uid"] == 2004 and finding["activity_id"] == 1 and finding["type_uid"] == 200401
+    assert finding["time"] == int(T0 * 1000)
+    assert finding["finding_info"]["uid"] == finding_uid("account-extraction", "acct-1")
+    assert finding["finding_info"]["analytic"]["name"] == "account-extraction"
+    assert finding["resources"] == [{"type": "account", "uid": "acct-1"}]
+    assert finding["evidences"][0]["data"]["name"] == "output_ratio"
+    assert finding["remediation"]["references"][0].startswith("docs/runbook.md#")
+    assert "\n" not in finding["message"] and finding["severity"] in finding["message"]
+
+
+def test_loud_account_is_one_finding_then_few_updates_then_close():
+    policy = AlertPolicy()
+    out = []
+    for i in range(6 * 60):  # a detection every minute for six hours
+        out += policy.apply(account_detection(T0 + 60 * i, score=0.7 + 0.25 * ((i // 40) % 2)))
+    assert [f["activity_id"] for f in out].count(1) == 1
+    assert 1 <= len(out) <= 6
+    assert policy.close_quiet(T0 + 6 * 3600 + 100) == []
+    closes = policy.close_quiet(T0 + 8 * 3600)
+    assert len(closes) == 1 and closes[0]["activity_id"] == 3 and closes[0]["status"] == "Resolved"
+
+
+def test_growing_campaign_storm_is_bounded():
+    policy = AlertPolicy()
+    out = []
+    for i in range(6 * 60):
+        out += policy.apply(group_detection(T0 + 60 * i, members=10 + int(490 * i / 359)))
+    uids = {f["finding_info"]["uid"] for f in out}
+    assert len(uids) == 1
+    assert [f["activity_id"] for f in out].count(1) == 1
+    assert len(out) - 1 <= 20
+    assert out[-1]["unmapped"]["total_accounts"] >= 300
+
+
+@pytest.mark.parametrize(("score", "current", "expected"), [(0.95, None, 5), (0.7, None, 3), (0.78, 4, 4), (0.7, 4, 3), (0.1, None, 2)])
+def test_severity_hysteresis(score, current, expected):
+    assert severity_for(score, current, 0.05) == expected
+
+
+def test_suppressed_account_is_counted_not_published_until_expiry():
+    suppressions = Suppressions()
+    suppressions.add(Suppression("account", "acct-1", "known load test", expires_ts=T0 + 100))
+    policy = AlertPolicy(suppressions=suppressions)
+    assert policy.apply(account_detection(T0)) == []
+    assert policy.stats.suppressed == 1
+    assert len(policy.apply(account_detection(T0 + 200))) == 1
+
+
+def test_suppressed_members_leave_campaign_findings():
+    suppressions = Suppressions()
+    suppressions.add(Suppression("account", "h0", "customer"))
+    finding = AlertPolicy(suppressions=suppressions).apply(group_detection(T0, 5))[0]
+    assert "h0" not in {r["uid"] for r in finding["resources"]}
+
+
+def test_confirmed_verdict_raises_related_severity():
+    policy = AlertPolicy()
+    policy.confirm("h3")
+    boosted = policy.apply(group_detection(T0, 5, score=0.65))[0]
+    plain = AlertPolicy().apply(group_detection(T0, 5, score=0.65))[0]
+    assert boosted["severity_id"] == plain["severity_id"] + 1
+
+
+def test_records_survive_export_import():
+    policy = AlertPolicy(PolicyConfig())
+    first = policy.apply(account_detection(T0))[0]
+    uid = first["finding_info"]["uid"]
+    restored = AlertPolicy()
+    data = policy.export_record(uid)
+    assert data is not None
+    restored.import_record(data)
+    assert restored.apply(account_detection(T0 + 10)) == []  # same finding, nothing new to say
+    closes = restored.close_quiet(T0 + 10_000)
+    assert closes[0]["finding_info"]["uid"] == uid
+
+
+def test_allowlist_file(tmp_path):
+    path = tmp_path / "allow.jsonl"
+    path.write_text('{"kind": "org", "value": "org-1", "reason": "partner"}\n{"kind": "account", "value": "a", "expires_ts": 5}\n')
+    suppressions = Suppressions()
+    assert suppressions.load_file(path) == 2
+    assert suppressions.match("org", "org-1", T0) is not None
+    assert suppressions.match("account", "a", T0) is None  # expired
