@@ -26,7 +26,8 @@ LABEL org.opencontainers.image.title="abuse-detector" \
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    ABUSE_METRICS_PORT=9464
+    ABUSE_METRICS_PORT=9464 \
+    ABUSE_DATA_DIR=/var/lib/abuse-detector
 # A fixed uid/gid so volume permissions are the same on every host and in Kubernetes.
 RUN groupadd --system --gid 10001 abuse \
  && useradd --system --uid 10001 --gid abuse --home-dir /var/lib/abuse-detector --shell /usr/sbin/nologin abuse \
