@@ -1,0 +1,215 @@
+"""Per-account online features: fixed-size state, O(1) work per event, compact to serialise.
+
+Two horizons per behaviour: a short exponentially weighted share (what the account does now)
+and a slow one (its own baseline), so a change against the account's own history shows.
+Rates are exponentially decayed counts over event time. Templates are tracked by a tiny
+sketch of SimHash centres. No list of past events is kept.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+
+from app.core.text import FLAG_CODE, FLAG_COT, FLAG_REWRITE, FLAG_RUBRIC, FLAG_TOOL
+from app.events import Event
+
+HARVEST = FLAG_COT | FLAG_RUBRIC | FLAG_REWRITE
+AGENTIC = FLAG_CODE | FLAG_TOOL
+
+TAU_SHORT_S = 300.0  # rate window: five minutes
+TAU_LONG_S = 3600.0  # rate window: one hour
+TAU_HARVEST_S = 6 * 3600.0  # memory of harvest-shaped requests
+SHORT_EVENTS = 24  # short horizon of shares, in events
+BASE_EVENTS = 400  # baseline horizon of shares, in events
+REST_GAP_S = 2 * 3600.0  # a pause this long counts as a rest period
+MAX_GAP_S = 6 * 3600.0
+TEMPLATE_MAX_HAMMING = 12  # SimHash distance under which two prompts share a template
+MAXHIT_SHARE = 0.97  # completion at this share of max_tokens counts as cut off
+
+_A_SHORT = 1.0 / SHORT_EVENTS
+_A_BASE = 1.0 / BASE_EVENTS
+_K_SHORT = -1.0 / TAU_SHORT_S
+_K_LONG = -1.0 / TAU_LONG_S
+_K_HARVEST = -1.0 / TAU_HARVEST_S
+_exp = math.exp
+_log = math.log
+_crc32 = zlib.crc32
+
+
+class AccountState:
+    """Everything the core remembers about one account (about 1.5 KB in memory)."""
+
+    __slots__ = (
+        # volume and timing
+        "n", "first_ts", "last_ts", "created_ts", "streak_ts", "rs", "rl", "hc", "gm", "gv",
+        # short shares: harvest, agentic, template reuse, single-turn, max_tokens hits,
+        # log2 output ratio, new model, datacenter, UA/TLS mismatch, IP churn
+        "hv", "ag", "tp", "sg", "mx", "ot", "nm", "dc", "mm", "ch",
+        # own baseline (frozen while the account is flagged)
+        "b_hv", "b_tp", "b_sg", "b_mx", "b_ot",
+        # template sketch: four SimHash centres with counts
+        "f0", "f1", "f2", "f3", "c0", "c1", "c2", "c3",
+        # bookkeeping of the detector
+        "ip", "risk", "pop", "eval_n", "model_ts", "sig_ts", "sig_n",
+        "alert_ts", "alert_last_ts", "alert_risk",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.first_ts = self.last_ts = self.streak_ts = 0.0
+        self.created_ts = -1.0
+        self.rs = self.rl = self.hc = self.gm = self.gv = 0.0
+        self.hv = self.ag = self.tp = self.sg = self.mx = self.ot = 0.0
+        self.nm = self.dc = self.mm = self.ch = 0.0
+        self.b_hv = self.b_tp = self.b_sg = self.b_mx = self.b_ot = 0.0
+        self.f0 = self.f1 = self.f2 = self.f3 = 0
+        self.c0 = self.c1 = self.c2 = self.c3 = 0
+        self.ip = 0
+        self.risk = self.pop = 0.0
+        self.eval_n = self.sig_n = 0
+        self.model_ts = self.sig_ts = 0.0
+        self.alert_ts = self.alert_last_ts = self.alert_risk = 0.0
+
+    def update(self, ev: Event, new_model: bool, datacenter: bool, mismatch: bool) -> bool:
+        """Fold one event into the state; return whether its prompt reused a known template."""
+        ts = ev.ts
+        n = self.n + 1
+        self.n = n
+        if n == 1:
+            self.first_ts = self.last_ts = self.streak_ts = ts
+            if ev.account_created_ts is not None:
+                self.created_ts = ev.account_created_ts
+        gap = ts - self.last_ts
+        if gap < 0.0:
+            gap = 0.0
+        elif gap > REST_GAP_S:
+            self.streak_ts = ts
+        self.last_ts = ts
+        self.rs = self.rs * _exp(gap * _K_SHORT) + 1.0
+        self.rl = self.rl * _exp(gap * _K_LONG) + 1.0
+        a = 1.0 / n if n < SHORT_EVENTS else _A_SHORT
+        if n > 1:
+            lg = _log(1.0 + (gap if gap < MAX_GAP_S else MAX_GAP_S))
+            ag = 1.0 / (n - 1) if n <= SHORT_EVENTS else _A_SHORT
+            d = lg - self.gm
+            self.gm += ag * d
+            self.gv = (1.0 - ag) * (self.gv + ag * d * d)
+
+        flags = ev.flags
+        harvest = flags & HARVEST != 0
+        self.hc = self.hc * _exp(gap * _K_HARVEST) + (1.0 if harvest else 0.0)
+        self.hv += a * (harvest - self.hv)
+        self.ag += a * ((flags & AGENTIC != 0) - self.ag)
+        turn = ev.turn
+        self.sg += a * ((turn is None or turn <= 1) - self.sg)
+        mt = ev.max_tokens
+        ct = ev.completion_tokens
+        hit = mt is not None and mt > 0 and ct >= MAXHIT_SHARE * mt
+        self.mx += a * (hit - self.mx)
+        ratio = _log((ct + 1.0) / (ev.prompt_tokens + 1.0)) * 1.4426950408889634
+        self.ot += a * (ratio - self.ot)
+        self.nm += a * (new_model - self.nm)
+        self.dc += a * (datacenter - self.dc)
+        self.mm += a * (mismatch - self.mm)
+        ip = _crc32(ev.ip.encode()) if ev.ip else 0
+        self.ch += a * ((n > 1 and ip != self.ip) - self.ch)
+        self.ip = ip
+
+        fp = ev.prompt_fp
+        reused = False
+        if fp is not None:
+            reused = self._sketch(fp)
+            self.tp += a * (reused - self.tp)
+        if self.alert_ts == 0.0:
+            b = 1.0 / n if n < BASE_EVENTS else _A_BASE
+            self.b_hv += b * (harvest - self.b_hv)
+            self.b_sg += b * ((turn is None or turn <= 1) - self.b_sg)
+            self.b_mx += b * (hit - self.b_mx)
+            self.b_ot += b * (ratio - self.b_ot)
+            if fp is not None:
+                self.b_tp += b * (reused - self.b_tp)
+        return reused
+
+    def _sketch(self, fp: int) -> bool:
+        """Match ``fp`` against the four template centres; learn it; return whether it matched."""
+        lim = TEMPLATE_MAX_HAMMING
+        if self.c0 and (fp ^ self.f0).bit_count() <= lim:
+            self.c0 += 1
+            return True
+        if self.c1 and (fp ^ self.f1).bit_count() <= lim:
+            self.c1 += 1
+            return True
+        if self.c2 and (fp ^ self.f2).bit_count() <= lim:
+            self.c2 += 1
+            return True
+        if self.c3 and (fp ^ self.f3).bit_count() <= lim:
+            self.c3 += 1
+            return True
+        # A miss halves every count and replaces the weakest centre: stale templates fade.
+        c0, c1, c2, c3 = self.c0 >> 1, self.c1 >> 1, self.c2 >> 1, self.c3 >> 1
+        low = min(c0, c1, c2, c3)
+        if c0 == low:
+            self.f0, c0 = fp, 1
+        elif c1 == low:
+            self.f1, c1 = fp, 1
+        elif c2 == low:
+            self.f2, c2 = fp, 1
+        else:
+            self.f3, c3 = fp, 1
+        self.c0, self.c1, self.c2, self.c3 = c0, c1, c2, c3
+        return False
+
+    def top_template(self) -> tuple[int, int]:
+        """Return the SimHash centre with the highest count, and that count."""
+        return max(
+            ((self.c0, self.f0), (self.c1, self.f1), (self.c2, self.f2), (self.c3, self.f3))
+        )[::-1]
+
+    def gap_spread(self) -> float:
+        """Return the standard deviation of log inter-arrival gaps (low = machine-regular)."""
+        return math.sqrt(self.gv) if self.gv > 0.0 else 0.0
+
+    def to_bytes(self) -> bytes:
+        """Serialise the state into a fixed-size record."""
+        return _PACK.pack(
+            _VERSION,
+            *(getattr(self, name) for name in _FIELDS),
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> AccountState:
+        """Rebuild a state from :meth:`to_bytes` output; raise ValueError if malformed."""
+        if len(data) != _PACK.size or data[0] != _VERSION:
+            raise ValueError(f"account state record of {len(data)} bytes is not version {_VERSION}")
+        state = cls()
+        for name, value in zip(_FIELDS, _PACK.unpack(data)[1:], strict=True):
+            setattr(state, name, value)
+        return state
+
+
+_VERSION = 1
+_INT_FIELDS = ("n", "eval_n", "sig_n", "c0", "c1", "c2", "c3", "ip")
+_FP_FIELDS = ("f0", "f1", "f2", "f3")
+_TS_FIELDS = (
+    "first_ts",
+    "last_ts",
+    "created_ts",
+    "streak_ts",
+    "model_ts",
+    "sig_ts",
+    "alert_ts",
+    "alert_last_ts",
+)
+_FLOAT_FIELDS = tuple(
+    name for name in AccountState.__slots__ if name not in _INT_FIELDS + _FP_FIELDS + _TS_FIELDS
+)
+_FIELDS = _INT_FIELDS + _FP_FIELDS + _TS_FIELDS + _FLOAT_FIELDS
+_PACK = struct.Struct(
+    "<B"
+    + "I" * len(_INT_FIELDS)
+    + "Q" * len(_FP_FIELDS)
+    + "d" * len(_TS_FIELDS)
+    + "f" * len(_FLOAT_FIELDS)
+)

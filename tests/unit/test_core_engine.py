@@ -1,0 +1,148 @@
+"""The engine: per-account detection, state hooks, signals, evidence."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from app.core.account import DETECTOR, AccountConfig
+from app.core.engine import Engine, EngineConfig
+from app.core.text import FLAG_CODE, FLAG_COT, FLAG_RUBRIC
+from app.core.types import AccountSignal
+from app.events import Event
+from tests.unit.test_core_features import T0, make_event
+
+
+def harvester(
+    rng: random.Random, account: str, start: float, n: int, gap: float = 20.0
+) -> list[Event]:
+    """A new account on a cloud network sending templated chain-of-thought prompts."""
+    template = rng.getrandbits(64)
+    out, t = [], start
+    for i in range(n):
+        t += rng.expovariate(1 / gap)
+        out.append(
+            make_event(
+                account,
+                t,
+                event_id=f"{account}-{i}",
+                model="model-b",
+                prompt_tokens=150,
+                completion_tokens=3900,
+                max_tokens=4000,
+                turn=1,
+                flags=FLAG_COT | (FLAG_RUBRIC * (i % 4 == 0)),
+                prompt_fp=template ^ (1 << rng.randrange(64)) ^ (1 << rng.randrange(64)),
+                asn=16509,
+                ip=f"3.4.{i % 7}.9",
+                account_created_ts=start - 3600,
+            )
+        )
+    return out
+
+
+def casual(rng: random.Random, account: str, start: float, n: int) -> list[Event]:
+    """An established account chatting in multi-turn conversations."""
+    out, t = [], start
+    for i in range(n):
+        t += rng.expovariate(1 / 90)
+        out.append(
+            make_event(
+                account,
+                t,
+                event_id=f"{account}-{i}",
+                prompt_tokens=rng.randrange(200, 3000),
+                completion_tokens=rng.randrange(50, 900),
+                turn=1 + i % 5,
+                prompt_fp=rng.getrandbits(64),
+                flags=rng.choice([0, 0, FLAG_CODE, FLAG_COT]),
+                asn=7922,
+                ip="73.1.2.3",
+                account_created_ts=start - 400 * 86400,
+            )
+        )
+    return out
+
+
+def run(engine: Engine, events: list[Event]) -> list:
+    found = []
+    for e in sorted(events, key=lambda e: e.ts):
+        found.extend(engine.process(e))
+    return found
+
+
+def test_harvester_is_flagged_with_evidence_and_benign_is_not() -> None:
+    rng = random.Random(11)
+    events = harvester(rng, "bad", T0 + 600, 80)
+    for k in range(30):
+        events += casual(rng, f"good{k}", T0, 60)
+    found = run(Engine(), events)
+    subjects = {d.subject for d in found}
+    assert subjects == {"bad"}
+    first = min(found, key=lambda d: d.ts)
+    assert first.detector == DETECTOR and first.accounts == ["bad"]
+    assert first.ts - (T0 + 600) < 600  # within ten minutes of event time
+    assert 0.0 <= first.score <= 1.0 and first.first_seen == first.ts
+    names = [e.name for e in first.evidence]
+    assert "harvest_share" in names
+    assert first.evidence == sorted(first.evidence, key=lambda e: e.weight, reverse=True)
+
+
+def test_detections_are_not_a_storm() -> None:
+    rng = random.Random(5)
+    found = run(Engine(), harvester(rng, "bad", T0, 600, gap=2.0))
+    assert 1 <= len(found) <= 5  # first detection, a rise, refreshes every ten minutes
+
+
+def test_signals_are_rate_limited_per_account() -> None:
+    rng = random.Random(4)
+    engine = Engine(EngineConfig(account=AccountConfig(signal_every_s=300)))
+    signals: list[AccountSignal] = []
+    for e in casual(rng, "acc", T0, 200):
+        _, sig = engine.process_account(e)
+        if sig is not None:
+            signals.append(sig)
+    span = 200 * 90
+    assert 2 <= len(signals) <= span / 300 + 5
+    assert all(b.ts - a.ts >= 300 for a, b in zip(signals[1:], signals[2:], strict=False))
+    assert sum(s.events for s in signals) <= 200
+    assert signals[0].account_id == "acc" and any(k.startswith("net:") for k in signals[0].keys)
+
+
+def test_export_import_continues_identically() -> None:
+    rng = random.Random(9)
+    events = harvester(rng, "bad", T0, 60)
+    a, b = Engine(), Engine()
+    for e in events[:30]:
+        a.process(e)
+        b.process(e)
+    data = a.export_account("bad")
+    assert data is not None and len(data) < 400
+    b.drop_account("bad")
+    assert b.accounts_tracked() == 0 and b.export_account("bad") is None
+    b.import_account("bad", data)
+    assert b.accounts_tracked() == 1
+    ra = [(d.ts, d.score) for e in events[30:] for d in a.process(e)]
+    rb = [(d.ts, d.score) for e in events[30:] for d in b.process(e)]
+    assert [t for t, _ in ra] == [t for t, _ in rb]
+    assert [s for _, s in ra] == pytest.approx([s for _, s in rb], abs=1e-3)
+
+
+def test_expire_accounts_drops_idle_ones() -> None:
+    engine = Engine()
+    engine.process(make_event("old", T0))
+    engine.process(make_event("new", T0 + 8 * 86400))
+    assert engine.expire_accounts(T0 + 8 * 86400, idle_s=7 * 86400) == 1
+    assert engine.accounts_tracked() == 1
+
+
+def test_same_seed_same_detections() -> None:
+    def once() -> list[tuple[str, float, float]]:
+        rng = random.Random(21)
+        events = harvester(rng, "bad", T0 + 300, 50)
+        for k in range(10):
+            events += casual(rng, f"g{k}", T0, 80)
+        return [(d.subject, d.ts, d.score) for d in run(Engine(seed=42), events)]
+
+    assert once() == once()

@@ -1,0 +1,162 @@
+"""Per-account feature state: shares, template sketch, timing, serialisation."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.core.features import AccountState
+from app.core.text import FLAG_CODE, FLAG_COT
+from app.events import Event
+
+T0 = 1_767_225_600.0  # 2026-01-01
+
+
+def make_event(account: str = "a1", ts: float = T0, **kw: Any) -> Event:
+    """Build one event with plausible defaults; keyword arguments override fields."""
+    base: dict[str, Any] = {
+        "event_id": f"{account}-{ts}",
+        "ts": ts,
+        "account_id": account,
+        "model": "model-a",
+        "prompt_tokens": 400,
+        "completion_tokens": 300,
+        "max_tokens": 4096,
+        "turn": 1,
+    }
+    base.update(kw)
+    return Event(**base)
+
+
+def feed(state: AccountState, events: list[Event]) -> list[bool]:
+    return [state.update(e, False, False, False) for e in events]
+
+
+def test_first_event_sets_times_and_age() -> None:
+    s = AccountState()
+    s.update(make_event(ts=T0, account_created_ts=T0 - 86400), False, False, False)
+    assert s.n == 1 and s.first_ts == T0 and s.last_ts == T0
+    assert s.created_ts == T0 - 86400
+
+
+def test_shares_follow_the_traffic() -> None:
+    s = AccountState()
+    events = [
+        make_event(ts=T0 + i, flags=FLAG_COT, completion_tokens=4096, prompt_tokens=50)
+        for i in range(30)
+    ]
+    feed(s, events)
+    assert s.hv == pytest.approx(1.0)
+    assert s.mx == pytest.approx(1.0)  # every completion hit max_tokens
+    assert s.ot > 5.0  # log2(4097 / 51)
+    assert s.sg == pytest.approx(1.0)
+    feed(s, [make_event(ts=T0 + 100 + i, flags=FLAG_CODE, turn=3) for i in range(60)])
+    assert s.hv < 0.1 and s.ag > 0.9 and s.sg < 0.1
+
+
+def test_template_sketch_matches_near_duplicates_only() -> None:
+    rng = random.Random(7)
+    base = rng.getrandbits(64)
+    s = AccountState()
+    reused = feed(
+        s, [make_event(ts=T0 + i, prompt_fp=base ^ (1 << rng.randrange(64))) for i in range(20)]
+    )
+    assert reused[0] is False and all(reused[1:])
+    assert (s.top_template()[0] ^ base).bit_count() <= 1
+    other = AccountState()
+    reused = feed(other, [make_event(ts=T0 + i, prompt_fp=rng.getrandbits(64)) for i in range(200)])
+    assert sum(reused) <= 2  # random 64-bit hashes are ~32 bits apart
+    assert other.tp < 0.05
+
+
+def test_regular_timing_has_low_gap_spread() -> None:
+    rng = random.Random(3)
+    clock, poisson = AccountState(), AccountState()
+    feed(clock, [make_event(ts=T0 + 60.0 * i + rng.uniform(-0.5, 0.5)) for i in range(100)])
+    t = T0
+    events = []
+    for _ in range(100):
+        t += rng.expovariate(1 / 60.0)
+        events.append(make_event(ts=t))
+    feed(poisson, events)
+    assert clock.gap_spread() < 0.1
+    assert poisson.gap_spread() > 0.6
+
+
+def test_baseline_is_frozen_while_flagged() -> None:
+    s = AccountState()
+    feed(s, [make_event(ts=T0 + i) for i in range(50)])
+    s.alert_ts = T0 + 50
+    feed(s, [make_event(ts=T0 + 60 + i, flags=FLAG_COT) for i in range(50)])
+    assert s.hv > 0.8
+    assert s.b_hv == 0.0
+
+
+def test_out_of_order_event_does_not_break_rates() -> None:
+    s = AccountState()
+    feed(s, [make_event(ts=T0 + 10), make_event(ts=T0 + 5)])
+    assert s.rs > 1.9 and s.last_ts == T0 + 5
+
+
+def test_roundtrip_bytes_is_fixed_size() -> None:
+    s = AccountState()
+    feed(
+        s,
+        [
+            make_event(ts=T0 + i, prompt_fp=123456789 + i, ip="10.0.0.1", flags=FLAG_COT)
+            for i in range(40)
+        ],
+    )
+    data = s.to_bytes()
+    back = AccountState.from_bytes(data)
+    assert len(data) == len(AccountState().to_bytes()) < 400
+    assert back.n == s.n and back.f0 == s.f0 and back.c0 == s.c0 and back.last_ts == s.last_ts
+    assert back.hv == pytest.approx(s.hv, rel=1e-6)
+
+
+def test_from_bytes_rejects_garbage() -> None:
+    with pytest.raises(ValueError):
+        AccountState.from_bytes(b"\x07" * 10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(min_value=0, max_value=86400 * 3),
+            st.integers(0, 100_000),
+            st.integers(0, 100_000),
+            st.integers(0, 2**64 - 1),
+            st.integers(0, 511),
+            st.one_of(st.none(), st.integers(1, 50)),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_state_stays_bounded_and_serialisable(
+    rows: list[tuple[float, int, int, int, int, int | None]],
+) -> None:
+    s = AccountState()
+    for dt, p, c, fp, flags, turn in sorted(rows, key=lambda r: r[0]):
+        s.update(
+            make_event(
+                ts=T0 + dt,
+                prompt_tokens=p,
+                completion_tokens=c,
+                prompt_fp=fp,
+                flags=flags,
+                turn=turn,
+            ),
+            True,
+            False,
+            True,
+        )
+    for share in (s.hv, s.ag, s.tp, s.sg, s.mx, s.nm, s.mm, s.ch, s.b_hv, s.b_tp):
+        assert -1e-9 <= share <= 1.0 + 1e-9
+    assert s.gv >= 0.0
+    assert AccountState.from_bytes(s.to_bytes()).n == s.n

@@ -1,0 +1,86 @@
+"""Replay: file in, findings out, bad lines reported and never fatal."""
+
+from __future__ import annotations
+
+import gzip
+import random
+from pathlib import Path
+
+import orjson
+
+from app.cli.main import main
+from app.core.text import FLAG_COT
+from app.replay import errors_path_for, replay
+from tests.unit.test_core_engine import casual, harvester
+from tests.unit.test_core_features import T0
+
+
+def write_events(path: Path, bad: list[bytes] | None = None) -> int:
+    rng = random.Random(3)
+    events = harvester(rng, "bad", T0 + 600, 60)
+    for k in range(5):
+        events += casual(rng, f"good{k}", T0, 40)
+    events.sort(key=lambda e: e.ts)
+    lines = []
+    for e in events:
+        row = e.to_dict()
+        if row.pop("flags", 0) & FLAG_COT:  # flags come from raw text in files
+            row["prompt"] = f"Explain your reasoning step by step about zebracorn {e.event_id}"
+        lines.append(orjson.dumps(row))
+    for i, junk in enumerate(bad or []):
+        lines.insert(3 + 7 * i, junk)
+    data = b"\n".join(lines) + b"\n"
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+    return len(events)
+
+
+def test_errors_path_for() -> None:
+    assert errors_path_for(Path("out/findings.jsonl")) == Path("out/findings.errors.jsonl")
+    assert errors_path_for(Path("f.jsonl.gz")) == Path("f.errors.jsonl")
+    assert errors_path_for(Path("f")) == Path("f.errors.jsonl")
+
+
+def test_replay_writes_findings_and_reports_bad_lines(tmp_path: Path) -> None:
+    src = tmp_path / "events.jsonl.gz"
+    bad = [
+        b"{not json",
+        b'{"event_id": "x"}',
+        b'{"event_id":"e","ts":1767225600,"account_id":"a","model":"m","prompt_tokens":-1,"completion_tokens":1, "prompt":"secret words"}',
+    ]
+    n = write_events(src, bad)
+    out = tmp_path / "findings.jsonl"
+    summary = replay(src, out)
+    assert summary.events == n and summary.bad_lines == 3
+    assert summary.bad_reasons == {"invalid_json": 1, "missing_field": 1, "out_of_range": 1}
+    errors = [orjson.loads(line) for line in errors_path_for(out).read_bytes().splitlines()]
+    assert [e["line"] for e in errors] == [4, 11, 18]
+    assert b"secret" not in errors_path_for(out).read_bytes()
+    assert b"zebracorn" not in out.read_bytes()  # raw text never reaches a finding
+    findings = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert findings and findings[0]["activity_id"] == 1
+    accounts = {r["uid"] for f in findings for r in f["resources"] if r["type"] == "account"}
+    assert accounts == {"bad"}
+    times = [f["time"] for f in findings if f["activity_id"] != 3]
+    assert all(T0 * 1000 <= t <= (T0 + 86400) * 1000 for t in times)
+
+
+def test_replay_cli_prints_summary(tmp_path: Path, capsys) -> None:
+    src = tmp_path / "events.jsonl"
+    write_events(src)
+    out = tmp_path / "f.jsonl"
+    assert main(["replay", str(src), "--out", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "replayed" in err and "findings:" in err and "account-extraction" in err
+    assert out.stat().st_size > 0
+
+
+def test_replay_cli_missing_file_is_one_line_error(tmp_path: Path, capsys) -> None:
+    assert main(["replay", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "f.jsonl")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_replay_corrupt_gzip_is_reported(tmp_path: Path, capsys) -> None:
+    src = tmp_path / "broken.jsonl.gz"
+    src.write_bytes(gzip.compress(b'{"a": 1}\n' * 1000)[:60])
+    assert main(["replay", str(src), "--out", str(tmp_path / "f.jsonl"), "--quiet"]) == 2
+    assert "corrupt" in capsys.readouterr().err
