@@ -6,6 +6,7 @@ stable uid, so a restarted worker that re-imports the records continues the same
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,7 @@ class PolicyStats:
 
     published: int = 0
     suppressed: int = 0
+    suppressed_by: dict[tuple[str, str], int] = field(default_factory=dict)  # (detector, kind)
     held_back: int = 0  # detections that changed nothing worth publishing (dedup, cooldown)
     closed: int = 0
 
@@ -83,29 +85,41 @@ class AlertPolicy:
         self.records: dict[str, FindingRecord] = {}
         self.confirmed_accounts: set[str] = set()
         self.stats = PolicyStats()
+        self.dirty: set[str] = set()  # uids changed since the last checkpoint
+        self.loader: Callable[[str], bytes | None] | None = None  # restores records after a restart
 
-    def is_suppressed(self, detection: Detection) -> bool:
-        """True if an active suppression covers this detection."""
+    def suppressed_kind(self, detection: Detection) -> str | None:
+        """The kind of the active suppression that covers this detection, if any."""
         now, s = detection.ts, self.suppressions
         if s.match("finding", finding_uid(detection.detector, detection.subject), now):
-            return True
-        if s.match("fingerprint", detection.subject, now) or s.match("org", detection.labels.get("org_id"), now):
-            return True
+            return "finding"
+        if s.match("fingerprint", detection.subject, now):
+            return "fingerprint"
+        if s.match("org", detection.labels.get("org_id"), now):
+            return "org"
         if detection.total_accounts <= 1:
-            return s.match("account", detection.subject, now) is not None
+            return "account" if s.match("account", detection.subject, now) else None
         members = [a for a in detection.accounts if not s.match("account", a, now)]
-        return not members
+        return None if members else "account"
 
     def apply(self, detection: Detection) -> list[dict[str, Any]]:
         """Return the findings (new or update) this detection causes; usually none."""
-        if self.is_suppressed(detection):
+        kind = self.suppressed_kind(detection)
+        if kind is not None:
             self.stats.suppressed += 1
+            by = self.stats.suppressed_by
+            by[(detection.detector, kind)] = by.get((detection.detector, kind), 0) + 1
             return []
         if detection.total_accounts > 1:
             now = detection.ts
             detection.accounts = [a for a in detection.accounts if not self.suppressions.match("account", a, now)]
         uid = finding_uid(detection.detector, detection.subject)
         record = self.records.get(uid)
+        if record is None and self.loader is not None:
+            data = self.loader(uid)
+            if data:
+                self.import_record(data)
+                record = self.records.get(uid)
         boost = self.config.severity_boost if self._related_confirmed(detection) else 0
         if record is None:
             severity = min(5, severity_for(detection.score, None, self.config.hysteresis) + boost)
@@ -140,6 +154,7 @@ class AlertPolicy:
                     last = Detection(record.detector, record.subject, 0.0, now_ts, record.first_seen)
                 out.append(build_finding(last, uid, ACTIVITY_CLOSE, record.severity_id, record.first_seen, STATUS_RESOLVED))
                 del self.records[uid]
+                self.dirty.add(uid)
                 self.stats.closed += 1
         self.stats.published += len(out)
         return out
@@ -155,6 +170,7 @@ class AlertPolicy:
 
     def _emit(self, detection: Detection, record: FindingRecord, activity: int, status: int) -> list[dict[str, Any]]:
         record.last_emit = detection.ts
+        self.dirty.add(record.uid)
         record.emitted_accounts = max(record.emitted_accounts, detection.total_accounts)
         record.last = {
             "detector": detection.detector, "subject": detection.subject, "score": detection.score,
@@ -174,6 +190,8 @@ class AlertPolicy:
         return orjson.dumps(data)
 
     def import_record(self, data: bytes) -> None:
-        """Restore one finding record exported by :meth:`export_record`."""
+        """Restore one finding record exported by :meth:`export_record` (empty: closed)."""
+        if not data:
+            return
         fields = orjson.loads(data)
         self.records[fields["uid"]] = FindingRecord(**fields)

@@ -69,6 +69,8 @@ def build_app(settings: Settings) -> tuple[faust.App, Topics]:
         # The embedded broker refuses transactions; findings are idempotent by uid instead.
         processing_guarantee="at_least_once",
         worker_redirect_stdouts=False,
+        key_serializer="raw",
+        value_serializer="raw",
     )
     topics = Topics(
         events=app.topic(settings.events_topic, partitions=settings.partitions, **RAW),

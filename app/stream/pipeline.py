@@ -92,10 +92,11 @@ class Pipeline:
             if signal is not None:
                 payload = orjson.dumps(signal.to_dict())
                 out.signals.extend((key.encode(), payload) for key in signal.keys)
-            self._apply(detections, out)
+            self.apply_detections(detections, out)
         return out
 
-    def _apply(self, detections: list[Detection], out: BatchOutput) -> None:
+    def apply_detections(self, detections: list[Detection], out: BatchOutput) -> None:
+        """Run detections through the policy, adding the findings to ``out``."""
         out.detections += len(detections)
         if self.policy is None:
             return

@@ -12,12 +12,19 @@ import faust
 import orjson
 
 from app.broker import create_topics
+from app.core.engine import Engine
+from app.core.types import AccountSignal
+from app.findings.policy import AlertPolicy
+from app.findings.suppress import Suppressions
 from app.metrics import Metrics, start_http_server
 from app.settings import Settings
-from app.stream.app import Topics, build_app
+from app.stream.app import build_app
+from app.stream.feedback import follow_feedback
 from app.stream.pipeline import BatchOutput, Pipeline, Record
+from app.stream.state import CheckpointedEngine
 
 log = logging.getLogger(__name__)
+ACTIVITY = {1: "new", 2: "update", 3: "close"}
 
 
 class DetectorWorker:
@@ -27,16 +34,28 @@ class DetectorWorker:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.app, self.topics = build_app(settings)
-        self.pipeline = Pipeline(max_event_bytes=settings.max_event_bytes)
+        self.engine = Engine(seed=settings.seed)
+        suppressions = Suppressions()
+        if settings.allowlist_file:
+            suppressions.load_file(settings.allowlist_file)
+        self.policy = AlertPolicy(suppressions=suppressions)
+        tables = {"key_type": bytes, "value_type": bytes, "partitions": settings.partitions, "use_partitioner": True}
+        self.account_table = self.app.Table("account-state", **tables)
+        self.finding_table = self.app.Table("finding-records", **tables)
+        self.policy.loader = lambda uid: self.finding_table.get(uid.encode())
+        self.stage = CheckpointedEngine(self.engine, self.account_table)
+        self.pipeline = Pipeline(self.stage, self.policy, max_event_bytes=settings.max_event_bytes)
         self._assigned = False
-        self._register(self.app, self.topics)
+        self._newest_ts = 0.0
+        self._suppressed_seen: dict[tuple[str, str], int] = {}
+        self._register()
 
     def ready(self) -> bool:
         """True once the worker has joined its group and owns partitions."""
         return self._assigned
 
-    def _register(self, app: faust.App, topics: Topics) -> None:
-        settings = self.settings
+    def _register(self) -> None:
+        app, topics, settings = self.app, self.topics, self.settings
 
         @app.agent(topics.events, name="process-events")
         async def process_events(stream: faust.StreamT) -> None:
@@ -44,10 +63,32 @@ class DetectorWorker:
             async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
                 await self.handle_batch(batch)
 
+        @app.agent(topics.signals, name="coordinate-accounts")
+        async def coordinate(stream: faust.StreamT) -> None:
+            """Fold re-keyed account signals into fingerprint groups; publish campaign findings."""
+            async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+                await self.handle_signals(batch)
+
+        @app.task
+        async def feedback() -> None:
+            """Apply analyst verdicts as they arrive."""
+            await follow_feedback(settings, self.policy, self.metrics)
+
+        @app.timer(interval=settings.checkpoint_seconds)
+        async def checkpoint() -> None:
+            """Write changed state to the changelog tables; close quiet findings."""
+            try:
+                await self.checkpoint()
+            except Exception:  # retried next time; a timer error must never stop the worker
+                log.exception("checkpoint failed; will retry")
+
         @app.timer(interval=5.0)
         async def report_state() -> None:
             """Refresh the state and lag gauges."""
-            self._update_lag()
+            try:
+                self.report_state()
+            except Exception:
+                log.exception("could not refresh state gauges")
 
         @app.on_partitions_assigned.connect  # type: ignore[misc]
         async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
@@ -56,17 +97,18 @@ class DetectorWorker:
             log.info("partitions assigned: %d", len(assigned))
 
     async def handle_batch(self, batch: list[Any]) -> BatchOutput:
-        """Run one batch through the pipeline and publish what it produced."""
+        """Run one batch of api-events through the pipeline and publish what it produced."""
         started = time.perf_counter()
         records = [
             Record(e.message.key, e.message.value, e.message.topic, e.message.partition, e.message.offset)
             for e in batch
         ]
-        self.metrics.events_consumed.inc(len(records))
+        metrics = self.metrics
+        metrics.events_consumed.inc(len(records))
         now = time.time()
         out = self.pipeline.handle(records, now)
+        self._newest_ts = max(self._newest_ts, out.max_event_ts)
         await self.publish(out)
-        metrics = self.metrics
         metrics.events_processed.labels(result="ok").inc(out.valid)
         if out.dead_letters:
             metrics.events_processed.labels(result="invalid").inc(len(out.dead_letters))
@@ -77,6 +119,20 @@ class DetectorWorker:
         metrics.observe_batch(time.perf_counter() - started, len(records))
         return out
 
+    async def handle_signals(self, batch: list[Any]) -> None:
+        """Feed a batch of re-keyed signals to the coordination stage."""
+        out = BatchOutput()
+        for event in batch:
+            try:
+                signal = AccountSignal.from_dict(orjson.loads(event.message.value))
+                signal.keys = (event.message.key.decode(),)
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+                log.error("skipping a malformed internal signal at offset %s", event.message.offset)
+                self.metrics.dlq.labels(reason="internal_signal").inc()
+                continue
+            self.pipeline.apply_detections(self.engine.observe_signal(signal), out)
+        await self.publish(out)
+
     async def publish(self, out: BatchOutput) -> None:
         """Send dead letters, findings and signals; wait until the broker has them all.
 
@@ -86,36 +142,53 @@ class DetectorWorker:
         topics = self.topics
         pending: list[Awaitable[Any]] = []
         for letter in out.dead_letters:
-            pending.append(
-                await topics.dlq.send(key=letter.key, value=letter.value, headers=letter.headers)
-            )
+            pending.append(await topics.dlq.send(key=letter.key, value=letter.value, headers=letter.headers))
         for finding in out.findings:
             info = finding["finding_info"]
             pending.append(await topics.alerts.send(key=info["uid"].encode(), value=orjson.dumps(finding)))
             self.metrics.record_finding(
                 info["analytic"]["name"],
                 str(finding.get("severity", "unknown")).lower(),
-                {1: "new", 2: "update", 3: "close"}.get(int(finding.get("activity_id", 0)), "other"),
-                finding.get("confidence_score", 0) / 100 if finding.get("confidence_score") is not None else None,
+                ACTIVITY.get(int(finding.get("activity_id", 0)), "other"),
+                finding.get("confidence_score", 0) / 100,
             )
         for key, payload in out.signals:
             pending.append(await topics.signals.send(key=key, value=payload))
         if pending:
             await asyncio.gather(*pending)
 
+    async def checkpoint(self) -> None:
+        """Write changed account state and finding records; publish closes of quiet findings."""
+        self.stage.checkpoint()
+        for uid in self.policy.dirty:
+            self.finding_table[uid.encode()] = self.policy.export_record(uid) or b""
+        self.policy.dirty.clear()
+        if self._newest_ts:
+            closes = self.policy.close_quiet(self._newest_ts)
+            if closes:
+                await self.publish(BatchOutput(findings=closes))
+
+    def report_state(self) -> None:
+        """Refresh lag, state-size and suppression metrics."""
+        self._update_lag()
+        groups = self.engine.coordination.groups_tracked() if self.engine.coordination else 0
+        self.metrics.set_state_sizes(self.engine.accounts_tracked(), groups)
+        for (detector, kind), count in self.policy.stats.suppressed_by.items():
+            seen = self._suppressed_seen.get((detector, kind), 0)
+            if count > seen:
+                self.metrics.suppressed.labels(detector=detector, reason=kind).inc(count - seen)
+                self._suppressed_seen[(detector, kind)] = count
+
     def _update_lag(self) -> None:
         """Lag per assigned partition: high-water mark minus the last read offset."""
         consumer = self.app.consumer
-        try:
-            lags = {}
-            for tp in consumer.assignment():
-                high = consumer.highwater(tp)
-                read = consumer._read_offset.get(tp)  # Faust keeps no public accessor
-                if high is not None:
-                    lags[(tp.topic, tp.partition)] = max(0, int(high) - int(read if read is not None else -1) - 1)
-            self.metrics.set_consumer_lag(lags)
-        except Exception:  # lag is best effort; never let it stop processing
-            log.debug("could not compute consumer lag", exc_info=True)
+        lags = {}
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            read = consumer._read_offset.get(tp)  # Faust keeps no public accessor
+            if high is not None:
+                lags[(tp.topic, tp.partition)] = max(0, int(high) - int(read if read is not None else -1) - 1)
+        self.metrics.set_consumer_lag(lags)
 
     def ensure_topics(self) -> None:
         """Create the topics this worker reads and writes, if missing."""
