@@ -6,7 +6,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import (
@@ -27,6 +27,12 @@ log = logging.getLogger(__name__)
 
 PREFIX = "abuse_detector"
 RESULTS = ("ok", "invalid")
+# Known label values get a zero series at start-up, so dashboards and rate() see a
+# counter from its first scrape, not only from its first increment. Other values still work.
+KNOWN_DETECTORS = ("account-extraction", "hydra-cluster")
+SEVERITIES = ("informational", "low", "medium", "high", "critical")  # OCSF severity names
+ACTIVITIES = ("new", "update", "close")  # OCSF activity_id 1, 2, 3
+SUPPRESSION_REASONS = ("account", "org", "fingerprint", "finding")  # suppression kinds
 # Batches run from a few ms (idle) to seconds (a stalled broker); per-event costs are microseconds.
 BATCH_SECONDS_BUCKETS = (
     0.001,
@@ -53,7 +59,10 @@ class Metrics:
     """Every metric the worker exports; built once per process, or once per test registry."""
 
     def __init__(
-        self, registry: CollectorRegistry | None = None, version: str = __version__
+        self,
+        registry: CollectorRegistry | None = None,
+        version: str = __version__,
+        detectors: Sequence[str] = KNOWN_DETECTORS,
     ) -> None:
         if registry is None:
             # A private registry (not the global one) so two containers never clash; it
@@ -119,6 +128,13 @@ class Metrics:
             "assigned_partitions", "Partitions assigned to this worker."
         )
         self.ready = gauge("ready", "1 when the worker reports ready, else 0.")
+        for detector in detectors:
+            self.scores.labels(detector=detector)
+            for reason in SUPPRESSION_REASONS:
+                self.suppressed.labels(detector=detector, reason=reason)
+            for severity in SEVERITIES:
+                for activity in ACTIVITIES:
+                    self.findings.labels(detector=detector, severity=severity, activity=activity)
         self._lag_keys: set[tuple[str, str]] = set()
         self._newest_event_ts = 0.0
 

@@ -11,7 +11,14 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from app import __version__
-from app.metrics import Metrics, start_http_server
+from app.metrics import (
+    ACTIVITIES,
+    KNOWN_DETECTORS,
+    SEVERITIES,
+    SUPPRESSION_REASONS,
+    Metrics,
+    start_http_server,
+)
 
 
 @pytest.fixture
@@ -94,6 +101,47 @@ def test_findings_scores_and_suppressions(metrics: Metrics, reg: CollectorRegist
     det = {"detector": "account-extraction"}
     assert reg.get_sample_value("abuse_detector_detection_score_bucket", {**det, "le": "0.8"}) == 0
     assert reg.get_sample_value("abuse_detector_detection_score_bucket", {**det, "le": "0.9"}) == 1
+
+
+def test_known_label_values_start_at_zero(metrics: Metrics, reg: CollectorRegistry) -> None:
+    new_critical = {"detector": "hydra-cluster", "severity": "critical", "activity": "new"}
+    assert reg.get_sample_value("abuse_detector_findings_published_total", new_critical) == 0
+    assert (
+        reg.get_sample_value(
+            "abuse_detector_findings_suppressed_total",
+            {"detector": "account-extraction", "reason": "org"},
+        )
+        == 0
+    )
+    assert (
+        reg.get_sample_value("abuse_detector_detection_score_count", {"detector": "hydra-cluster"})
+        == 0
+    )
+    published = [
+        s
+        for fam in reg.collect()
+        if fam.name == "abuse_detector_findings_published"
+        for s in fam.samples
+        if s.name.endswith("_total")
+    ]
+    assert len(published) == len(KNOWN_DETECTORS) * len(SEVERITIES) * len(ACTIVITIES)
+
+
+def test_without_known_detectors_no_series_before_use() -> None:
+    reg = CollectorRegistry()
+    Metrics(reg, detectors=())
+    labels = {"detector": "hydra-cluster", "severity": "critical", "activity": "new"}
+    assert reg.get_sample_value("abuse_detector_findings_published_total", labels) is None
+
+
+def test_known_label_values_match_the_findings_code() -> None:
+    from app.core.account import DETECTOR
+    from app.findings.ocsf import SEVERITIES as OCSF_SEVERITIES
+    from app.findings.suppress import KINDS
+
+    assert set(SEVERITIES) == {name.lower() for name in OCSF_SEVERITIES.values()}
+    assert set(SUPPRESSION_REASONS) == set(KINDS)
+    assert DETECTOR in KNOWN_DETECTORS
 
 
 def test_state_sizes(metrics: Metrics, reg: CollectorRegistry) -> None:
