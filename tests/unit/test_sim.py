@@ -1,0 +1,191 @@
+"""The simulator on the smoke scenario: contract, truth, determinism, options, scenario errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from app.cli.main import main
+from app.core.text import simhash64
+from app.errors import ScenarioError
+from app.events import event_from_dict, parse_event
+from app.sim import Simulation, generate, load_scenario, scenario_from_dict
+from app.sim.defaults import CAMPAIGN_KINDS
+from app.sim.output import write_jsonl
+
+
+@pytest.fixture(scope="module")
+def smoke() -> tuple[list[dict], dict]:
+    events, truth = generate(load_scenario("smoke"))
+    return list(events), truth
+
+
+def test_every_event_passes_the_contract_in_time_order(smoke: tuple[list[dict], dict]) -> None:
+    events, _ = smoke
+    assert 5_000 < len(events) < 60_000
+    parsed = [event_from_dict(ev) for ev in events]
+    ts = [e.ts for e in parsed]
+    assert ts == sorted(ts)
+    assert len({e.event_id for e in parsed}) == len(parsed)
+    # Optional fields are filled, not left out.
+    for key in (
+        "org_id",
+        "api_key_id",
+        "ip",
+        "asn",
+        "country",
+        "user_agent",
+        "tls_fp",
+        "endpoint",
+        "max_tokens",
+        "status",
+        "latency_ms",
+    ):
+        assert all(key in ev for ev in events), key
+    assert sum("conversation_id" in ev for ev in events) > len(events) // 4
+    assert all(ev["completion_tokens"] <= ev["max_tokens"] for ev in events)
+
+
+def test_truth_covers_every_account_and_every_campaign_kind(smoke: tuple[list[dict], dict]) -> None:
+    events, truth = smoke
+    seen = {ev["account_id"] for ev in events}
+    assert seen == set(truth["accounts"])
+    kinds = {c["kind"] for c in truth["campaigns"]}
+    assert kinds == set(CAMPAIGN_KINDS)
+    for camp in truth["campaigns"]:
+        assert camp["accounts"], camp["id"]
+        assert all(truth["accounts"][a]["role"] == camp["id"] for a in camp["accounts"])
+        assert camp["start_ts"] < camp["end_ts"]
+    per_role = Counter(truth["accounts"][ev["account_id"]]["role"] for ev in events)
+    for role in (
+        "casual",
+        "power-user",
+        "enterprise-pipeline",
+        "ci-bot",
+        "agent-framework",
+        "shared-egress",
+        "proxy-user",
+        "eval-run",
+        "release-curious",
+    ):
+        assert per_role[role] > 0, role
+    # Ground truth stays beside the events, never inside them.
+    assert not any("role" in ev or "campaign" in ev for ev in events)
+
+
+def test_campaign_events_stay_inside_their_window(smoke: tuple[list[dict], dict]) -> None:
+    events, truth = smoke
+    window = {c["id"]: (c["start_ts"], c["end_ts"]) for c in truth["campaigns"]}
+    for ev in events:
+        role = truth["accounts"][ev["account_id"]]["role"]
+        if role in window and not role.startswith("blended"):
+            lo, hi = window[role]
+            assert lo <= ev["ts"] < hi
+
+
+def test_new_model_appears_only_after_the_release(smoke: tuple[list[dict], dict]) -> None:
+    events, truth = smoke
+    release = truth["release"]
+    on_new = [ev["ts"] for ev in events if ev["model"] == release["model"]]
+    assert on_new and min(on_new) >= release["ts"]
+
+
+def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path: Path) -> None:
+    scenario = load_scenario("smoke")
+    digests = []
+    for name, seed in (("a", None), ("b", None), ("c", 99)):
+        path = tmp_path / f"{name}.jsonl.gz"
+        write_jsonl(generate(scenario, seed=seed)[0], path)
+        digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+    assert digests[2] != digests[0]
+
+
+def test_fingerprints_only_matches_simhash_of_the_raw_text() -> None:
+    sim = Simulation(load_scenario("smoke"))
+    raw = sim.events(raw_text=True)
+    fps = sim.events(raw_text=False)
+    for _, (a, b) in zip(range(3000), zip(raw, fps, strict=True), strict=False):
+        assert "prompt" not in b and "system_prompt" not in b
+        assert b["prompt_fp"] == f"{simhash64(a['prompt']):016x}"
+        if "system_prompt" in a:
+            assert b["system_prompt_fp"] == f"{simhash64(a['system_prompt']):016x}"
+        assert parse_event(json.dumps(b).encode()).prompt_fp == int(b["prompt_fp"], 16)
+
+
+def test_user_corpus_feeds_the_harvest_prompts() -> None:
+    corpus = [f"Corpus question number {i}: what is {i} squared plus {i}?" for i in range(50)]
+    events, truth = generate(load_scenario("smoke"), prompts=corpus)
+    cot = {a for c in truth["campaigns"] if c["kind"] == "cot-harvest" for a in c["accounts"]}
+    texts = [ev["prompt"] for ev in events if ev["account_id"] in cot]
+    assert texts and sum("Corpus question number" in t for t in texts) > len(texts) * 0.5
+
+
+def test_start_override_shifts_event_time() -> None:
+    sim = Simulation(load_scenario("smoke"), start_ts=1_900_000_000.0)
+    first = next(iter(sim.events()))
+    assert 1_900_000_000.0 <= first["ts"] < 1_900_000_000.0 + 6 * 3600
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"campaigns": [{"kind": "nope"}]}, "kind must be one of"),
+        ({"campaigns": [{"kind": "hydra", "exits": [5, 1]}]}, "lo > hi"),
+        ({"campaigns": [{"kind": "hydra", "speed": 3}]}, "unknown parameter"),
+        ({"campaigns": [{"kind": "hydra", "start_hours": 30}]}, "start_hours"),
+        ({"benign": {"aliens": 3}}, "unknown archetype"),
+        ({"models": []}, "at least one model"),
+        ({"campaigns": [{"kind": "release-pivot"}], "release": None}, "needs a [release]"),
+    ],
+)
+def test_bad_scenarios_are_rejected_with_a_reason(patch: dict, message: str) -> None:
+    raw: dict = {
+        "name": "t",
+        "models": ["m1"],
+        "duration_hours": 6,
+        "release": {"model": "m2", "at_hours": 1},
+    }
+    raw.update(patch)
+    if raw.get("release") is None:
+        raw.pop("release")
+    with pytest.raises(ScenarioError, match=message.replace("[", r"\[")):
+        scenario_from_dict(raw)
+
+
+def test_unknown_scenario_name_lists_the_builtins() -> None:
+    with pytest.raises(ScenarioError, match="smoke"):
+        load_scenario("no-such-scenario")
+
+
+def test_cli_writes_events_and_truth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, truth_path = tmp_path / "ev.jsonl", tmp_path / "truth.json"
+    rc = main(
+        [
+            "simulate",
+            "--scenario",
+            "smoke",
+            "--out",
+            str(out),
+            "--truth",
+            str(truth_path),
+            "--fingerprints-only",
+            "--quiet",
+        ]
+    )
+    assert rc == 0
+    truth = json.loads(truth_path.read_text())
+    lines = out.read_bytes().splitlines()
+    assert len(lines) == truth["events"]
+    accounts = {parse_event(line).account_id for line in lines}
+    assert accounts == set(truth["accounts"])
+    assert "events" in capsys.readouterr().err
+
+
+def test_cli_needs_an_output(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--scenario", "smoke"]) == 2
+    assert "--out" in capsys.readouterr().err
