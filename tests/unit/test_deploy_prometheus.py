@@ -130,3 +130,39 @@ def test_recording_rule_names_follow_convention() -> None:
         level, metric, ops = name.split(":")
         assert level and ops and metric.startswith("abuse_detector_"), name
         assert not metric.endswith("_total"), name
+
+
+@pytest.mark.parametrize("rule", ALERTS, ids=lambda r: r["alert"])
+def test_commands_in_annotations_exist(rule: dict) -> None:
+    from app.cli.main import build_parser
+
+    for command in re.findall(r"`abuse-detector ([^`]+)`", rule["annotations"]["description"]):
+        args = build_parser().parse_args(command.split())
+        assert callable(args.func), command
+
+
+def heading_anchors(markdown: str) -> set[str]:
+    """GitHub-style anchors of every heading in a markdown text."""
+    anchors = set()
+    for line in markdown.splitlines():
+        match = re.match(r"#{1,6}\s+(.+?)\s*#*$", line)
+        if match:
+            text = re.sub(r"[^\w\- ]", "", match.group(1).strip().lower())
+            anchors.add(text.replace(" ", "-"))
+    return anchors
+
+
+def test_runbook_links_resolve() -> None:
+    runbook = PROM_DIR.parents[1] / "docs" / "runbook.md"
+    anchors = heading_anchors(runbook.read_text())
+    for rule in ALERTS:
+        anchor = rule["annotations"]["runbook_url"].split("#", 1)[1]
+        assert anchor in anchors, f"{rule['alert']}: no section #{anchor} in docs/runbook.md"
+
+
+def test_heading_anchors() -> None:
+    assert heading_anchors("# Run book\n### worker-down\n## Alerts (Prometheus)\n") == {
+        "run-book",
+        "worker-down",
+        "alerts-prometheus",
+    }

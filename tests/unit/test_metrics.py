@@ -259,3 +259,12 @@ def test_exposition_passes_promtool_check_metrics(metrics: Metrics, reg: Collect
     )
     assert out.returncode == 0, (out.stdout + out.stderr).decode()
     assert not (out.stdout + out.stderr).strip(), (out.stdout + out.stderr).decode()
+
+
+def test_every_metric_is_documented(metrics: Metrics, reg: CollectorRegistry) -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    for fam in own_families(reg):
+        exposed = fam.name + {"counter": "_total", "info": "_info"}.get(fam.type, "")
+        assert f"`{exposed}`" in doc, f"{exposed} is missing from docs/operations.md"
