@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
 import pytest
+from kafka import KafkaAdminClient
 
 from app.stream.process import WorkerProcess
 from tests.kafka_helpers import produce, read_topic, wait_for
@@ -49,6 +52,7 @@ def worker(broker, unique, tmp_path):
         "ABUSE_ALERTS_TOPIC": f"alerts-{unique}",
         "ABUSE_FEEDBACK_TOPIC": f"feedback-{unique}",
         "ABUSE_PARTITIONS": "2",
+        "ABUSE_CHECKPOINT_SECONDS": "1",
     }
     with WorkerProcess(broker.url, f"test-dlq-{unique}", env=env, log_path=tmp_path / "worker.log") as proc:
         proc.wait_ready(90)
@@ -81,8 +85,18 @@ def test_valid_processed_and_malformed_dead_lettered(broker, worker):
     )
     assert proc.alive(), "the worker must survive malformed input"
 
-    # Privacy: the raw prompt text reached the worker, but nothing it wrote carries it.
-    written = [m.value or b"" for m in dlq] + [v for m in dlq for _, v in m.headers]
+    # Privacy: the raw prompt text reached the worker, but nothing it wrote carries it:
+    # not the DLQ, not the alerts, not the internal signal and changelog topics.
+    time.sleep(2)  # let one checkpoint write the changelog tables
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    topics = [t for t in admin.list_topics() if t != env["ABUSE_EVENTS_TOPIC"]]
+    admin.close()
+    assert any(t.endswith("-account-state-changelog") for t in topics)
+    written = []
+    for topic in topics:
+        for msg in read_topic(broker.bootstrap, topic, idle=0.5, timeout=10):
+            written += [msg.key or b"", msg.value or b""] + [v for _, v in msg.headers]
+    assert len(written) > len(MALFORMED)
     assert all(CANARY.encode() not in blob for blob in written)
     _, metrics_text = proc.get("/metrics")
     assert CANARY not in metrics_text
