@@ -22,7 +22,7 @@ def populate_benign(world: World, providers: list[list[int]]) -> ChatPools:
     counts = world.sc.benign
     chatty = sum(counts[k] for k in ("casual", "shared_egress", "proxy_users", "release_curious"))
     pools = ChatPools(world, chatty + counts["agent_framework"])
-    mobile = [net for pool in world.nets.carrier_pools() for net in pool]
+    mobile = world.nets.carrier_pools()
 
     rng = world.rng("casual")
     accts, nets = [], []
@@ -111,7 +111,7 @@ def populate_benign(world: World, providers: list[list[int]]) -> ChatPools:
     return pools
 
 
-def _release_curious(world: World, pools: ChatPools, mobile: list[int]) -> None:
+def _release_curious(world: World, pools: ChatPools, mobile: dict[str, list[int]]) -> None:
     """Ordinary users who try the new model on release day, some signing up for it."""
     rng = world.rng("release-curious")
     par = world.sc.archetypes["release_curious"]

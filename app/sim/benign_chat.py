@@ -101,9 +101,10 @@ def chat_batch(
     accts: list[int],
     pools: ChatPools,
     nets: NetChoice,
-    mobile: list[int] | None = None,
+    mobile: dict[str, list[int]] | None = None,
     try_share: np.ndarray | float = 0.0,
     extra: tuple[np.ndarray, np.ndarray] | None = None,
+    per_day: np.ndarray | None = None,
 ) -> np.ndarray:
     """Generate chatting accounts: diurnal sessions of multi-turn conversations (all at once).
 
@@ -114,11 +115,9 @@ def chat_batch(
     k = len(accts)
     acct_arr = np.asarray(accts, dtype=np.int64)
     tz = np.array([world.accounts[i].tz for i in accts])
-    per_day, peak, floor = (
-        pick_n(rng, par["sessions_per_day"], k),
-        pick_n(rng, par["peak_hour"], k),
-        pick_n(rng, par["diurnal_floor"], k),
-    )
+    if per_day is None:
+        per_day = pick_n(rng, par["sessions_per_day"], k)
+    peak, floor = pick_n(rng, par["peak_hour"], k), pick_n(rng, par["diurnal_floor"], k)
     who, starts = sessions_batch(rng, world.t0, world.t1, per_day, tz, peak, floor)
     if extra is not None:
         who, starts = np.concatenate([who, extra[0]]), np.concatenate([starts, extra[1]])
@@ -148,9 +147,11 @@ def chat_batch(
     )
     text = np.where(turn == 1, first_text, choose(rng, pools.followup, n))
     sess_net = nets.draw(rng, who)
-    if mobile:
-        on_mobile = rng.random(s) < pick_n(rng, pop["mobile_share"], k)[who]
-        sess_net = np.where(on_mobile, choose(rng, mobile, s), sess_net)
+    if mobile:  # some sessions come from the phone, behind the carrier's NAT
+        carrier = NetChoice.of([mobile.get(world.accounts[i].country, []) for i in accts])
+        has = carrier.size[who] > 0
+        on_mobile = has & (rng.random(s) < pick_n(rng, pop["mobile_share"], k)[who])
+        sess_net[on_mobile] = carrier.draw(rng, who[on_mobile])
     system = np.full(k, -1, dtype=np.int64)
     custom = rng.random(k) < pick_n(rng, pop["custom_system_share"], k)
     system[custom] = [
@@ -176,6 +177,15 @@ def chat_batch(
         client=client[ev_who],
     )
     return counts[acct_arr]
+
+
+def _client(world: World, rng: np.random.Generator) -> int:
+    """Browser or SDK; a few browsers sit behind a TLS-intercepting corporate proxy."""
+    if rng.random() < 0.3:
+        return world.clients.pick(
+            "browser", tls_override="corp-proxy" if rng.random() < 0.08 else None
+        )
+    return world.clients.pick("sdk")
 
 
 def framework_batch(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from app.sim import prompts, systems
+from app.sim.benign_auto import power_user
 from app.sim.benign_chat import ChatPools, NetChoice, chat_batch
 from app.sim.crew import Crew, conv_fields, cot_mix, crew_net, harvest_pool, harvest_tokens, recruit
 from app.sim.fitted import TABLES, sample_tokens
 from app.sim.scenario import CampaignSpec
+from app.sim.systems import CODING_TOOL_SYSTEMS
 from app.sim.timing import bursts, gamma_arrivals
 from app.sim.world import World, choose
 
@@ -17,9 +19,13 @@ def hydra(world: World, spec: CampaignSpec, exits: list[int], benign_median_per_
     """Many new accounts behind shared proxy exits, each a light user, fed round-robin."""
     crew = recruit(world, spec)
     rng = crew.rng
-    per_account = crew.p("rate_vs_benign_median") * benign_median_per_day
-    rate = per_account * len(crew.accounts) / 86400.0
-    ts = gamma_arrivals(rng, crew.start, crew.end, 1.0 / max(rate, 1e-6), rng.uniform(0.2, 1.0))
+    # Each account's quota keeps it below the median benign account over the window.
+    days = (crew.end - crew.start) / 86400.0
+    quota = max(1, int(crew.p("rate_vs_benign_median") * benign_median_per_day * days))
+    total = quota * len(crew.accounts)
+    ts = gamma_arrivals(
+        rng, crew.start, crew.end, (crew.end - crew.start) / total, rng.uniform(0.2, 1.0)
+    )[:total]
     order = rng.permutation(len(crew.accounts))
     who = order[np.arange(len(ts)) % len(order)]
     texts = (
@@ -130,13 +136,20 @@ def release_pivot(world: World, spec: CampaignSpec, exits: list[int]) -> Crew:
     return crew
 
 
-def blended(world: World, spec: CampaignSpec, pools: ChatPools) -> Crew:
-    """Accounts whose traffic is mostly ordinary chat, with a harvesting share of about 10%."""
+def blended(world: World, spec: CampaignSpec, pools: ChatPools, tools: np.ndarray) -> Crew:
+    """Active accounts whose traffic is mostly legitimate, with a harvesting share of about 10%."""
     crew = recruit(world, spec)
     rng = crew.rng
     homes = [world.nets.residential(world.accounts[a].country) for a in crew.accounts]
-    legit = chat_batch(world, rng, crew.accounts, pools, NetChoice.of([[h] for h in homes]))
-    for acct, net, count in zip(crew.accounts, homes, legit.tolist(), strict=True):
+    half = len(crew.accounts) // 2
+    # One half chats a lot, the other half drives a coding agent; both are real work.
+    chatty = chat_batch(world, rng, crew.accounts[:half], pools, NetChoice.of([[h] for h in homes[:half]]),
+                        per_day=rng.uniform(6.0, 30.0, half))  # fmt: skip
+    legit = list(chatty.tolist())
+    system = world.bank.add(CODING_TOOL_SYSTEMS[0])
+    for acct, net in zip(crew.accounts[half:], homes[half:], strict=True):
+        legit.append(power_user(world, rng, acct, net, system, pools.coding, tools))
+    for acct, net, count in zip(crew.accounts, homes, legit, strict=True):
         share = crew.p("harvest_share")
         k = max(1, round(count * share / (1 - share)))
         ts = np.sort(rng.uniform(crew.start, crew.end, k))

@@ -42,7 +42,7 @@ ARCHETYPE_PARAMS: dict[str, dict[str, tuple[float, float]]] = {
         "adoption_share": (0.03, 0.12),  # sessions on the new model by ordinary users
     },
     "casual": {
-        "sessions_per_day": (0.3, 3.5),
+        "sessions_per_day": (0.5, 5.0),
         "turns_mean": (1.3, 4.0),
         "turn_gap_s": (15.0, 150.0),
         "token_scale": (0.5, 2.0),
@@ -50,8 +50,8 @@ ARCHETYPE_PARAMS: dict[str, dict[str, tuple[float, float]]] = {
         "peak_hour": (10.0, 22.0),
     },
     "power": {
-        "sessions_per_day": (1.0, 4.0),
-        "session_tasks": (2.0, 8.0),
+        "sessions_per_day": (1.5, 5.0),
+        "session_tasks": (2.0, 10.0),
         "request_gap_s": (0.4, 2.5),
         "task_turns": (6.0, 60.0),
         "pause_s": (30.0, 900.0),
@@ -101,7 +101,7 @@ _SHARED = {
     "payment_shared": (0.5, 1.0),  # share of accounts paying with a card used by others
     "cards_per_payment": (3.0, 30.0),
     "templates": (2.0, 5.0),
-    "max_tokens": (4096.0, 16000.0),
+    "max_tokens": (2048.0, 12000.0),
     "completion_share_of_max": (0.35, 0.95),
     "prompt_tokens": (120.0, 900.0),
     "spoof_ua": (0.0, 1.0),  # probability that the campaign sends a browser UA from a script

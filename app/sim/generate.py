@@ -58,7 +58,7 @@ class Simulation:
             elif spec.kind == "release-pivot":
                 crew = kinds.release_pivot(world, spec, exits)
             elif spec.kind == "blended":
-                crew = kinds.blended(world, spec, pools)
+                crew = kinds.blended(world, spec, pools, pools.tool)
             else:
                 crew = kinds.scraper(world, spec)
             self.crews.append(crew)

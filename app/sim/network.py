@@ -37,12 +37,10 @@ ISPS = (
 )
 # (asn, country, first octets, egress /24 count). Mobile carriers behind CGNAT.
 CARRIERS = (
-    (21928, "US", (172,), 6),
-    (22394, "US", (174,), 6),
-    (12576, "GB", (31,), 4),
-    (45609, "IN", (106,), 6),
-    (3209, "DE", (176,), 4),
-)
+    (21928, "US", (172,), 6), (22394, "US", (174,), 6), (20057, "US", (166,), 4), (12576, "GB", (31,), 4),
+    (45609, "IN", (106,), 6), (3209, "DE", (176,), 4), (2516, "JP", (49,), 3), (26599, "BR", (177,), 3),
+    (51207, "FR", (37,), 3), (22652, "CA", (184,), 3), (4804, "AU", (101,), 3), (9644, "KR", (39,), 2),
+)  # fmt: skip
 # (asn, first octets). Cloud providers.
 DATACENTERS = (
     (16509, (3, 18, 52, 54)),
@@ -150,12 +148,14 @@ class Nets:
         hosts = r.sample(range(1, 255), min(size, 254))
         return [self._add(f"{prefix}.{h}", asn or r.randint(1, 40000), country) for h in hosts]
 
-    def carrier_pools(self) -> list[list[int]]:
-        """Egress /24 pools of the mobile carriers (CGNAT)."""
-        pools = []
+    def carrier_pools(self) -> dict[str, list[int]]:
+        """Egress addresses of the mobile carriers (CGNAT, a few /24s each), by country."""
+        pools: dict[str, list[int]] = {}
         for asn, cc, octets, count in CARRIERS:
             for _ in range(count):
-                pools.append(self.nat_pool(self.r.randint(8, 32), asn, cc, octets[0]))
+                pools.setdefault(cc, []).extend(
+                    self.nat_pool(self.r.randint(8, 32), asn, cc, octets[0])
+                )
         return pools
 
     def proxy_exits(self, n: int, datacenter_share: float) -> list[int]:

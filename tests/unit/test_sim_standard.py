@@ -1,0 +1,113 @@
+"""The standard suite, generated once: the benign traps are real traps, campaigns are all there."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.events import event_from_dict
+from app.sim import Simulation, load_scenario
+from app.sim.defaults import BENIGN_ROLES, CAMPAIGN_KINDS
+from app.sim.report import trap_report
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sim() -> Simulation:
+    return Simulation(load_scenario("standard"))
+
+
+@pytest.fixture(scope="module")
+def report(sim: Simulation) -> dict:
+    return trap_report(sim)
+
+
+def test_size_fits_a_two_minute_replay_with_a_meaningful_benign_population(report: dict) -> None:
+    assert 800_000 <= report["events"] <= 1_600_000
+    assert report["benign_accounts"] >= 20_000
+    assert set(BENIGN_ROLES) <= set(report["roles"])
+
+
+def test_benign_power_users_exceed_sixty_requests_per_minute(report: dict) -> None:
+    assert report["benign_accounts_over_60_per_minute"] >= 10
+
+
+def test_one_system_prompt_is_shared_by_over_a_thousand_benign_accounts(report: dict) -> None:
+    assert report["benign_max_accounts_per_system_prompt"] > 1000
+
+
+def test_one_slash24_is_shared_by_over_a_hundred_benign_accounts(report: dict) -> None:
+    assert report["benign_max_accounts_per_slash24"] > 100
+
+
+def test_every_hydra_account_stays_below_the_median_benign_rate(
+    sim: Simulation, report: dict
+) -> None:
+    hydra_ids = {c.spec.id for c in sim.crews if c.spec.kind == "hydra"}
+    counts = np.bincount(sim.cols["acct"], minlength=len(sim.world.accounts))
+    hydra = [
+        n
+        for a, n in zip(sim.world.accounts, counts.tolist(), strict=True)
+        if a.role in hydra_ids and n
+    ]
+    assert len(hydra) >= 500
+    assert (
+        max(hydra) / ((sim.world.t1 - sim.world.t0) / 86400)
+        < report["benign_median_requests_per_day"]
+    )
+
+
+def test_no_single_attribute_separates_benign_from_campaign(sim: Simulation) -> None:
+    w = sim.world
+    campaign_ids = {c.spec.id for c in sim.crews}
+    active = np.bincount(sim.cols["acct"], minlength=len(w.accounts)) > 0
+    new = [a.created_ts > w.t0 - 14 * 86400 for a in w.accounts]
+    benign_new = sum(
+        1 for i, a in enumerate(w.accounts) if active[i] and new[i] and a.role not in campaign_ids
+    )
+    assert benign_new > 500  # sign-ups happen every day
+    dc_asns = {16509, 15169, 8075, 24940, 16276, 14061}
+    benign_dc = {
+        int(a)
+        for a, r in zip(
+            sim.cols["acct"],
+            (w.nets.rows[n][1] in dc_asns for n in sim.cols["net"].tolist()),
+            strict=True,
+        )
+        if r
+    }
+    assert (
+        sum(1 for i in benign_dc if w.accounts[i].role not in campaign_ids) > 300
+    )  # cloud workloads
+
+
+def test_every_campaign_kind_has_accounts_and_events(sim: Simulation) -> None:
+    truth = sim.truth()
+    assert {c["kind"] for c in truth["campaigns"]} == set(CAMPAIGN_KINDS)
+    assert all(c["accounts"] for c in truth["campaigns"])
+
+
+def test_the_release_pivot_group_moves_most_traffic_to_the_new_model_within_a_day(
+    sim: Simulation,
+) -> None:
+    w, c = sim.world, sim.cols
+    pivot = next(crew for crew in sim.crews if crew.spec.kind == "release-pivot")
+    assert w.release_ts is not None
+    late = np.isin(c["acct"], pivot.accounts) & (c["ts"] > w.release_ts + 13 * 3600)
+    before = np.isin(c["acct"], pivot.accounts) & (c["ts"] < w.release_ts)
+    assert late.sum() > 1000
+    assert (c["model"][late] == w.new_model).mean() > 0.5
+    assert not (c["model"][before] == w.new_model).any()
+
+
+def test_every_standard_event_passes_the_contract(sim: Simulation) -> None:
+    accounts = set(sim.truth()["accounts"])
+    n = 0
+    for ev in sim.events(raw_text=True):
+        # Text fields are checked for type here; fingerprinting them is covered on the smoke suite.
+        assert isinstance(ev.pop("prompt"), str)
+        assert isinstance(ev.pop("system_prompt", ""), str)
+        assert event_from_dict(ev).account_id in accounts
+        n += 1
+    assert n == sim.n_events
