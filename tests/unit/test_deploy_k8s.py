@@ -138,3 +138,21 @@ def test_secret_is_referenced_not_inlined() -> None:
     env = {e["name"]: e for e in worker_container().get("env", [])}
     assert "secretKeyRef" in env["ABUSE_SASL_PASSWORD"]["valueFrom"]
     assert "ABUSE_SASL_PASSWORD" not in config()
+
+
+def test_prometheus_k8s_config_finds_these_pods() -> None:
+    prom = yaml.safe_load((DEPLOY / "prometheus" / "prometheus-k8s.yml").read_text())
+    (job,) = [j for j in prom["scrape_configs"] if j["job_name"] == "abuse-detector"]
+    (sd,) = job["kubernetes_sd_configs"]
+    assert sd["namespaces"]["names"] == [one("Namespace")["metadata"]["name"]]
+    key, _, val = sd["selectors"][0]["label"].partition("=")
+    assert one("StatefulSet")["spec"]["template"]["metadata"]["labels"][key] == val
+    keep = [r for r in job["relabel_configs"] if r.get("action") == "keep"]
+    assert keep[0]["source_labels"] == ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"]
+    address = [r for r in job["relabel_configs"] if r.get("target_label") == "__address__"][0]
+    # The address rewrite must turn "10.0.0.7:1234" plus the annotated port into 10.0.0.7:9464.
+    joined = "10.0.0.7:1234;" + config()["ABUSE_METRICS_PORT"]
+    rewritten = re.sub(
+        f"^(?:{address['regex']})$", address["replacement"].replace("$", "\\"), joined
+    )
+    assert rewritten == "10.0.0.7:9464"
