@@ -108,7 +108,24 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def _campaign(c: dict[str, Any], truth_acc: dict[str, Any], flags: Flags) -> dict[str, Any]:
+def _owners(
+    flags: Flags, truth_acc: dict[str, Any], campaign_ids: set[str]
+) -> dict[str, str | None]:
+    """Map each group finding to the campaign most of its named members belong to (or None)."""
+    owners: dict[str, str | None] = {}
+    for uid, (_, _, accs) in flags.groups.items():
+        votes: dict[str, int] = defaultdict(int)
+        for acc in accs:
+            role = str((truth_acc.get(acc) or {}).get("role"))
+            if role in campaign_ids:
+                votes[role] += 1
+        owners[uid] = max(votes, key=lambda k: votes[k]) if votes else None
+    return owners
+
+
+def _campaign(
+    c: dict[str, Any], truth_acc: dict[str, Any], flags: Flags, owners: dict[str, str | None]
+) -> dict[str, Any]:
     start = float(c["start_ts"])
     members = [str(a) for a in c.get("accounts") or ()]
     ttd: list[float] = []
@@ -123,7 +140,11 @@ def _campaign(c: dict[str, Any], truth_acc: dict[str, Any], flags: Flags) -> dic
             early += 1
         ttd.append(max(0.0, ts - begin))
     member_set = set(members)
-    group_hits = [(ts, accs) for _, ts, accs in flags.groups.values() if accs & member_set]
+    touching = [accs for _, _, accs in flags.groups.values() if accs & member_set]
+    named_any = set().union(*touching) & member_set if touching else set()
+    group_hits = [
+        (ts, accs) for uid, (_, ts, accs) in flags.groups.items() if owners[uid] == c["id"]
+    ]
     named = set().union(*(accs for _, accs in group_hits)) if group_hits else set()
     first = min((flags.first[a] for a in members if a in flags.first), default=None)
     return {
@@ -140,8 +161,14 @@ def _campaign(c: dict[str, Any], truth_acc: dict[str, Any], flags: Flags) -> dic
         "campaign_ttd_s": None
         if not group_hits
         else max(0.0, min(ts for ts, _ in group_hits) - start),
-        "campaign_member_recall": len(named & member_set) / len(members) if members else 0.0,
+        "campaign_member_recall": len(named_any) / len(members) if members else 0.0,
         "campaign_precision": len(named & member_set) / len(named) if named else None,
+        "campaign_precision_any": (
+            sum(str((truth_acc.get(a) or {}).get("role")) in owners.values() for a in named)
+            / len(named)
+            if named
+            else None
+        ),
         "_ttd": ttd,
     }
 
@@ -155,7 +182,8 @@ def evaluate(
     flags = collect(findings)
     truth_acc: dict[str, Any] = truth["accounts"]
     campaign_ids = {str(c["id"]) for c in truth["campaigns"]}
-    campaigns = [_campaign(c, truth_acc, flags) for c in truth["campaigns"]]
+    owners = _owners(flags, truth_acc, campaign_ids)
+    campaigns = [_campaign(c, truth_acc, flags, owners) for c in truth["campaigns"]]
     if days is None:
         days = _days(truth, flags)
     benign: dict[str, dict[str, Any]] = defaultdict(
@@ -191,6 +219,7 @@ def evaluate(
             "recall": flagged_pos / positives if positives else None,
         },
         "detectors": _detectors(flags, truth_acc, campaign_ids),
+        "benign_group_findings": sum(owner is None for owner in owners.values()),
         "kinds": _kinds(campaigns),
         "campaigns": [{k: v for k, v in c.items() if not k.startswith("_")} for c in campaigns],
         "benign": dict(sorted(benign.items())),
@@ -286,6 +315,7 @@ def _targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                 900.0,
                 False,
             )
+    add("group findings on benign accounts only", report["benign_group_findings"], 0, False)
     for role, row in report["benign"].items():
         add(f"benign {role}: FP per 10k accounts per day", row["fp_per_10k_per_day"], 1.0, False)
     return rows

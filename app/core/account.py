@@ -10,10 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.core.coordination_keys import signal_from_event
-from app.core.features import AccountState
+from app.core.features import EVIDENCE_CAP, AccountState
 from app.core.models import PopulationModel
 from app.core.population import DATACENTER_ASNS, ClientStacks, ModelCatalog, client_family
-from app.core.scoring import ScoreWeights, evidence, families, rate_per_min, risk, summary
+from app.core.scoring import (
+    EVIDENCE_FLOOR,
+    ScoreWeights,
+    evidence,
+    families,
+    rate_per_min,
+    risk,
+    summary,
+)
 from app.core.types import AccountSignal, Detection
 from app.events import Event
 
@@ -28,12 +36,12 @@ class AccountConfig:
     alert_threshold: float = 0.8  # risk at which an account detection is emitted
     clear_threshold: float = 0.3  # risk under which a flagged account may re-arm
     rearm_after_s: float = 6 * 3600.0  # quiet time before a cleared account may alert afresh
-    min_events: int = 6  # never alert on fewer events than this
+    min_events: int = 2  # never alert on fewer events than this
     eval_every: int = 3  # score every N events of a busy account
     eval_gap_s: float = 30.0  # ... and every event that follows a pause this long
     refresh_s: float = 600.0  # re-emit a standing detection this often (keeps findings fresh)
     model_every_s: float = 300.0  # population model at most once per account per this time
-    model_min_events: int = 5
+    model_every_events: int = 16  # ... and per this many events of the account
     signal_every_s: float = 300.0  # account signals at most this often, unless risk jumps
     established_days: float = 30.0  # accounts this old teach which client stacks are normal
     datacenter_asns: frozenset[int] = DATACENTER_ASNS
@@ -92,12 +100,17 @@ class AccountDetector:
         cfg = self.config
         now = ev.ts
         st.eval_n = st.n
-        if now - st.model_ts >= cfg.model_every_s and st.n >= cfg.model_min_events:
-            st.model_ts = now
+        if st.n - st.model_n >= cfg.model_every_events and now - st.model_ts >= cfg.model_every_s:
+            st.model_ts, st.model_n = now, st.n
             st.pop = self.population.score_then_learn(summary(st, now), flagged=st.alert_ts > 0.0)
-        fam = families(st, now)
         before = st.risk
-        st.risk = score = risk(fam, cfg.weights)
+        if st.alert_ts == 0.0 and st.ev < EVIDENCE_FLOOR:
+            # Without request evidence no combination reaches an alert: skip the scoring.
+            st.risk = score = 0.0
+            fam: tuple[float, ...] = ()
+        else:
+            fam = families(st, now)
+            st.risk = score = risk(fam, cfg.weights)
         detections: list[Detection] = []
         if score >= cfg.alert_threshold and st.n >= cfg.min_events:
             if st.alert_ts == 0.0:
@@ -145,10 +158,12 @@ class AccountDetector:
             ev,
             events=events,
             risk=st.risk,
-            harvest=st.hv if st.hv > st.tp * st.sg else st.tp * st.sg,
+            harvest=st.ev / EVIDENCE_CAP,
             features={
                 "rate_per_min": rate_per_min(st, now),
                 "template": st.tp,
+                "long_completions": st.lg,
+                "strong_requests": st.hs,
                 "single_turn": st.sg,
                 "max_tokens_hit": st.mx,
                 "output_ratio_log2": st.ot,

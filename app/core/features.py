@@ -16,23 +16,45 @@ from app.core.text import FLAG_CODE, FLAG_COT, FLAG_REWRITE, FLAG_RUBRIC, FLAG_T
 from app.events import Event
 
 HARVEST = FLAG_COT | FLAG_RUBRIC | FLAG_REWRITE
+GRADING = FLAG_RUBRIC | FLAG_REWRITE
 AGENTIC = FLAG_CODE | FLAG_TOOL
 
 TAU_SHORT_S = 300.0  # rate window: five minutes
 TAU_LONG_S = 3600.0  # rate window: one hour
-TAU_HARVEST_S = 6 * 3600.0  # memory of harvest-shaped requests
+TAU_EVIDENCE_S = 6 * 3600.0  # memory of the accumulated request evidence
+TAU_STRONG_S = 24 * 3600.0  # memory of strongly harvest-shaped requests
 SHORT_EVENTS = 24  # short horizon of shares, in events
 BASE_EVENTS = 400  # baseline horizon of shares, in events
 REST_GAP_S = 2 * 3600.0  # a pause this long counts as a rest period
 MAX_GAP_S = 6 * 3600.0
 TEMPLATE_MAX_HAMMING = 12  # SimHash distance under which two prompts share a template
 MAXHIT_SHARE = 0.97  # completion at this share of max_tokens counts as cut off
+LONG_TOKENS = 1000.0  # a completion this long is a long one
+
+# Request evidence, in log-odds units: how much one request looks like harvesting.
+# Content and output shape dominate; network and client add a little.
+R_HARVEST = 1.0  # elicits chain of thought, grading or a "safe" rewrite
+R_GRADING = 0.5  # ... and it is rubric grading or a rewrite (rare in ordinary use)
+R_AGENTIC = 0.3  # code or tool use
+R_SINGLE = 0.3  # opens a conversation (or has none); a follow-up turn counts the same, negative
+R_LONG = 0.8  # per doubling of the completion over LONG_TOKENS (two doublings at most, each way)
+R_CAP = 0.5  # uses a large share of max_tokens
+R_RATIO = 0.4  # completion four times the prompt or more
+R_TEMPLATE = 0.4  # near-duplicate of one of the account's recent prompts
+R_DATACENTER = 0.2
+R_MISMATCH = 0.5  # the user agent claims a client whose TLS stack is different
+R_SWITCH = 0.5  # sent from another client stack than the account's usual one
+DRIFT = 1.0  # evidence an ordinary request stays under: the CUSUM allowance
+STRONG = 3.0  # a request at least this harvest-shaped counts as a strong one
+EVIDENCE_CAP = 10.0
 
 _A_SHORT = 1.0 / SHORT_EVENTS
 _A_BASE = 1.0 / BASE_EVENTS
 _K_SHORT = -1.0 / TAU_SHORT_S
 _K_LONG = -1.0 / TAU_LONG_S
-_K_HARVEST = -1.0 / TAU_HARVEST_S
+_K_EVIDENCE = -1.0 / TAU_EVIDENCE_S
+_K_STRONG = -1.0 / TAU_STRONG_S
+_LOG2 = 1.4426950408889634
 _exp = math.exp
 _log = math.log
 _crc32 = zlib.crc32
@@ -43,16 +65,21 @@ class AccountState:
 
     __slots__ = (
         # volume and timing
-        "n", "first_ts", "last_ts", "created_ts", "streak_ts", "rs", "rl", "hc", "gm", "gv",
+        "n", "first_ts", "last_ts", "created_ts", "streak_ts", "rs", "rl", "gm", "gv",
+        # request evidence: CUSUM of per-request harvest evidence, since when it has been
+        # positive, count of strong requests
+        "ev", "ev_ts", "hs",
         # short shares: harvest, agentic, template reuse, single-turn, max_tokens hits,
-        # log2 output ratio, new model, datacenter, UA/TLS mismatch, IP churn
-        "hv", "ag", "tp", "sg", "mx", "ot", "nm", "dc", "mm", "ch",
+        # log2 output ratio, long completions, new model, datacenter, UA/TLS mismatch, IP churn
+        "hv", "ag", "tp", "sg", "mx", "ot", "lg", "nm", "dc", "mm", "ch",
+        # client stack: the account's majority UA/TLS (Boyer-Moore vote), share of others
+        "cl", "cc", "sw",
         # own baseline (frozen while the account is flagged)
         "b_hv", "b_tp", "b_sg", "b_mx", "b_ot",
         # template sketch: four SimHash centres with counts
         "f0", "f1", "f2", "f3", "c0", "c1", "c2", "c3",
         # bookkeeping of the detector
-        "ip", "risk", "pop", "eval_n", "model_ts", "sig_ts", "sig_n",
+        "ip", "risk", "pop", "eval_n", "model_n", "model_ts", "sig_ts", "sig_n",
         "alert_ts", "alert_last_ts", "alert_risk",
     )  # fmt: skip
 
@@ -60,15 +87,16 @@ class AccountState:
         self.n = 0
         self.first_ts = self.last_ts = self.streak_ts = 0.0
         self.created_ts = -1.0
-        self.rs = self.rl = self.hc = self.gm = self.gv = 0.0
-        self.hv = self.ag = self.tp = self.sg = self.mx = self.ot = 0.0
-        self.nm = self.dc = self.mm = self.ch = 0.0
+        self.rs = self.rl = self.gm = self.gv = self.ev = self.ev_ts = self.hs = 0.0
+        self.hv = self.ag = self.tp = self.sg = self.mx = self.ot = self.lg = 0.0
+        self.nm = self.dc = self.mm = self.ch = self.sw = 0.0
+        self.cl = self.cc = 0
         self.b_hv = self.b_tp = self.b_sg = self.b_mx = self.b_ot = 0.0
         self.f0 = self.f1 = self.f2 = self.f3 = 0
         self.c0 = self.c1 = self.c2 = self.c3 = 0
         self.ip = 0
         self.risk = self.pop = 0.0
-        self.eval_n = self.sig_n = 0
+        self.eval_n = self.model_n = self.sig_n = 0
         self.model_ts = self.sig_ts = 0.0
         self.alert_ts = self.alert_last_ts = self.alert_risk = 0.0
 
@@ -99,33 +127,76 @@ class AccountState:
 
         flags = ev.flags
         harvest = flags & HARVEST != 0
-        self.hc = self.hc * _exp(gap * _K_HARVEST) + (1.0 if harvest else 0.0)
-        self.hv += a * (harvest - self.hv)
-        self.ag += a * ((flags & AGENTIC != 0) - self.ag)
+        agentic = flags & AGENTIC != 0
         turn = ev.turn
-        self.sg += a * ((turn is None or turn <= 1) - self.sg)
+        single = turn is None or turn <= 1
         mt = ev.max_tokens
         ct = ev.completion_tokens
         hit = mt is not None and mt > 0 and ct >= MAXHIT_SHARE * mt
+        ratio = _log((ct + 1.0) / (ev.prompt_tokens + 1.0)) * _LOG2
+        doublings = _log((ct + 1.0) / LONG_TOKENS) * _LOG2
+        fp = ev.prompt_fp
+        reused = self._sketch(fp) if fp is not None else False
+
+        ua, tls = ev.user_agent, ev.tls_fp
+        switched = False
+        if ua or tls:
+            client = _crc32(f"{ua}|{tls}".encode())
+            if client == self.cl:
+                if self.cc < 64:
+                    self.cc += 1
+            elif self.cc == 0:
+                self.cl, self.cc = client, 1
+            else:
+                self.cc -= 1
+                switched = True
+
+        r = R_SINGLE if single else -R_SINGLE
+        if harvest:
+            r += R_HARVEST + (R_GRADING if flags & GRADING else 0.0)
+        if agentic:
+            r += R_AGENTIC
+        r += R_LONG * (2.0 if doublings > 2.0 else -2.0 if doublings < -2.0 else doublings)
+        if mt and ct >= 0.3 * mt and ct >= LONG_TOKENS:
+            r += R_CAP
+        if ratio >= 2.0:
+            r += R_RATIO
+        if reused:
+            r += R_TEMPLATE
+        if datacenter:
+            r += R_DATACENTER
+        if mismatch:
+            r += R_MISMATCH
+        if switched:
+            r += R_SWITCH
+        e = self.ev * _exp(gap * _K_EVIDENCE) + r - DRIFT
+        if e <= 0.0:
+            self.ev = 0.0
+        else:
+            if self.ev == 0.0:
+                self.ev_ts = ts  # a new episode of harvest-shaped traffic starts
+            self.ev = EVIDENCE_CAP if e > EVIDENCE_CAP else e
+        self.hs = self.hs * _exp(gap * _K_STRONG) + (1.0 if r >= STRONG else 0.0)
+
+        self.hv += a * (harvest - self.hv)
+        self.ag += a * (agentic - self.ag)
+        self.sg += a * (single - self.sg)
         self.mx += a * (hit - self.mx)
-        ratio = _log((ct + 1.0) / (ev.prompt_tokens + 1.0)) * 1.4426950408889634
         self.ot += a * (ratio - self.ot)
+        self.lg += a * ((doublings >= 0.0) - self.lg)
         self.nm += a * (new_model - self.nm)
         self.dc += a * (datacenter - self.dc)
         self.mm += a * (mismatch - self.mm)
+        self.sw += a * (switched - self.sw)
         ip = _crc32(ev.ip.encode()) if ev.ip else 0
         self.ch += a * ((n > 1 and ip != self.ip) - self.ch)
         self.ip = ip
-
-        fp = ev.prompt_fp
-        reused = False
         if fp is not None:
-            reused = self._sketch(fp)
             self.tp += a * (reused - self.tp)
         if self.alert_ts == 0.0:
             b = 1.0 / n if n < BASE_EVENTS else _A_BASE
             self.b_hv += b * (harvest - self.b_hv)
-            self.b_sg += b * ((turn is None or turn <= 1) - self.b_sg)
+            self.b_sg += b * (single - self.b_sg)
             self.b_mx += b * (hit - self.b_mx)
             self.b_ot += b * (ratio - self.b_ot)
             if fp is not None:
@@ -190,7 +261,7 @@ class AccountState:
 
 
 _VERSION = 1
-_INT_FIELDS = ("n", "eval_n", "sig_n", "c0", "c1", "c2", "c3", "ip")
+_INT_FIELDS = ("n", "eval_n", "model_n", "sig_n", "c0", "c1", "c2", "c3", "ip", "cl", "cc")
 _FP_FIELDS = ("f0", "f1", "f2", "f3")
 _TS_FIELDS = (
     "first_ts",

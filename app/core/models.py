@@ -16,6 +16,7 @@ FEATURES = (
     "harvest",
     "agentic",
     "template",
+    "long_completions",
     "single_turn",
     "max_tokens_hit",
     "output_ratio",

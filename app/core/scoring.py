@@ -11,24 +11,27 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from app.core.features import TAU_SHORT_S, AccountState
+from app.core.features import EVIDENCE_CAP, TAU_SHORT_S, AccountState
 from app.core.types import Evidence
 
 
 @dataclass(frozen=True, slots=True)
 class ScoreWeights:
-    """Log-odds contributions of each family; the bias keeps a quiet account near zero."""
+    """Log-odds terms of the account risk; the bias keeps an account without evidence quiet."""
 
-    bias: float = -7.0
-    shape: float = 3.0  # harvest-shaped content or template reuse
-    output: float = 1.5  # completion-heavy, max_tokens cut-offs
-    single: float = 1.0  # single-turn requests
-    identity: float = 2.0  # new account, datacenter network, spoofed client stack, IP churn
-    timing: float = 1.0  # machine-regular gaps, sustained volume, no rest
-    model: float = 0.8  # concentration on a newly released model
-    change: float = 2.0  # shift against the account's own baseline
-    population: float = 1.0  # the population model finds the summary anomalous
-    history: float = 1.5  # harvest-shaped requests accumulated over hours
+    bias: float = -6.0
+    strong: float = 1.0  # per strongly harvest-shaped request in the last day (four at most)
+    identity: float = 1.0  # scales the weak-identity prior
+    timing: float = 0.5  # machine-regular gaps, sustained volume, no rest
+    model: float = 0.5  # concentration on a newly released model
+    change: float = 0.5  # shift against the account's own baseline
+    population: float = 0.5  # the population model finds the summary anomalous
+
+
+EVIDENCE_FLOOR = 1.0  # request evidence under which no combination can reach an alert
+IDENTITY_CAP = 3.0  # most the weak-identity prior can add
+WEAK_IDENTITY = 1.5  # prior at which an identity counts as weak: its evidence counts at once
+SUSTAIN_MIN = (5.0, 30.0)  # minutes over which an established account's episode comes to count
 
 
 def ramp(x: float, lo: float, hi: float) -> float:
@@ -61,6 +64,7 @@ def summary(state: AccountState, now: float) -> dict[str, float]:
         "harvest": state.hv,
         "agentic": state.ag,
         "template": state.tp,
+        "long_completions": state.lg,
         "single_turn": state.sg,
         "max_tokens_hit": state.mx,
         "output_ratio": ramp(state.ot, -4.0, 6.0),
@@ -73,57 +77,62 @@ def summary(state: AccountState, now: float) -> dict[str, float]:
     }
 
 
-def families(state: AccountState, now: float) -> tuple[float, ...]:
-    """Return the 0..1 strength of each behaviour family, in :data:`FAMILY_NAMES` order."""
-    content = ramp(state.hv, 0.15, 0.5)
-    template = ramp(state.tp, 0.3, 0.75)
-    shape = content if content > template else template
-    output = max(ramp(state.mx, 0.1, 0.4), ramp(state.ot, 1.5, 4.0))
-    single = ramp(state.sg, 0.7, 0.97)
+def identity_prior(state: AccountState, now: float) -> float:
+    """Return the weak-identity prior in log-odds: new account, hosting network, spoofed client."""
     age = age_days(state, now)
-    young = 0.0 if age < 0 else ramp(14.0 - age, 0.0, 13.0)
-    identity = min(
-        1.0,
+    young = 0.0 if age < 0 else 2.0 * ramp(30.0 - age, 0.0, 29.0)
+    weak = (
         young
         + 0.5 * ramp(state.dc, 0.3, 0.8)
-        + 0.5 * ramp(state.mm, 0.3, 0.8)
-        + 0.3 * ramp(state.ch, 0.3, 0.8),
+        + 1.0 * ramp(state.mm, 0.2, 0.6)
+        + 0.3 * ramp(state.ch, 0.3, 0.8)
     )
+    return weak if weak < IDENTITY_CAP else IDENTITY_CAP
+
+
+def sustained(state: AccountState, now: float) -> float:
+    """Return how long (0..1) the current episode of harvest-shaped traffic has lasted."""
+    if state.ev <= 0.0:
+        return 0.0
+    return ramp((now - state.ev_ts) / 60.0, SUSTAIN_MIN[0], SUSTAIN_MIN[1])
+
+
+def effective_evidence(state: AccountState, now: float, identity: float) -> float:
+    """Return the request evidence that counts: all of it for a weak identity, and for an
+    established one only as the episode is sustained (a benchmark burst is short)."""
+    weak = identity / WEAK_IDENTITY if identity < WEAK_IDENTITY else 1.0
+    return state.ev * (weak + (1.0 - weak) * sustained(state, now))
+
+
+def families(state: AccountState, now: float) -> tuple[float, ...]:
+    """Return each term of the risk, in :data:`FAMILY_NAMES` order (log-odds before weights)."""
+    strong = state.hs if state.hs < 4.0 else 4.0
     regular = ramp(1.0 - state.gap_spread(), 0.2, 0.8) if state.n >= 8 else 0.0
     volume = ramp(rate_per_min(state, now), 5.0, 40.0)
     rest = ramp((now - state.streak_ts) / 3600.0, 12.0, 20.0)
     timing = max(regular, volume, rest)
     model = ramp(state.nm, 0.3, 0.8)
     if state.n >= 60:
-        shift = max(state.hv - state.b_hv, state.tp - state.b_tp, state.mx - state.b_mx)
+        shift = max(state.hv - state.b_hv, state.mx - state.b_mx, (state.ot - state.b_ot) / 4.0)
         change = ramp(shift, 0.15, 0.45)
     else:
         change = 0.0
     population = ramp(state.pop, 0.7, 0.95)
-    history = ramp(state.hc, 10.0, 40.0)
-    return (shape, output, single, identity, timing, model, change, population, history)
+    identity = identity_prior(state, now)
+    evidence = effective_evidence(state, now, identity)
+    return (evidence, strong, identity, timing, model, change, population)
 
 
-FAMILY_NAMES = (
-    "shape",
-    "output",
-    "single",
-    "identity",
-    "timing",
-    "model",
-    "change",
-    "population",
-    "history",
-)
+FAMILY_NAMES = ("evidence", "strong", "identity", "timing", "model", "change", "population")
 
 
 def risk(fam: tuple[float, ...], w: ScoreWeights) -> float:
-    """Combine family strengths into a 0..1 risk; without harvest shape it stays low."""
-    shape, output, single, identity, timing, model, change, population, history = fam
+    """Combine the terms into a 0..1 risk (a logistic of the summed log-odds)."""
+    evidence, strong, identity, timing, model, change, population = fam
     logit = (
         w.bias
-        + w.shape * shape
-        + shape * (w.output * output + w.single * single + w.history * history)
+        + evidence
+        + w.strong * strong
         + w.identity * identity
         + w.timing * timing
         + w.model * model
@@ -138,23 +147,39 @@ def evidence(
 ) -> list[Evidence]:
     """Return the evidence behind a score, strongest first (value against baseline)."""
     age = age_days(state, now)
+    ev, strong, identity = fam[0], fam[1], fam[2]
+    shape = ev / EVIDENCE_CAP
     rows = [
-        ("harvest_share", state.hv, state.b_hv, w.shape * fam[0]),
-        ("template_reuse", state.tp, state.b_tp, w.shape * fam[0]),
-        ("max_tokens_hit_share", state.mx, state.b_mx, w.output * fam[1] * fam[0]),
-        ("output_ratio_log2", state.ot, state.b_ot, w.output * fam[1] * fam[0]),
-        ("single_turn_share", state.sg, base.get("single_turn", 0.0), w.single * fam[2] * fam[0]),
-        ("account_age_days", age, 30.0, w.identity * fam[3]),
-        ("datacenter_share", state.dc, base.get("datacenter", 0.0), w.identity * fam[3]),
-        ("ua_tls_mismatch_share", state.mm, base.get("ua_tls_mismatch", 0.0), w.identity * fam[3]),
-        ("ip_churn_share", state.ch, base.get("ip_churn", 0.0), w.identity * fam[3]),
-        ("gap_spread_log", state.gap_spread(), 1.3, w.timing * fam[4]),
-        ("requests_per_min", rate_per_min(state, now), 0.0, w.timing * fam[4]),
-        ("new_model_share", state.nm, base.get("new_model", 0.0), w.model * fam[5]),
-        ("baseline_shift", fam[6], 0.0, w.change * fam[6]),
-        ("population_anomaly", state.pop, 0.5, w.population * fam[7]),
-        ("harvest_requests_6h", state.hc, 0.0, w.history * fam[8] * fam[0]),
+        ("request_evidence", state.ev, 0.0, ev),
+        ("harvest_episode_min", (now - state.ev_ts) / 60.0 if state.ev > 0 else 0.0, 0.0, 0.0),
+        ("strong_harvest_requests_24h", state.hs, 0.0, w.strong * strong),
+        ("harvest_share", state.hv, state.b_hv, shape * 2.0 * state.hv),
+        (
+            "long_completion_share",
+            state.lg,
+            base.get("long_completions", 0.0),
+            shape * 1.6 * state.lg,
+        ),
+        ("max_tokens_hit_share", state.mx, state.b_mx, shape * state.mx),
+        ("output_ratio_log2", state.ot, state.b_ot, shape * ramp(state.ot, 0.0, 4.0)),
+        ("single_turn_share", state.sg, base.get("single_turn", 0.0), shape * 0.6 * state.sg),
+        ("template_reuse", state.tp, state.b_tp, shape * state.tp),
+        ("account_age_days", age, 30.0, 0.0 if age < 0 else 2.0 * ramp(30.0 - age, 0.0, 29.0)),
+        ("datacenter_share", state.dc, base.get("datacenter", 0.0), 0.5 * ramp(state.dc, 0.3, 0.8)),
+        (
+            "ua_tls_mismatch_share",
+            state.mm,
+            base.get("ua_tls_mismatch", 0.0),
+            ramp(state.mm, 0.2, 0.6),
+        ),
+        ("ip_churn_share", state.ch, base.get("ip_churn", 0.0), 0.3 * ramp(state.ch, 0.3, 0.8)),
+        ("gap_spread_log", state.gap_spread(), 1.3, w.timing * fam[3]),
+        ("requests_per_min", rate_per_min(state, now), 0.0, w.timing * fam[3]),
+        ("new_model_share", state.nm, base.get("new_model", 0.0), w.model * fam[4]),
+        ("baseline_shift", fam[5], 0.0, w.change * fam[5]),
+        ("population_anomaly", state.pop, 0.5, w.population * fam[6]),
     ]
+    del identity
     out = [
         Evidence(name, value, baseline, weight)
         for name, value, baseline, weight in rows

@@ -65,6 +65,11 @@ def casual(rng: random.Random, account: str, start: float, n: int) -> list[Event
     return out
 
 
+def account_only() -> Engine:
+    """An engine with the per-account stage only."""
+    return Engine(EngineConfig(coordination_enabled=False))
+
+
 def run(engine: Engine, events: list[Event]) -> list:
     found = []
     for e in sorted(events, key=lambda e: e.ts):
@@ -77,7 +82,7 @@ def test_harvester_is_flagged_with_evidence_and_benign_is_not() -> None:
     events = harvester(rng, "bad", T0 + 600, 80)
     for k in range(30):
         events += casual(rng, f"good{k}", T0, 60)
-    found = run(Engine(), events)
+    found = run(account_only(), events)
     subjects = {d.subject for d in found}
     assert subjects == {"bad"}
     first = min(found, key=lambda d: d.ts)
@@ -91,7 +96,7 @@ def test_harvester_is_flagged_with_evidence_and_benign_is_not() -> None:
 
 def test_detections_are_not_a_storm() -> None:
     rng = random.Random(5)
-    found = run(Engine(), harvester(rng, "bad", T0, 600, gap=2.0))
+    found = run(account_only(), harvester(rng, "bad", T0, 600, gap=2.0))
     assert 1 <= len(found) <= 5  # first detection, a rise, refreshes every ten minutes
 
 
