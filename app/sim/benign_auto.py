@@ -116,7 +116,7 @@ def enterprise_org(world: World, rng: np.random.Generator) -> int:
                 rng, world.t0, world.t1, 86400.0 / per_day, pick(rng, par["jitter_cv"])
             )
         n = len(ts)
-        docs = world.bank.pool(partial(_fill, template), min(n, 1500))
+        docs = world.bank.pool(partial(_fill, template), min(n, 800))
         ptab, ctab = TABLES["code"]
         mine = rng.choice(keys, size=max(1, len(keys) // 2), replace=False)
         total += world.emit(

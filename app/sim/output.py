@@ -27,7 +27,7 @@ def open_output(path: str | Path) -> IO[bytes]:
     except OSError as exc:
         raise InputFileError(f"cannot write {p}: {exc.strerror or exc}") from None
     if p.suffix == ".gz":
-        return gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=5, mtime=0)  # type: ignore[return-value]
+        return gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1, mtime=0)  # type: ignore[return-value]
     return raw
 
 
