@@ -45,10 +45,15 @@ def power_user(
     step[first] = 0.0
     task_starts = starts[task_session] + group_cumsum(step, first, task_session)
     ts, task = bursts(rng, task_starts, sizes, gap)
+    turn = _position(task)
+    # Parallel tool calls and sub-agents: some steps fan out into several requests at once.
+    fan = rng.random(len(ts)) < pick(rng, par["fanout_share"])
+    rep = np.where(fan, rng.integers(2, round(pick(rng, par["fanout_max"])) + 1, len(ts)), 1)
+    ts, task, turn = np.repeat(ts, rep), np.repeat(task, rep), np.repeat(turn, rep)
+    ts = ts + np.where(np.repeat(fan, rep), rng.uniform(0.0, 0.4, len(ts)), 0.0)
     n = len(ts)
     if n == 0:
         return 0
-    turn = _position(task)
     ptab, ctab = TABLES["agent"]
     maxtok = int(rng.choice([8192, 16000, 32000]))
     comp = np.minimum(sample_tokens(rng, ctab, n, pick(rng, par["completion_scale"])), maxtok)

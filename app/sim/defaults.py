@@ -58,6 +58,8 @@ ARCHETYPE_PARAMS: dict[str, dict[str, tuple[float, float]]] = {
         "token_scale": (0.5, 1.5),
         "completion_scale": (1.0, 2.5),
         "datacenter_share": (0.15, 0.35),
+        "fanout_share": (0.05, 0.3),  # steps that fan out into parallel requests
+        "fanout_max": (3.0, 8.0),
     },
     "enterprise": {
         "accounts_per_org": (1.0, 3.0),
