@@ -1,14 +1,34 @@
 """Coordination (hydra-cluster) detection across accounts that share fingerprints.
 
-Accounts are linked through shared fingerprint keys (see :func:`signal_keys`); one bounded
-group state per key is scored on what makes a campaign and not a crowd.
+Every account signal is folded into one bounded group per key it carries (see
+:mod:`app.core.coordination_keys`); a group is scored as a campaign or a crowd by
+:mod:`app.core.coordination_score`, and a campaign detection names the members whose own
+signals fit the campaign. State is bounded: an admission table of fixed size, at most
+``max_groups`` groups of at most ``sample_k`` sampled members each, a capped member map.
+Per-key processing is self-contained, so the stream layer may shard groups by key; the
+subject of a campaign is shared by all groups whose members a detector has already linked.
+See docs/coordination.md.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import zlib
 
+import orjson
+
+from app.core.coordination_campaign import Campaign, Members
+from app.core.coordination_config import CoordinationConfig
+from app.core.coordination_group import Group, Obs
 from app.core.coordination_keys import signal_from_event, signal_keys
+from app.core.coordination_score import Population, matches, newness, score_group
+from app.core.coordination_sketch import (
+    Doorkeeper,
+    PopulationSample,
+    key_hash,
+    seeded_hash,
+    template_from_keys,
+)
+from app.core.text import HARVEST_FLAGS
 from app.core.types import AccountSignal, Detection
 
 __all__ = [
@@ -19,29 +39,156 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class CoordinationConfig:
-    """Tunables of the coordination detector."""
+# Sign-up cohorts (day and network) are crowds by nature: they only inform member ages.
+IGNORED = frozenset({"cohort", "tpl"})
+# One request with harvest-shaped content counts a little; the account stage's accumulated
+# harvest evidence counts fully (a single "step by step" chat is ordinary).
+FLAG_HARVEST_WEIGHT = 0.2
 
-    idle_ttl_s: float = 6 * 3600.0
-    max_groups: int = 200_000
-    max_members: int = 200
+
+def _h32(key: str) -> int:
+    return zlib.crc32(key.encode()) or 1
 
 
 class CoordinationDetector:
     """Score groups of accounts that share a fingerprint key; emit campaign detections."""
 
     def __init__(self, config: CoordinationConfig | None = None, seed: int = 42) -> None:
-        self.config = config or CoordinationConfig()
+        self.config = cfg = config or CoordinationConfig()
         self.seed = seed
-        self._groups: dict[str, object] = {}
+        self._groups: dict[str, Group] = {}
+        self._door = Doorkeeper(cfg.doorkeeper_bits)
+        self._members = Members(cfg.max_members_tracked)
+        self._campaigns: dict[str, Campaign] = {}
+        self._sample = PopulationSample(cfg.population_k)
+        self._pop = Population()
+        self._pop_n = 0
+
+    def _obs(self, s: AccountSignal) -> Obs:
+        """Summarise a signal once for all of its groups."""
+        f = s.features
+        links = {"net": 0, "infra": 0, "client": 0, "pay": 0}
+        for key in s.keys:
+            kind = key.partition(":")[0]
+            if kind in links:
+                links[kind] = _h32(key)
+        harvest = s.harvest + (FLAG_HARVEST_WEIGHT if s.flags & HARVEST_FLAGS else 0.0)
+        return Obs(
+            seeded_hash(s.account_id, self.seed), s.account_id, s.ts,
+            -1.0 if s.account_age_days is None else float(s.account_age_days),
+            harvest if harvest < 1.0 else 1.0, s.prompt_fp or template_from_keys(s.keys),
+            _h32(s.org_id) if s.org_id else 0, links["net"], links["infra"], links["client"],
+            links["pay"], f.get("new_model", 0.0), f.get("rate_per_min", 0.0), s.risk,
+            f.get("datacenter", 0.0), f.get("ua_tls_mismatch", 0.0),
+        )  # fmt: skip
+
+    def _baseline(self, o: Obs) -> None:
+        new = newness(o.age, self.config.new_days)
+        self._sample.add(o.h, (new, o.harvest, o.dc, o.mm, o.pivot, o.rate))
+        self._pop_n += 1
+        if self._pop_n % 256 == 1:
+            got = self._sample.means()
+            if got is not None:
+                (new_m, harv, dc, mm, pivot, _), rate = got
+                self._pop = Population(new_m, harv, dc, mm, pivot, rate)
 
     def observe(self, signal: AccountSignal) -> list[Detection]:
         """Fold one account signal into the groups of its keys; return campaign detections."""
-        return []
+        cfg = self.config
+        o = self._obs(signal)
+        self._baseline(o)
+        touched: list[Campaign] = []
+        groups = self._groups
+        for key in signal.keys:
+            g = groups.get(key)
+            if g is None:
+                kind = key.partition(":")[0]
+                if kind in IGNORED or not self._door.admit(key_hash(key, self.seed), o.h):
+                    continue
+                g = groups[key] = Group(key, kind, o.ts)
+                if len(self._groups) > cfg.max_groups:
+                    self._evict()
+            g.observe(o, cfg.sample_k, cfg.template_radius)
+            if g.subject and self._fits(g, o):
+                self._name(g.subject, o, touched)
+            fresh = g.idx - g.score_idx
+            if g.size() >= cfg.min_accounts and (
+                fresh >= max(cfg.score_every, g.idx // 8)
+                or (fresh and o.ts - g.score_ts >= cfg.score_gap_s)
+            ):
+                self._score(g, o.ts, touched)
+        out = []
+        for camp in touched:
+            if camp.due(o.ts, cfg.flush_s, cfg.max_named, cfg.min_part):
+                out.append(camp.detection(cfg.detector, o.ts, cfg.max_named))
+        return out
+
+    def _score(self, g: Group, ts: float, touched: list[Campaign]) -> None:
+        cfg = self.config
+        g.score_idx, g.score_ts = g.idx, ts
+        v = score_group(g, self._pop, cfg)
+        g.score = v.score
+        if not v.campaign:
+            return
+        g.profile = v.profile
+        if g.subject and g.subject not in self._campaigns:
+            g.subject = ""
+        fits = [m for m in map(g.member, range(g.size())) if self._fits(g, m)]
+        if not fits:
+            return
+        if not g.subject:
+            g.fired_ts = ts
+            g.subject = self._members.majority([m.h for m in fits]) or (
+                f"campaign-{seeded_hash(g.key, self.seed):016x}"
+            )
+        camp = self._campaigns.get(g.subject)
+        if camp is None:
+            camp = self._campaigns[g.subject] = Campaign(g.subject, ts)
+        strong = [f for f, x in v.strengths.items() if x >= 0.5]
+        camp.update(g.key, v.score, v.evidence, strong, ts)
+        if camp not in touched:
+            touched.append(camp)
+        for m in fits:
+            self._name(g.subject, m, touched)
+
+    def _fits(self, g: Group, o: Obs) -> bool:
+        """Whether a member fits its group's campaign profile (see ``matches``)."""
+        camp = self._campaigns.get(g.subject) if g.subject else None
+        tied = g.kind == "pay" or (camp is not None and o.pay != 0 and o.pay in camp.pays)
+        return matches(g.profile, o, self.config, slack=1 if tied else 0)
+
+    def _name(self, subject: str, o: Obs, touched: list[Campaign]) -> None:
+        camp = self._campaigns.get(subject)
+        if camp is None or not self._members.link(o.h, subject):
+            return
+        camp.add(o.account_id, o.ts, o.pay)
+        if camp not in touched:
+            touched.append(camp)
+
+    def _evict(self) -> None:
+        """Drop the idlest tenth of the groups that have not fired."""
+        idle = sorted((g.last_ts, k) for k, g in self._groups.items() if not g.subject)
+        for _, key in idle[: max(1, len(self._groups) // 10)]:
+            del self._groups[key]
 
     def expire(self, now_ts: float) -> None:
-        """Drop groups idle for longer than the configured TTL."""
+        """Drop groups and campaigns idle for longer than their TTL."""
+        cfg = self.config
+        stale = [k for k, g in self._groups.items() if now_ts - g.last_ts > cfg.idle_ttl_s]
+        for key in stale:
+            del self._groups[key]
+        done = [s for s, c in self._campaigns.items() if now_ts - c.last_ts > cfg.campaign_ttl_s]
+        for subject in done:
+            del self._campaigns[subject]
+
+    def flush(self, now_ts: float) -> list[Detection]:
+        """Emit every member named but not yet reported (call at the end of a replay)."""
+        cfg = self.config
+        out = []
+        for camp in self._campaigns.values():
+            while camp.pending:
+                out.append(camp.detection(cfg.detector, now_ts, cfg.max_named))
+        return out
 
     def groups_tracked(self) -> int:
         """Return how many groups are held in memory."""
@@ -49,7 +196,14 @@ class CoordinationDetector:
 
     def export_group(self, key: str) -> bytes | None:
         """Serialise one group's state (for a changelog table), or None if unknown."""
-        return None
+        g = self._groups.get(key)
+        return None if g is None else orjson.dumps(g.to_dict())
 
     def import_group(self, key: str, data: bytes) -> None:
         """Restore one group's state from :meth:`export_group` output."""
+        g = Group.from_dict(orjson.loads(data))
+        if g.key != key:
+            raise ValueError(f"group record is for {g.key!r}, not {key!r}")
+        self._groups[key] = g
+        if g.subject and g.subject not in self._campaigns:
+            self._campaigns[g.subject] = Campaign(g.subject, g.fired_ts)

@@ -9,6 +9,7 @@ one coordination state sees every account that shares that fingerprint.
 | ``sys`` | 16 hex digits of ``system_prompt_fp`` | share one system prompt |
 | ``net`` | IPv4 /24 (``a.b.c``) or IPv6 /48 | share an egress network |
 | ``infra`` | 12 hex digits of hash(ASN, user agent, TLS fp) | share one client stack on one network |
+| ``client`` | 12 hex digits of hash(user agent, TLS fp) | share one client stack (a script, a spoofed UA) |
 | ``pay`` | the payment fingerprint | share a payment instrument |
 | ``cohort`` | ``<sign-up day>:<ASN>`` | signed up the same day from the same network |
 """
@@ -23,7 +24,7 @@ from app.events import Event
 
 TPL_BANDS = 4
 TPL_BAND_BITS = 64 // TPL_BANDS
-KINDS = ("tpl", "sys", "net", "infra", "pay", "cohort")
+KINDS = ("tpl", "sys", "net", "infra", "client", "pay", "cohort")
 DAY_S = 86400.0
 
 
@@ -74,6 +75,8 @@ def signal_keys(event: Event) -> tuple[str, ...]:
     known = sum(x is not None for x in (event.asn, event.user_agent, event.tls_fp))
     if known >= 2:
         keys.append(f"infra:{_digest(event.asn, event.user_agent, event.tls_fp)}")
+    if event.user_agent and event.tls_fp:
+        keys.append(f"client:{_digest(event.user_agent, event.tls_fp)}")
     if event.payment_fp:
         keys.append(f"pay:{event.payment_fp[:64]}")
     if event.account_created_ts is not None and event.asn is not None:

@@ -1,11 +1,158 @@
 from __future__ import annotations
 
+import random
+
+import pytest
+
 from app.core.coordination import CoordinationConfig, CoordinationDetector
-from app.core.types import AccountSignal
+from app.core.text import FLAG_COT
+from app.core.types import AccountSignal, Detection
+
+T0 = 1_767_225_600.0
+TEMPLATE = 0x5A5A_F0F0_3C3C_9696
+
+
+def _near(fp: int, rng: random.Random, bits: int = 4) -> int:
+    for b in rng.sample(range(64), bits):
+        fp ^= 1 << b
+    return fp
+
+
+def _background(rng: random.Random, n: int = 400) -> list[AccountSignal]:
+    """Unrelated, established accounts, each on its own network and card, a few on one NAT."""
+    out = []
+    for i in range(n):
+        for j in range(3):
+            out.append(
+                AccountSignal(
+                    account_id=f"user-{i}",
+                    ts=T0 + rng.uniform(0, 3 * 3600) + j,
+                    keys=(f"net:10.{i % 7}.{i}", f"pay:card-u{i}", f"client:browser{i % 3}"),
+                    account_age_days=rng.uniform(40, 900),
+                    org_id=f"org-u{i}",
+                    prompt_fp=rng.getrandbits(64),
+                    features={"rate_per_min": rng.uniform(0.05, 2.0)},
+                )
+            )
+    return out
+
+
+def _swarm(rng: random.Random, n: int = 60, start: float = T0 + 3600) -> list[AccountSignal]:
+    """New accounts behind a few proxy exits, sharing cards and one scripted client."""
+    out = []
+    for k in range(4 * n):
+        i = k % n  # round-robin over the accounts
+        out.append(
+            AccountSignal(
+                account_id=f"hydra-{i}",
+                ts=start + k * 20.0,
+                keys=(f"net:203.0.{i % 8}", f"pay:card-h{i % 12}", "client:script-1"),
+                account_age_days=rng.uniform(0.5, 6),
+                harvest=0.4,
+                flags=FLAG_COT,
+                org_id=f"org-h{i}",
+                prompt_fp=_near(TEMPLATE, rng),
+                features={"rate_per_min": 0.05},
+            )
+        )
+    return out
+
+
+def _run(det: CoordinationDetector, signals: list[AccountSignal]) -> list[Detection]:
+    out: list[Detection] = []
+    for s in sorted(signals, key=lambda s: s.ts):
+        out.extend(det.observe(s))
+    return out + det.flush(T0 + 86400)
+
+
+def _named(dets: list[Detection]) -> set[str]:
+    return {a for d in dets for a in d.accounts}
 
 
 def test_single_signal_is_not_a_campaign() -> None:
     det = CoordinationDetector(CoordinationConfig(), seed=1)
-    out = det.observe(AccountSignal(account_id="a1", ts=1.7e9, keys=("sys:abc",)))
-    assert out == []
+    assert det.observe(AccountSignal(account_id="a1", ts=T0, keys=("client:x",))) == []
     assert det.export_group("missing") is None
+
+
+def test_hydra_swarm_is_found_and_named_without_bystanders() -> None:
+    rng = random.Random(7)
+    dets = _run(CoordinationDetector(seed=3), _background(rng) + _swarm(rng))
+    assert dets, "the swarm was not found"
+    named = _named(dets)
+    assert {f"hydra-{i}" for i in range(60)} <= named
+    assert not {a for a in named if not a.startswith("hydra-")}
+    first = dets[0]
+    assert first.detector == "hydra-cluster"
+    assert first.ts - (T0 + 3600) <= 15 * 60
+    assert {e.name for e in first.evidence} >= {"new_accounts", "harvest_content"}
+    assert first.labels["campaign"] == first.subject
+    assert len({d.labels["campaign"] for d in dets}) == 1  # one campaign, not one per key
+
+
+def test_benign_crowds_raise_nothing() -> None:
+    rng = random.Random(11)
+    crowd = _background(rng, 600)
+    # Release day: many fresh sign-ups on one network try the new model, no harvesting.
+    for i in range(150):
+        crowd.append(
+            AccountSignal(
+                account_id=f"curious-{i}",
+                ts=T0 + 7200 + i * 5,
+                keys=("net:198.51.100", f"pay:card-c{i}", "client:browser0"),
+                account_age_days=0.2,
+                org_id=f"org-c{i}",
+                prompt_fp=rng.getrandbits(64),
+                features={"new_model": 1.0},
+            )
+        )
+    assert _run(CoordinationDetector(seed=3), crowd) == []
+
+
+def test_one_org_is_one_customer() -> None:
+    rng = random.Random(5)
+    signals = _swarm(rng)
+    for s in signals:
+        s.org_id = "org-enterprise"
+    assert _run(CoordinationDetector(seed=3), signals) == []
+
+
+def test_large_campaign_is_reported_in_bounded_parts() -> None:
+    rng = random.Random(9)
+    cfg = CoordinationConfig(max_named=50)
+    det = CoordinationDetector(cfg, seed=3)
+    dets = _run(det, _swarm(rng, n=180))
+    assert all(len(d.accounts) <= 50 for d in dets)
+    assert len({d.subject for d in dets}) >= 3
+    assert len(_named(dets)) >= 0.9 * 180
+    assert dets[-1].total_accounts == len(_named(dets))
+
+
+def test_state_is_bounded_and_expires() -> None:
+    cfg = CoordinationConfig(max_groups=500)
+    det = CoordinationDetector(cfg, seed=3)
+    for i in range(5000):
+        for j in range(2):
+            det.observe(AccountSignal(account_id=f"a{i}-{j}", ts=T0 + i, keys=(f"net:{i}",)))
+    assert 0 < det.groups_tracked() <= 500
+    det.expire(T0 + 5000 + cfg.idle_ttl_s + 1)
+    assert det.groups_tracked() == 0
+
+
+def test_group_state_round_trips_through_bytes() -> None:
+    rng = random.Random(2)
+    det = CoordinationDetector(seed=3)
+    _run(det, _swarm(rng, n=30))
+    data = det.export_group("client:script-1")
+    assert data is not None
+    other = CoordinationDetector(seed=3)
+    other.import_group("client:script-1", data)
+    assert other.export_group("client:script-1") == data
+    with pytest.raises(ValueError):
+        other.import_group("client:other", data)
+
+
+def test_same_input_same_detections() -> None:
+    a = _run(CoordinationDetector(seed=3), _swarm(random.Random(4)))
+    b = _run(CoordinationDetector(seed=3), _swarm(random.Random(4)))
+    assert [(d.subject, d.accounts) for d in a] == [(d.subject, d.accounts) for d in b]

@@ -1,0 +1,144 @@
+"""Campaigns: stable subjects that collect the findings of every group of one campaign.
+
+Groups of different keys (a template, a payment card, a proxy exit) often see the same
+campaign. A bounded member -> campaign map lets a group that fires adopt the subject of a
+campaign its members already belong to, so one campaign yields one finding that grows.
+"""
+
+from __future__ import annotations
+
+from app.core.types import Detection, Evidence
+
+MAX_PAYS = 4096
+
+
+class Campaign:
+    """One campaign: members named so far, latest evidence, and its findings in parts.
+
+    A finding lists at most ``max_named`` members, so a large campaign is reported in
+    parts: the first goes out as soon as the campaign is found, later ones when they hold
+    ``max_named`` new members, or ``min_part`` after ``flush_s``, or any after four times
+    that. Each part has its own stable subject ``<campaign>`` / ``<campaign>-<n>``.
+    """
+
+    __slots__ = (
+        "subject", "first_seen", "last_ts", "parts", "total", "pending", "pending_ts",
+        "score", "evidence", "strong", "keys", "pays",
+    )  # fmt: skip
+
+    def __init__(self, subject: str, ts: float) -> None:
+        self.subject = subject
+        self.first_seen = self.last_ts = ts
+        self.parts = 0  # detections emitted so far
+        self.total = 0  # members named so far
+        self.pending: list[str] = []  # named, not yet in a detection
+        self.pending_ts = 0.0  # when the oldest pending member was named
+        self.score = 0.0
+        self.evidence: list[Evidence] = []
+        self.strong: list[str] = []
+        self.keys: list[str] = []  # keys of the groups that fired, first ones kept
+        self.pays: set[int] = set()  # payment cards of named members (bounded)
+
+    def update(
+        self, key: str, score: float, evidence: list[Evidence], strong: list[str], ts: float
+    ) -> None:
+        """Take the evidence of a group that (still) scores as this campaign."""
+        self.last_ts = max(self.last_ts, ts)
+        if key not in self.keys and len(self.keys) < 8:
+            self.keys.append(key)
+        if score >= self.score or key == self.keys[0]:
+            self.score, self.evidence, self.strong = score, evidence, strong
+
+    def add(self, account_id: str, ts: float, pay: int = 0) -> None:
+        """Name one more member (and remember its payment card)."""
+        if pay and len(self.pays) < MAX_PAYS:
+            self.pays.add(pay)
+        if not self.pending:
+            self.pending_ts = ts
+        self.pending.append(account_id)
+        self.total += 1
+        self.last_ts = max(self.last_ts, ts)
+
+    def due(self, ts: float, flush_s: float, max_named: int, min_part: int) -> bool:
+        """Whether the next part should go out now."""
+        n = len(self.pending)
+        if not n:
+            return False
+        waited = ts - self.pending_ts
+        return (
+            self.parts == 0
+            or n >= max_named
+            or (n >= min_part and waited >= flush_s)
+            or waited >= 4.0 * flush_s
+        )
+
+    def detection(self, detector: str, ts: float, max_named: int) -> Detection:
+        """Build the next part's detection from the pending members."""
+        accounts, self.pending = self.pending[:max_named], self.pending[max_named:]
+        self.pending_ts = ts
+        self.parts += 1
+        part = self.parts
+        return Detection(
+            detector=detector,
+            subject=self.subject if part == 1 else f"{self.subject}-{part}",
+            score=round(self.score, 4),
+            ts=ts,
+            first_seen=self.first_seen if part == 1 else ts,
+            evidence=list(self.evidence[:8]),
+            accounts=accounts,
+            total_accounts=max(self.total, len(accounts)),
+            labels={
+                "campaign": self.subject,
+                "part": str(part),
+                "shape": shape(self.strong),
+                "families": ",".join(self.strong),
+                "keys": ",".join(self.keys[:4]),
+            },
+        )
+
+
+def shape(strong: list[str]) -> str:
+    """Name the campaign shape from its strongest families."""
+    if "model_pivot" in strong:
+        return "release-pivot"
+    if "new_accounts" in strong and ("coordinated_timing" in strong or "shared_payment" in strong):
+        return "hydra"
+    if "harvest_content" in strong and "new_accounts" not in strong:
+        return "blended"
+    return "coordinated"
+
+
+class Members:
+    """Bounded map from member hash to campaign subject; the oldest links are dropped first."""
+
+    __slots__ = ("cap", "links")
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.links: dict[int, str] = {}
+
+    def get(self, h: int) -> str | None:
+        """Return the campaign a member belongs to, if known."""
+        return self.links.get(h)
+
+    def link(self, h: int, subject: str) -> bool:
+        """Link a member to a campaign; False if it already belongs to one."""
+        links = self.links
+        if h in links:
+            return False
+        if len(links) >= self.cap:
+            del links[next(iter(links))]
+        links[h] = subject
+        return True
+
+    def majority(self, hashes: list[int]) -> str | None:
+        """Return the campaign at least half of these members already belong to, if any."""
+        votes: dict[str, int] = {}
+        for h in hashes:
+            s = self.links.get(h)
+            if s is not None:
+                votes[s] = votes.get(s, 0) + 1
+        if not votes:
+            return None
+        best = max(votes, key=votes.__getitem__)
+        return best if 2 * votes[best] >= len(hashes) else None

@@ -1,0 +1,31 @@
+"""Tunables of the coordination (hydra-cluster) detector; the defaults are the operating point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CoordinationConfig:
+    """Every threshold of the coordination stage, in one frozen object."""
+
+    detector: str = "hydra-cluster"  # analytic name of campaign detections
+    sample_k: int = 64  # members sampled per group (bottom-k by hash)
+    min_accounts: int = 5  # a campaign has at least this many accounts
+    min_families: int = 3  # independent evidence families that must hold at once
+    max_org_share: float = 0.5  # one org holding this share of members is one customer
+    new_days: float = 30.0  # an account younger than this is new
+    template_radius: int = 18  # SimHash distance to a group's template centre that still matches
+    harvest_member: float = 0.25  # member harvest evidence that matches a harvesting campaign
+    timing_min_signals: float = 2.5  # mean signals per member before timing is judged
+    score_every: int = 4  # re-score a group after this many signals (or an eighth more) ...
+    score_gap_s: float = 600.0  # ... or after this much event time
+    max_named: int = 200  # member accounts listed in one detection (one finding part)
+    flush_s: float = 900.0  # a part of at least min_part members goes out after this long
+    min_part: int = 20  # (a smaller part waits four times as long)
+    idle_ttl_s: float = 6 * 3600.0  # a group with no signal for this long is dropped
+    campaign_ttl_s: float = 24 * 3600.0  # a campaign with no new evidence for this long is dropped
+    max_groups: int = 50_000  # groups held at most; the idlest are evicted beyond it
+    doorkeeper_bits: int = 20  # admission table of 2**bits slots (8 bytes each)
+    max_members_tracked: int = 200_000  # member -> campaign links kept (oldest dropped)
+    population_k: int = 512  # accounts sampled for the population baselines

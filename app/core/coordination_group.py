@@ -1,0 +1,216 @@
+"""Bounded state of one coordination group: every account that shares one fingerprint key.
+
+Members are a bottom-k sample by account hash (a KMV sketch): it estimates how many distinct
+accounts share the key and is a uniform sample for every group statistic, in fixed memory.
+Per member the group keeps a row of floats in one flat ``array('d')``.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.coordination_sketch import U64, Templates
+
+# Columns of a member row.
+N, FIRST, LAST, LIDX, GN, GMEAN, GM2, AGE, HARV, ORG, NET, INFRA, CLIENT, PAY = range(14)
+PIVOT, RATE, RISK, DC, MM = range(14, 19)
+F = 19
+
+
+@dataclass(slots=True)
+class Obs:
+    """What one account signal says, computed once and shared by all of its groups."""
+
+    h: int  # seeded 64-bit hash of the account id
+    account_id: str
+    ts: float
+    age: float  # days, -1 when unknown
+    harvest: float
+    fp: int  # template SimHash, 0 when unknown
+    org: int  # 32-bit hash of the org, 0 when none
+    net: int
+    infra: int
+    client: int
+    pay: int
+    pivot: float  # share of recent traffic on a newly released model
+    rate: float  # requests per minute
+    risk: float
+    dc: float  # share from hosting networks
+    mm: float  # share with a client stack that disagrees with its user agent
+
+
+class Group:
+    """One fingerprint key's members, timing and templates, bounded by ``k`` members."""
+
+    __slots__ = (
+        "key", "kind", "first_ts", "last_ts", "idx", "hashes", "fps", "rows", "ids",
+        "templates", "subject", "fired_ts", "emit_ts", "score_idx", "score_ts", "score",
+        "named", "pending", "profile",
+    )  # fmt: skip
+
+    def __init__(self, key: str, kind: str, ts: float) -> None:
+        self.key, self.kind = key, kind
+        self.first_ts = self.last_ts = ts
+        self.idx = 0  # signals seen
+        self.hashes = array("Q")
+        self.fps = array("Q")
+        self.rows = array("d")
+        self.ids: list[str] = []
+        self.templates = Templates()
+        self.subject = ""
+        self.fired_ts = self.emit_ts = self.score_ts = 0.0
+        self.score_idx = 0
+        self.score = 0.0
+        self.named = 0  # members named in detections so far
+        self.pending: list[str] = []  # members to name in the next detection
+        self.profile: tuple[float, ...] = ()  # campaign profile members are matched against
+
+    def size(self) -> int:
+        """Return how many members the sample holds."""
+        return len(self.hashes)
+
+    def n_est(self, k: int) -> float:
+        """Return the estimated number of distinct accounts (exact below ``k``)."""
+        n = len(self.hashes)
+        if n < k:
+            return float(n)
+        return (k - 1) * (U64 / max(1, max(self.hashes)))
+
+    def observe(self, o: Obs, k: int, radius: int) -> int:
+        """Fold one signal in; return the member row index, or -1 if not sampled."""
+        idx = self.idx
+        self.idx = idx + 1
+        self.last_ts = max(self.last_ts, o.ts)
+        if o.fp:
+            self.templates.add(o.fp, radius)
+        hashes = self.hashes
+        try:
+            row = hashes.index(o.h)
+        except ValueError:
+            row = self._admit(o.h, k)
+            if row < 0:
+                return -1
+            self._fill(row, o, idx)
+            return row
+        r = self.rows
+        base = row * F
+        gap = idx - r[base + LIDX]
+        gn = r[base + GN] + 1.0
+        d = gap - r[base + GMEAN]
+        r[base + GN] = gn
+        r[base + GMEAN] += d / gn
+        r[base + GM2] += d * (gap - r[base + GMEAN])
+        r[base + N] += 1.0
+        r[base + LAST] = o.ts
+        r[base + LIDX] = idx
+        self._attrs(base, o)
+        if o.fp:
+            self.fps[row] = o.fp
+        return row
+
+    def _admit(self, h: int, k: int) -> int:
+        hashes = self.hashes
+        if len(hashes) < k:
+            hashes.append(h)
+            self.fps.append(0)
+            self.rows.extend([0.0] * F)
+            self.ids.append("")
+            return len(hashes) - 1
+        top = max(hashes)
+        if h >= top:
+            return -1
+        row = hashes.index(top)
+        hashes[row] = h
+        return row
+
+    def _fill(self, row: int, o: Obs, idx: int) -> None:
+        r = self.rows
+        base = row * F
+        for col in range(F):
+            r[base + col] = 0.0
+        r[base + N] = 1.0
+        r[base + FIRST] = r[base + LAST] = o.ts
+        r[base + LIDX] = idx
+        self._attrs(base, o)
+        self.fps[row] = o.fp
+        self.ids[row] = o.account_id
+
+    def _attrs(self, base: int, o: Obs) -> None:
+        r = self.rows
+        r[base + AGE] = o.age
+        n = r[base + N]
+        r[base + HARV] += (o.harvest - r[base + HARV]) / (n if n < 4.0 else 4.0)
+        r[base + ORG] = o.org
+        r[base + NET] = o.net
+        r[base + INFRA] = o.infra
+        r[base + CLIENT] = o.client
+        r[base + PAY] = o.pay
+        r[base + PIVOT] = o.pivot
+        r[base + RATE] = o.rate
+        r[base + RISK] = max(r[base + RISK], o.risk)
+        r[base + DC] = o.dc
+        r[base + MM] = o.mm
+
+    def column(self, col: int) -> list[float]:
+        """Return one column over all sampled members."""
+        return list(self.rows[col::F])
+
+    def nbytes(self) -> int:
+        """Return an estimate of the memory this group holds."""
+        ids = sum(49 + len(s) for s in self.ids)
+        return (
+            600 + 8 * (len(self.hashes) + len(self.fps) + len(self.rows)) + ids + 8 * len(self.ids)
+        )
+
+    def member(self, row: int) -> Obs:
+        """Return one sampled member's latest attributes as an :class:`Obs`."""
+        r = self.rows
+        b = row * F
+        return Obs(
+            self.hashes[row], self.ids[row], r[b + LAST], r[b + AGE], r[b + HARV],
+            self.fps[row], int(r[b + ORG]), int(r[b + NET]), int(r[b + INFRA]), int(r[b + CLIENT]),
+            int(r[b + PAY]),
+            r[b + PIVOT], r[b + RATE], r[b + RISK], r[b + DC], r[b + MM],
+        )  # fmt: skip
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the group as a JSON-ready dict (for a changelog table)."""
+        t = self.templates
+        return {
+            "v": 1, "key": self.key, "kind": self.kind, "first_ts": self.first_ts,
+            "last_ts": self.last_ts, "idx": self.idx, "hashes": self.hashes.tolist(),
+            "fps": self.fps.tolist(), "rows": self.rows.tolist(), "ids": self.ids,
+            "centres": t.centres, "weights": t.weights, "prevs": t.prevs,
+            "subject": self.subject, "fired_ts": self.fired_ts, "emit_ts": self.emit_ts,
+            "score_idx": self.score_idx, "score_ts": self.score_ts, "score": self.score,
+            "profile": list(self.profile),
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Group:
+        """Inverse of :meth:`to_dict`; raise ValueError on a malformed record."""
+        if d.get("v") != 1:
+            raise ValueError("unknown coordination group record version")
+        g = cls(str(d["key"]), str(d["kind"]), float(d["first_ts"]))
+        g.last_ts, g.idx = float(d["last_ts"]), int(d["idx"])
+        g.hashes, g.fps = array("Q", d["hashes"]), array("Q", d["fps"])
+        g.rows, g.ids = array("d", d["rows"]), [str(i) for i in d["ids"]]
+        if not len(g.hashes) == len(g.fps) == len(g.ids) == len(g.rows) // F:
+            raise ValueError("coordination group record has inconsistent member arrays")
+        t = g.templates
+        t.centres, t.weights = [int(c) for c in d["centres"]], [float(w) for w in d["weights"]]
+        t.prevs = [int(p) for p in d["prevs"]]
+        g.subject, g.fired_ts, g.emit_ts = (
+            str(d["subject"]),
+            float(d["fired_ts"]),
+            float(d["emit_ts"]),
+        )
+        g.score_idx, g.score_ts, g.score = (
+            int(d["score_idx"]),
+            float(d["score_ts"]),
+            float(d["score"]),
+        )
+        g.profile = tuple(float(p) for p in d["profile"])
+        return g

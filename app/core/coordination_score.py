@@ -1,0 +1,248 @@
+"""Score a group: is it a campaign (a conjunction of evidence) or a crowd?
+
+Each behaviour family is a 0..1 strength measured over the group's member sample against the
+population baseline. The family a key kind implies (a ``net`` group shares a network by
+construction) does not count. A group is a campaign only when several independent families
+hold at once, no single one is enough; one organisation's accounts are one customer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from app.core.coordination_config import CoordinationConfig
+from app.core.coordination_group import (
+    AGE,
+    CLIENT,
+    GM2,
+    GMEAN,
+    GN,
+    HARV,
+    INFRA,
+    MM,
+    NET,
+    ORG,
+    PAY,
+    PIVOT,
+    RATE,
+    Group,
+    Obs,
+)  # fmt: skip
+from app.core.coordination_group import N as COUNT
+from app.core.types import Evidence
+
+FAMILIES = ("new_accounts", "shared_template", "harvest_content", "shared_infra",
+            "shared_payment", "automation", "coordinated_timing", "model_pivot")  # fmt: skip
+IMPLIED = {
+    "tpl": "shared_template",
+    "net": "shared_infra",
+    "infra": "shared_infra",
+    "client": "shared_infra",
+    "pay": "shared_payment",
+    "cohort": "new_accounts",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Population:
+    """Population baselines (shares over a sample of all accounts)."""
+
+    new: float = 0.05
+    harvest: float = 0.02
+    dc: float = 0.05
+    mm: float = 0.02
+    pivot: float = 0.05
+    rate: float = 0.2
+
+
+@dataclass(slots=True)
+class Verdict:
+    """The outcome of scoring one group."""
+
+    score: float
+    campaign: bool
+    strengths: dict[str, float]
+    evidence: list[Evidence]
+    profile: tuple[float, ...]  # (new, template centre or -1, harvest, pivot, automation) gates
+    blocked: str = ""  # why a group with enough evidence is not a campaign
+
+
+def ramp(x: float, lo: float, hi: float) -> float:
+    """Map ``x`` linearly from [lo, hi] onto [0, 1], clamped."""
+    if x <= lo:
+        return 0.0
+    if x >= hi:
+        return 1.0
+    return (x - lo) / (hi - lo)
+
+
+def _shared(values: list[float], orgs: list[float]) -> float:
+    """Share of known values that a member of another organisation also has.
+
+    Accounts of one org sharing a card or a network is one customer; accounts of different
+    orgs sharing them is what links a hydra.
+    """
+    seen: dict[float, set[float]] = {}
+    for v, o in zip(values, orgs, strict=True):
+        if v:
+            seen.setdefault(v, set()).add(o or -1.0)
+    known = sum(1 for v in values if v)
+    if not known:
+        return 0.0
+    return sum(1 for v in values if v and len(seen[v]) > 1) / known
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _median(values: list[float]) -> float:
+    if not values:
+        return 0.0
+    s = sorted(values)
+    return s[len(s) // 2]
+
+
+def timing(group: Group) -> tuple[float, float, float]:
+    """Return (count overdispersion, median gap CV in group arrivals, mean signals per member)."""
+    counts = group.column(COUNT)
+    m = len(counts)
+    mean = _mean(counts)
+    var = sum((c - mean) ** 2 for c in counts) / max(1, m - 1)
+    hetero = (var - mean) / (mean * mean) if mean > 0 else 0.0
+    gn, gmean, gm2 = group.column(GN), group.column(GMEAN), group.column(GM2)
+    cvs = [math.sqrt(gm2[i] / gn[i]) / gmean[i] for i in range(m) if gn[i] >= 2 and gmean[i] > 0]
+    return hetero, (_median(cvs) if len(cvs) >= 5 else 1.0), mean
+
+
+# Families a benign crowd of new sign-ups does not show: what they ask for, a shared card,
+# a client that lies about itself. At least one must hold.
+ANCHORS = ("harvest_content", "shared_payment", "automation")
+NEW_FULL_DAYS = 7.0  # an account this young counts fully new; the weight fades to new_days
+
+
+def newness(age: float, new_days: float) -> float:
+    """Return how new an account is: 1 up to a week old, fading to 0 at ``new_days``."""
+    if age < 0.0:
+        return 0.0
+    return ramp(new_days - age, 0.0, new_days - NEW_FULL_DAYS)
+
+
+def _org_top(orgs: list[float]) -> float:
+    per_org: dict[float, int] = {}
+    for o in orgs:
+        if o:
+            per_org[o] = per_org.get(o, 0) + 1
+    return max(per_org.values(), default=0) / max(1, len(orgs))
+
+
+def score_group(group: Group, pop: Population, cfg: CoordinationConfig) -> Verdict:
+    """Measure every family over the member sample and decide campaign or crowd."""
+    m = group.size()
+    col = group.column
+    orgs = col(ORG)
+    s: dict[str, float] = dict.fromkeys(FAMILIES, 0.0)
+    values: dict[str, tuple[float, float]] = {}
+
+    ages = [a for a in col(AGE) if a >= 0.0]
+    new = _mean([newness(a, cfg.new_days) for a in ages])
+    if len(ages) * 2 >= m:
+        s["new_accounts"] = ramp((new - pop.new) / max(1e-6, 1.0 - pop.new), 0.15, 0.45)
+    values["new_accounts"] = (new, pop.new)
+
+    centre, _ = group.templates.dominant()
+    fps = [fp for fp in group.fps if fp]
+    tpl_share = 0.0
+    if centre and len(fps) >= 3:
+        r = cfg.template_radius
+        tpl_share = sum((fp ^ centre).bit_count() <= r for fp in fps) / len(fps)
+        s["shared_template"] = ramp(tpl_share, 0.3, 0.7)
+    values["shared_template"] = (tpl_share, 0.0)
+
+    harv = _mean(col(HARV))
+    s["harvest_content"] = ramp(harv - pop.harvest, 0.08, 0.25)
+    values["harvest_content"] = (harv, pop.harvest)
+
+    infra = max(_shared(col(NET), orgs), _shared(col(INFRA), orgs), _shared(col(CLIENT), orgs))
+    s["shared_infra"] = ramp(infra, 0.3, 0.8)
+    values["shared_infra"] = (infra, 0.0)
+
+    pays = col(PAY)
+    pay = _shared(pays, orgs)
+    if sum(1 for p in pays if p) >= 3:
+        s["shared_payment"] = ramp(pay, 0.15, 0.4)
+    values["shared_payment"] = (pay, 0.0)
+
+    mm = _mean(col(MM))
+    s["automation"] = ramp(mm - pop.mm, 0.15, 0.45)
+    values["automation"] = (mm, pop.mm)
+
+    hetero, cv, per_member = timing(group)
+    if per_member >= cfg.timing_min_signals and m >= cfg.min_accounts:
+        light = 1.0 if _median(col(RATE)) <= 2.0 * pop.rate else 0.0
+        s["coordinated_timing"] = max(
+            ramp(0.8 - hetero, 0.0, 0.6) * light, ramp(0.8 - cv, 0.0, 0.4)
+        )
+    values["coordinated_timing"] = (hetero, 1.0)
+
+    pivot = _mean(col(PIVOT))
+    s["model_pivot"] = ramp(pivot - pop.pivot, 0.2, 0.45)
+    values["model_pivot"] = (pivot, pop.pivot)
+
+    implied = IMPLIED.get(group.kind, "")
+    if implied:
+        s[implied] = 1.0
+    explicit = [f for f in FAMILIES if s[f] >= 0.5 and f != implied]
+    top_org = _org_top(orgs)
+    blocked = ""
+    if group.n_est(cfg.sample_k) < cfg.min_accounts:
+        blocked = "too_few_accounts"
+    elif top_org >= cfg.max_org_share:
+        blocked = "one_org"
+    elif not any(a in explicit for a in ANCHORS):
+        blocked = "no_anchor"
+    elif len(explicit) + (1 if implied else 0) < cfg.min_families or len(explicit) < 2:
+        blocked = "no_conjunction"
+    score = 1.0 - math.prod(1.0 - 0.5 * s[f] for f in FAMILIES)
+    evidence = sorted(
+        (Evidence(f, v, b, round(s[f], 4)) for f, (v, b) in values.items()),
+        key=lambda e: -e.weight,
+    )
+    evidence.append(Evidence("one_org_share", top_org, 0.0, 0.0))
+    profile = (
+        1.0 if s["new_accounts"] >= 0.5 and implied != "new_accounts" else -1.0,
+        float(centre) if s["shared_template"] >= 0.5 and implied != "shared_template" else -1.0,
+        max(cfg.harvest_member, pop.harvest + 0.1) if s["harvest_content"] >= 0.5 else -1.0,
+        max(0.3, pop.pivot + 0.15) if s["model_pivot"] >= 0.5 else -1.0,
+        max(0.3, pop.mm + 0.15) if s["automation"] >= 0.5 else -1.0,
+    )
+    return Verdict(score, not blocked, s, evidence, profile, blocked)
+
+
+def matches(profile: tuple[float, ...], obs: Obs, cfg: CoordinationConfig, slack: int = 0) -> bool:
+    """Whether one member's own signal fits the campaign profile of its group.
+
+    Each strong family of the group that a single account can show (new, on the template,
+    harvesting, on the new model, spoofed client) is a check. A member must pass all of
+    them, at least two; ``slack`` checks may be missed by a member already tied to the
+    campaign by a shared payment card.
+    """
+    new, centre, harvest, pivot, mm = profile
+    checks = hits = 0
+    if new >= 0.0:
+        checks += 1
+        hits += 0.0 <= obs.age < cfg.new_days
+    if centre >= 0.0:
+        checks += 1
+        hits += obs.fp != 0 and (obs.fp ^ int(centre)).bit_count() <= cfg.template_radius
+    if harvest >= 0.0:
+        checks += 1
+        hits += obs.harvest >= harvest
+    if pivot >= 0.0:
+        checks += 1
+        hits += obs.pivot >= pivot
+    if mm >= 0.0:
+        checks += 1
+        hits += obs.mm >= mm
+    return checks >= 2 and hits >= checks - slack

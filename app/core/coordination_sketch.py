@@ -1,0 +1,157 @@
+"""Bounded building blocks of coordination state: seeded hashes, admission, templates.
+
+Nothing here grows with the number of accounts: the admission filter is a fixed array, a
+template tracker holds a few SimHash centres, the population baseline is a bottom-k sample.
+"""
+
+from __future__ import annotations
+
+import zlib
+from array import array
+from hashlib import blake2b
+
+U64 = (1 << 64) - 1
+TPL_BANDS = 4
+TPL_BAND_BITS = 16
+
+
+def key_hash(text: str, seed: int) -> int:
+    """Return a fast stable 64-bit hash of a key (two seeded CRC-32s; not for sampling)."""
+    raw = text.encode()
+    return zlib.crc32(raw, seed & 0xFFFFFFFF) << 32 | zlib.crc32(raw, ~seed & 0xFFFFFFFF)
+
+
+def seeded_hash(text: str, seed: int) -> int:
+    """Return a stable 64-bit hash of ``text`` under ``seed`` (same on every worker)."""
+    key = seed.to_bytes(8, "little", signed=False)
+    return int.from_bytes(blake2b(text.encode(), digest_size=8, key=key).digest(), "little")
+
+
+def template_from_keys(keys: tuple[str, ...]) -> int:
+    """Rebuild the 64-bit template SimHash from its four ``tpl:<band>:<hex>`` keys (0 if any is missing)."""
+    fp = 0
+    seen = 0
+    for key in keys:
+        if key.startswith("tpl:"):
+            _, band, value = key.split(":", 2)
+            b = int(band)
+            fp |= int(value, 16) << (b * TPL_BAND_BITS)
+            seen |= 1 << b
+    return fp if seen == (1 << TPL_BANDS) - 1 else 0
+
+
+class Doorkeeper:
+    """Admit a key once a second distinct account uses it; fixed memory, approximate.
+
+    A direct-mapped table of (key tag, account tag) pairs. A collision only delays admission
+    until the next account arrives, it never admits a key used by one account alone
+    (except by a 2**-32 tag collision).
+    """
+
+    __slots__ = ("slots", "mask")
+
+    def __init__(self, bits: int = 20) -> None:
+        self.mask = (1 << bits) - 1
+        self.slots = array("Q", bytes(8 << bits))
+
+    def admit(self, key_hash: int, account_hash: int) -> bool:
+        """Record that ``account_hash`` used ``key_hash``; True once two accounts have."""
+        slot = key_hash & self.mask
+        tag = (key_hash >> 32) | 1
+        acct = account_hash & 0xFFFFFFFF
+        cell = self.slots[slot]
+        if cell >> 32 == tag:
+            return cell & 0xFFFFFFFF != acct
+        self.slots[slot] = (tag << 32) | acct
+        return False
+
+    def nbytes(self) -> int:
+        """Return the memory held by the table."""
+        return self.slots.itemsize * len(self.slots)
+
+
+class Templates:
+    """A few SimHash centres seen in one group, with how many signals matched each.
+
+    A centre moves to the bitwise majority of itself, the previous match and the new one,
+    so a template whose fill-ins vary settles on its stable bits (a bit set in a share q of
+    the instances ends up set with probability q^2 / (q^2 + (1-q)^2)). A miss wears every
+    weight down by one; a centre worn to zero is replaced by the next miss (Misra-Gries).
+    """
+
+    __slots__ = ("centres", "weights", "prevs")
+
+    def __init__(self) -> None:
+        self.centres: list[int] = []
+        self.weights: list[float] = []
+        self.prevs: list[int] = []
+
+    def add(self, fp: int, radius: int, cap: int = 3) -> int:
+        """Fold one SimHash in; return the index of the centre it joined (-1 if none)."""
+        centres = self.centres
+        best, best_d = -1, radius + 1
+        for i, c in enumerate(centres):
+            d = (c ^ fp).bit_count()
+            if d < best_d:
+                best, best_d = i, d
+        weights = self.weights
+        if best >= 0:
+            weights[best] += 1.0
+            c, p = centres[best], self.prevs[best]
+            centres[best] = (c & p) | (c & fp) | (p & fp)
+            self.prevs[best] = fp
+            return best
+        if len(centres) < cap:
+            centres.append(fp)
+            weights.append(1.0)
+            self.prevs.append(fp)
+            return len(centres) - 1
+        for i, w in enumerate(weights):
+            if w <= 0.0:
+                centres[i] = self.prevs[i] = fp
+                weights[i] = 1.0
+                return i
+        for i, w in enumerate(weights):
+            weights[i] = w - 1.0
+        return -1
+
+    def dominant(self) -> tuple[int, float]:
+        """Return the centre with the most matches and that weight (0, 0 when empty)."""
+        if not self.centres:
+            return 0, 0.0
+        i = max(range(len(self.weights)), key=self.weights.__getitem__)
+        return self.centres[i], self.weights[i]
+
+
+class PopulationSample:
+    """Latest attributes of a bottom-k sample of all accounts (by hash): population baselines."""
+
+    __slots__ = ("k", "sample", "top")
+
+    def __init__(self, k: int = 512) -> None:
+        self.k = k
+        self.sample: dict[int, tuple[float, ...]] = {}
+        self.top = U64
+
+    def add(self, account_hash: int, values: tuple[float, ...]) -> None:
+        """Record an account's latest attributes if it belongs to the sample."""
+        sample = self.sample
+        if account_hash in sample:
+            sample[account_hash] = values
+        elif len(sample) < self.k:
+            sample[account_hash] = values
+            if len(sample) == self.k:
+                self.top = max(sample)
+        elif account_hash < self.top:
+            del sample[self.top]
+            sample[account_hash] = values
+            self.top = max(sample)
+
+    def means(self) -> tuple[list[float], float] | None:
+        """Return the mean of each attribute and the median of the last one (None if few)."""
+        rows = list(self.sample.values())
+        if len(rows) < 32:
+            return None
+        cols = list(zip(*rows, strict=True))
+        last = sorted(cols[-1])
+        return [sum(c) / len(c) for c in cols], last[len(last) // 2]

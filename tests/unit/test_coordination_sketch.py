@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import random
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.core.coordination_group import Group, Obs
+from app.core.coordination_keys import template_keys
+from app.core.coordination_sketch import (
+    Doorkeeper,
+    PopulationSample,
+    Templates,
+    key_hash,
+    seeded_hash,
+    template_from_keys,
+)
+
+
+def _obs(i: int, ts: float = 0.0) -> Obs:
+    h = seeded_hash(f"acct-{i}", 1)
+    return Obs(h, f"acct-{i}", ts, 3.0, 0.0, *([0] * 6), *([0.0] * 5))
+
+
+def test_doorkeeper_admits_on_second_distinct_account() -> None:
+    door = Doorkeeper(bits=8)
+    k = key_hash("net:1.2.3", 1)
+    assert not door.admit(k, 11)
+    assert not door.admit(k, 11)  # the same account again is not a group
+    assert door.admit(k, 12)
+    assert door.nbytes() == 8 * 256
+
+
+@given(st.integers(min_value=1, max_value=2**64 - 1))
+def test_template_keys_round_trip(fp: int) -> None:
+    assert template_from_keys(template_keys(fp)) == fp
+
+
+def test_template_from_partial_keys_is_unknown() -> None:
+    assert template_from_keys(template_keys(0x1234_5678_9ABC_DEF0)[:3]) == 0
+
+
+def test_templates_settle_on_the_stable_bits() -> None:
+    rng = random.Random(3)
+    centre = rng.getrandbits(64)
+    t = Templates()
+    for _ in range(300):
+        fp = centre
+        for b in rng.sample(range(64), 10):  # every instance differs in ten random bits
+            fp ^= 1 << b
+        t.add(fp, radius=24)
+        t.add(rng.getrandbits(64), radius=24)  # unrelated prompts in between
+    best, weight = t.dominant()
+    assert weight >= 150  # Misra-Gries: at least count - n / (slots + 1)
+    assert (best ^ centre).bit_count() <= 8  # instances are ~10 bits off, random ones ~32
+
+
+def test_group_distinct_estimate_is_close_beyond_the_sample() -> None:
+    g = Group("client:x", "client", 0.0)
+    for i in range(20_000):
+        g.observe(_obs(i), k=64, radius=18)
+    assert g.size() == 64
+    assert 0.7 * 20_000 <= g.n_est(64) <= 1.3 * 20_000
+    assert g.n_est(64) == g.n_est(64)
+    small = Group("pay:y", "pay", 0.0)
+    for i in range(10):
+        small.observe(_obs(i % 5), k=64, radius=18)
+    assert small.n_est(64) == 5
+    assert small.column(0) == [2.0] * 5  # signals per member
+
+
+def test_population_sample_is_bounded() -> None:
+    ps = PopulationSample(k=64)
+    for i in range(5000):
+        ps.add(seeded_hash(str(i), 1), (1.0 if i % 4 == 0 else 0.0, 0.5))
+    assert len(ps.sample) == 64
+    got = ps.means()
+    assert got is not None
+    means, median_last = got
+    assert 0.1 <= means[0] <= 0.45 and median_last == 0.5
