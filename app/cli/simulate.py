@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
     """Generate the scenario and write or send it; print a summary on stderr."""
     if args.out is None and args.kafka is None:
         raise InputFileError("give --out FILE and/or --kafka BOOTSTRAP")
-    if args.speed is not None and args.speed <= 0:
-        raise InputFileError("--speed must be > 0")
+    if args.speed is not None and (args.speed <= 0 or args.kafka is None):
+        raise InputFileError("--speed needs --kafka and must be > 0")
     scenario = load_scenario(args.scenario)
     corpus = load_prompts(args.prompts) if args.prompts else None
     t0 = time.perf_counter()

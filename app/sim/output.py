@@ -106,9 +106,7 @@ def send_kafka(
                             break
                     else:
                         time.sleep(delay)
-            future = send(topic, key=ev["account_id"].encode(), value=dumps(ev))
-            if count % 1000 == 0:
-                future.add_errback(failures.append)
+            send(topic, key=ev["account_id"].encode(), value=dumps(ev)).add_errback(failures.append)
             count += 1
             if progress is not None and count % PROGRESS_EVERY == 0:
                 progress(count, ts)

@@ -189,3 +189,27 @@ def test_cli_writes_events_and_truth(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_cli_needs_an_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--scenario", "smoke"]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_cli_speed_needs_kafka(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            ["simulate", "--scenario", "smoke", "--out", str(tmp_path / "e.jsonl"), "--speed", "10"]
+        )
+        == 2
+    )
+    assert "--speed needs --kafka" in capsys.readouterr().err
+
+
+def test_send_kafka_reports_an_unreachable_broker_as_a_broker_error() -> None:
+    from app.broker import free_port
+    from app.errors import BrokerError
+    from app.sim.output import send_kafka
+
+    with pytest.raises(BrokerError, match="cannot connect"):
+        send_kafka(
+            [{"account_id": "a", "ts": 1.0}],
+            f"127.0.0.1:{free_port()}",
+            "t",
+            bootstrap_timeout_ms=500,
+        )
