@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -96,11 +99,24 @@ def test_new_model_appears_only_after_the_release(smoke: tuple[list[dict], dict]
 
 def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path: Path) -> None:
     scenario = load_scenario("smoke")
-    digests = []
-    for name, seed in (("a", None), ("b", None), ("c", 99)):
-        path = tmp_path / f"{name}.jsonl.gz"
-        write_jsonl(generate(scenario, seed=seed)[0], path)
-        digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
+    paths = [tmp_path / f"{name}.jsonl.gz" for name in ("a", "b", "c")]
+    write_jsonl(generate(scenario)[0], paths[0])
+    # The second run is another process with another string-hash seed.
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "app.cli.main",
+        "simulate",
+        "--scenario",
+        "smoke",
+        "--out",
+        str(paths[1]),
+        "--quiet",
+    ]
+    subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=120)
+    write_jsonl(generate(scenario, seed=99)[0], paths[2])
+    digests = [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
     assert digests[0] == digests[1]
     assert digests[2] != digests[0]
 
