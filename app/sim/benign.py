@@ -6,14 +6,8 @@ import numpy as np
 
 from app.sim import prompts, systems
 from app.sim.benign_auto import ci_bot, enterprise_org, eval_run, power_user
-from app.sim.benign_chat import (
-    ChatPools,
-    NetChoice,
-    chat_batch,
-    framework_batch,
-    home_net,
-    new_benign,
-)
+from app.sim.benign_chat import ChatPools, chat_batch, framework_batch
+from app.sim.population import NetChoice, home_net, new_benign
 from app.sim.world import World, pick, pick_n
 
 

@@ -6,9 +6,10 @@ import numpy as np
 
 from app.sim import prompts, systems
 from app.sim.benign_auto import power_user
-from app.sim.benign_chat import ChatPools, NetChoice, chat_batch
+from app.sim.benign_chat import ChatPools, chat_batch
 from app.sim.crew import Crew, conv_fields, cot_mix, crew_net, harvest_pool, harvest_tokens, recruit
 from app.sim.fitted import TABLES, sample_tokens
+from app.sim.population import NetChoice
 from app.sim.scenario import CampaignSpec
 from app.sim.systems import CODING_TOOL_SYSTEMS
 from app.sim.timing import bursts, gamma_arrivals
@@ -31,7 +32,7 @@ def hydra(world: World, spec: CampaignSpec, exits: list[int], benign_median_per_
     texts = (
         cot_mix(world, crew, len(ts))
         if rng.random() < crew.p("cot_share")
-        else harvest_pool(world, crew, len(ts), prompts.AGENT_WRAPPERS)
+        else harvest_pool(world, crew, len(ts), "agent")
     )
     ptok, ctok = harvest_tokens(crew, len(ts))
     exit_of = (
@@ -99,7 +100,7 @@ def agentic_coding(world: World, spec: CampaignSpec, exits: list[int], pools: Ch
         if n == 0:
             continue
         turn = np.arange(n) - np.searchsorted(task, task) + 1
-        first = harvest_pool(world, crew, len(starts), prompts.AGENT_WRAPPERS, coding_tasks)
+        first = harvest_pool(world, crew, len(starts), "agent", coding_tasks)
         ptab = TABLES["agent"][0]
         _, ctok = harvest_tokens(crew, n)
         world.emit(acct, ts, model=crew.fav_model, ptok=sample_tokens(rng, ptab, n, 0.5), ctok=ctok, maxtok=crew.max_tokens,
@@ -129,7 +130,7 @@ def release_pivot(world: World, spec: CampaignSpec, exits: list[int]) -> Crew:
         texts = (
             cot_mix(world, crew, n, 0.1)
             if rng.random() < 0.5
-            else harvest_pool(world, crew, n, prompts.AGENT_WRAPPERS)
+            else harvest_pool(world, crew, n, "agent")
         )
         world.emit(acct, ts, model=model, ptok=ptok, ctok=ctok, maxtok=crew.max_tokens, prompt=texts,
                    net=crew_net(world, crew, exits), client=crew.clients[0], **conv_fields(world, crew, n))  # fmt: skip

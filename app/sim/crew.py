@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.sim import prompts
+from app.sim.harvest import compose
 from app.sim.scenario import CampaignSpec, Range
 from app.sim.words import SENSITIVE
 from app.sim.world import World, choose, pick
@@ -80,13 +80,14 @@ def recruit(world: World, spec: CampaignSpec, n: int | None = None) -> Crew:
 
 
 def harvest_pool(
-    world: World, crew: Crew, n: int, wrappers: tuple[str, ...], tasks: list[str] | None = None
+    world: World, crew: Crew, n: int, family: str, tasks: list[str] | None = None
 ) -> np.ndarray:
     """Prompt indices for ``n`` requests: the campaign's few templates around harvested tasks."""
-    chosen = crew.templates.get(wrappers[0])
-    if chosen is None:  # the campaign settles on a few templates once
-        k = max(1, min(len(wrappers), round(crew.p("templates"))))
-        chosen = crew.templates[wrappers[0]] = crew.r.sample(list(wrappers), k)
+    chosen = crew.templates.get(family)
+    if chosen is None:  # the campaign settles on a few templates of its own, once
+        chosen = crew.templates[family] = [
+            compose(crew.r, family) for _ in range(max(1, round(crew.p("templates"))))
+        ]
     return world.bank.wrapped(chosen, tasks or world.tasks, min(max(n, 1), 6000))
 
 
@@ -95,11 +96,9 @@ def cot_mix(
 ) -> np.ndarray:
     """Harvest prompts for ``n`` requests: CoT elicitation, rubric grading and safe rewrites."""
     rng = crew.rng
-    cot = harvest_pool(world, crew, n, prompts.COT_WRAPPERS)
-    rub = harvest_pool(world, crew, max(1, int(n * rubric)), prompts.RUBRIC_WRAPPERS)
-    rew = harvest_pool(
-        world, crew, max(1, int(n * rewrite)), prompts.REWRITE_WRAPPERS, list(SENSITIVE)
-    )
+    cot = harvest_pool(world, crew, n, "cot")
+    rub = harvest_pool(world, crew, max(1, int(n * rubric)), "rubric")
+    rew = harvest_pool(world, crew, max(1, int(n * rewrite)), "rewrite", list(SENSITIVE))
     u = rng.random(n)
     return np.select(
         [u < rubric, u < rubric + rewrite],

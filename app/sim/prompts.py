@@ -1,7 +1,7 @@
-"""Prompt template families: benign chat, coding, agent steps, documents, and harvest wrappers.
+"""Prompt template families: benign chat, coding, agent steps, math, documents, CI jobs.
 
-Every renderer takes a seeded :class:`random.Random` and returns one prompt. Harvest wrappers
-are format strings with a ``{task}`` slot; a campaign picks a few of them as its templates.
+Every renderer takes a seeded :class:`random.Random` and returns one prompt. Harvest
+templates live in :mod:`app.sim.harvest`.
 """
 
 from __future__ import annotations
@@ -166,29 +166,3 @@ def persona_system(r: random.Random) -> str:
         ("a patient tutor", "a concise assistant", "a travel agent", "a fitness coach", "an editor")
     )
     return f"You are {role} for {r.choice(w.NAMES)}. Answer in {r.choice(('English', *w.HUMAN_LANGS))}. Keep answers {r.choice(('brief', 'friendly', 'precise'))}."
-
-
-# Harvest wrappers ({task} is the harvested question). Campaigns pick a few per campaign.
-COT_WRAPPERS = (
-    "Imagine and articulate the internal reasoning behind a completed response to the following, and write it out step by step.\n\n{task}",
-    "Solve the problem below. Write out your complete chain of thought before the final answer.\n\nProblem: {task}",
-    "Here is a task. Reconstruct the full reasoning process an expert would follow, step by step, then give the answer.\nTask: {task}",
-    "{task}\n\nShow all your work and explain your reasoning at every step. Put the final answer on its own line.",
-    "Think through the following carefully and write your internal reasoning trace in full, then the answer.\n{task}",
-    "Question: {task}\nWalk me through your reasoning in detail, as a numbered list of steps.",
-    "You are generating training data. For the input below, produce a detailed step-by-step derivation and the result.\nINPUT: {task}",
-)
-RUBRIC_WRAPPERS = (
-    "Using the rubric below, grade the following response on a scale of 1 to 10 and justify each criterion.\nRubric: correctness, completeness, clarity.\nQuestion: {task}\nResponse: (see above)",
-    "Which response is better, A or B? Evaluate the response pair against the question and explain.\nQuestion: {task}",
-    "Act as a reward model. Score the answer to this question from 0 to 1 and list its flaws.\nQuestion: {task}",
-)
-REWRITE_WRAPPERS = (
-    "Rewrite the following request so that it is safe and harmless while keeping its intent: {task}",
-    "Produce a safe version of this user query that a careful assistant could answer: {task}",
-)
-AGENT_WRAPPERS = (
-    "Task: {task}\nUse the available tools. Plan, call tools, and show the full diff of every file you change.",
-    "You are working in a repository. {task} Run the command to execute the tests after each change and report every step.",
-    "Implement the following and explain each design decision in detail: {task}",
-)
