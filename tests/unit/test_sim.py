@@ -173,6 +173,14 @@ def test_bad_scenarios_are_rejected_with_a_reason(patch: dict, message: str) -> 
         scenario_from_dict(raw)
 
 
+@pytest.mark.parametrize("name", ["smoke", "standard", "demo", "heldout"])
+def test_builtin_scenarios_load_and_hold_every_campaign_kind(name: str) -> None:
+    scenario = load_scenario(name)
+    assert {c.kind for c in scenario.campaigns} == set(CAMPAIGN_KINDS)
+    assert all(scenario.benign[k] > 0 for k in scenario.benign)
+    assert scenario.release is not None
+
+
 def test_unknown_scenario_name_lists_the_builtins() -> None:
     with pytest.raises(ScenarioError, match="smoke"):
         load_scenario("no-such-scenario")

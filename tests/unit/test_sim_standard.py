@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.events import event_from_dict
-from app.sim import Simulation, load_scenario
+from app.sim import Simulation, fitted, load_scenario
 from app.sim.defaults import BENIGN_ROLES, CAMPAIGN_KINDS
 from app.sim.report import trap_report
 
@@ -111,3 +111,25 @@ def test_every_standard_event_passes_the_contract(sim: Simulation) -> None:
         assert event_from_dict(ev).account_id in accounts
         n += 1
     assert n == sim.n_events
+
+
+def _busy_hour_shape(sim: Simulation, roles: set[str], hour: int = 14) -> tuple[float, float]:
+    """Inter-arrival CV and per-second Fano factor of the roles' aggregate traffic in one hour."""
+    w, c = sim.world, sim.cols
+    of_role = np.array([a.role in roles for a in w.accounts])[c["acct"]]
+    m = of_role & (c["ts"] >= w.t0 + hour * 3600) & (c["ts"] < w.t0 + (hour + 1) * 3600)
+    ts = np.sort(c["ts"][m])
+    gaps, counts = np.diff(ts), np.bincount((ts - ts[0]).astype(int))
+    return float(gaps.std() / gaps.mean()), float(counts.var() / counts.mean())
+
+
+def test_chat_traffic_arrives_like_the_conversation_trace(sim: Simulation) -> None:
+    cv, fano = _busy_hour_shape(sim, {"casual", "release-curious", "shared-egress", "proxy-user"})
+    assert abs(cv - fitted.AZURE_CONV_GAP_CV) < 0.3
+    assert 0.8 < fano < fitted.AZURE_CONV_FANO + 0.5
+
+
+def test_coding_agents_are_burstier_than_chat_like_the_agent_trace(sim: Simulation) -> None:
+    _, chat_fano = _busy_hour_shape(sim, {"casual"})
+    _, fano = _busy_hour_shape(sim, {"power-user"})
+    assert chat_fano * 1.5 < fano < fitted.MOONCAKE_FANO
