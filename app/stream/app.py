@@ -10,6 +10,7 @@ from typing import Any
 import faust
 
 from app.settings import Settings
+from app.stream.transport import register as register_transport
 
 RAW = {"key_serializer": "raw", "value_serializer": "raw"}
 
@@ -53,7 +54,7 @@ def build_app(settings: Settings) -> tuple[faust.App, Topics]:
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
-        broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
+        broker=[f"{register_transport()}://{server}" for server in settings.bootstrap_servers],
         broker_credentials=broker_credentials(settings),
         store=settings.store_url,
         datadir=str(datadir),
@@ -66,6 +67,8 @@ def build_app(settings: Settings) -> tuple[faust.App, Topics]:
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         consumer_auto_offset_reset="earliest",
         producer_linger_ms=5,
+        producer_max_batch_size=1024 * 1024,
+        producer_max_request_size=4 * 1024 * 1024,
         # The embedded broker refuses transactions; findings are idempotent by uid instead.
         processing_guarantee="at_least_once",
         worker_redirect_stdouts=False,

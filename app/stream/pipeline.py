@@ -49,7 +49,8 @@ class BatchOutput:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     dlq_reasons: Counter[str] = field(default_factory=Counter)
     findings: list[dict[str, Any]] = field(default_factory=list)
-    signals: list[tuple[bytes, bytes]] = field(default_factory=list)  # (fingerprint key, payload)
+    # Signals grouped by fingerprint key: one internal message per key per batch, not per signal.
+    signals: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     accounts: set[str] = field(default_factory=set)
     detections: int = 0
     max_event_ts: float = 0.0
@@ -68,6 +69,11 @@ class Pipeline:
         self.stage = stage
         self.policy = policy
         self.max_event_bytes = max_event_bytes
+
+    @staticmethod
+    def signal_messages(out: BatchOutput) -> list[tuple[bytes, bytes]]:
+        """The (key, value) messages of the re-keyed signal topic for one batch."""
+        return [(key.encode(), orjson.dumps(bodies)) for key, bodies in out.signals.items()]
 
     def handle(self, records: list[Record], now: float) -> BatchOutput:
         """Process ``records`` in order; ``now`` (wall clock) only stamps dead letters."""
@@ -90,8 +96,9 @@ class Pipeline:
                 continue
             detections, signal = self.stage.process_account(event)
             if signal is not None:
-                payload = orjson.dumps(signal.to_dict())
-                out.signals.extend((key.encode(), payload) for key in signal.keys)
+                body = signal.to_dict()
+                for key in signal.keys:
+                    out.signals.setdefault(key, []).append(body)
             self.apply_detections(detections, out)
         return out
 
