@@ -59,8 +59,11 @@ def parse_verdict(raw: bytes) -> Verdict:
 
 
 def apply_verdict(verdict: Verdict, policy: AlertPolicy) -> None:
-    """Teach the policy one verdict (idempotent: replaying the topic gives the same state)."""
+    """Teach the policy one verdict: suppress or escalate, and train the verdict learner."""
     kind = verdict.target_kind
+    record = policy.record_for(verdict.target)
+    if record is not None and record.features:
+        policy.learner.learn(record.features, verdict.verdict == "confirmed")
     if verdict.verdict == "false_positive":
         policy.suppressions.add(
             Suppression(kind, verdict.target, f"false positive: {verdict.note}".strip(), verdict.expires_ts)
@@ -70,7 +73,5 @@ def apply_verdict(verdict: Verdict, policy: AlertPolicy) -> None:
         policy.suppressions.remove(kind, verdict.target)
         if kind == "account":
             policy.confirm(verdict.target)
-        else:
-            record = policy.records.get(verdict.target)
-            if record is not None:
-                policy.confirm(record.subject)
+        elif record is not None:
+            policy.confirm(record.subject)

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from app.core.types import Detection
+from app.findings.learner import VerdictLearner, evidence_features
 from app.findings.ocsf import (
     ACTIVITY_CLOSE,
     ACTIVITY_NEW,
@@ -53,6 +54,7 @@ class FindingRecord:
     last_emit: float
     emitted_accounts: int
     boost: int = 0
+    features: dict[str, float] = field(default_factory=dict)  # last evidence, for verdict learning
     last: dict[str, Any] = field(default_factory=dict)  # last detection summary for the close
 
 
@@ -87,6 +89,7 @@ class AlertPolicy:
         self.stats = PolicyStats()
         self.dirty: set[str] = set()  # uids changed since the last checkpoint
         self.loader: Callable[[str], bytes | None] | None = None  # restores records after a restart
+        self.learner = VerdictLearner()
 
     def suppressed_kind(self, detection: Detection) -> str | None:
         """The kind of the active suppression that covers this detection, if any."""
@@ -106,9 +109,7 @@ class AlertPolicy:
         """Return the findings (new or update) this detection causes; usually none."""
         kind = self.suppressed_kind(detection)
         if kind is not None:
-            self.stats.suppressed += 1
-            by = self.stats.suppressed_by
-            by[(detection.detector, kind)] = by.get((detection.detector, kind), 0) + 1
+            self._count_suppressed(detection, kind)
             return []
         if detection.total_accounts > 1:
             now = detection.ts
@@ -122,6 +123,9 @@ class AlertPolicy:
                 record = self.records.get(uid)
         boost = self.config.severity_boost if self._related_confirmed(detection) else 0
         if record is None:
+            if not boost and self.learner.holds_back(evidence_features(detection.evidence)):
+                self._count_suppressed(detection, "learned")
+                return []
             severity = min(5, severity_for(detection.score, None, self.config.hysteresis) + boost)
             record = FindingRecord(
                 uid, detection.detector, detection.subject, severity, detection.first_seen or detection.ts,
@@ -159,6 +163,18 @@ class AlertPolicy:
         self.stats.published += len(out)
         return out
 
+    def _count_suppressed(self, detection: Detection, kind: str) -> None:
+        self.stats.suppressed += 1
+        by = self.stats.suppressed_by
+        by[(detection.detector, kind)] = by.get((detection.detector, kind), 0) + 1
+
+    def record_for(self, target: str) -> FindingRecord | None:
+        """The open finding record with this uid, or about this account."""
+        record = self.records.get(target)
+        if record is None:
+            record = next((r for r in self.records.values() if r.subject == target), None)
+        return record
+
     def confirm(self, account_id: str) -> None:
         """An analyst confirmed abuse by ``account_id``: related findings get a severity boost."""
         self.confirmed_accounts.add(account_id)
@@ -170,6 +186,7 @@ class AlertPolicy:
 
     def _emit(self, detection: Detection, record: FindingRecord, activity: int, status: int) -> list[dict[str, Any]]:
         record.last_emit = detection.ts
+        record.features = evidence_features(detection.evidence)
         self.dirty.add(record.uid)
         record.emitted_accounts = max(record.emitted_accounts, detection.total_accounts)
         record.last = {

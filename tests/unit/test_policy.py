@@ -106,3 +106,27 @@ def test_allowlist_file(tmp_path):
     assert suppressions.load_file(path) == 2
     assert suppressions.match("org", "org-1", T0) is not None
     assert suppressions.match("account", "a", T0) is None  # expired
+
+
+def test_verdicts_teach_the_learner_to_hold_back_benign_evidence():
+    from app.findings.feedback import Verdict, apply_verdict
+
+    policy = AlertPolicy()
+    for i in range(40):
+        benign = i % 2 == 0
+        evidence = [Evidence("timing_regularity", 0.95 if benign else 0.2, 0.3), Evidence("harvest_share", 0.05 if benign else 0.9, 0.1)]
+        finding = policy.apply(Detection("account-extraction", f"a{i}", 0.8, T0 + i, T0, evidence))[0]
+        apply_verdict(Verdict(finding["finding_info"]["uid"], "false_positive" if benign else "confirmed"), policy)
+    assert policy.learner.ready
+    ci_bot = [Evidence("timing_regularity", 0.97, 0.3), Evidence("harvest_share", 0.02, 0.1)]
+    harvester = [Evidence("timing_regularity", 0.25, 0.3), Evidence("harvest_share", 0.95, 0.1)]
+    assert policy.apply(Detection("account-extraction", "new-bot", 0.8, T0 + 100, T0, ci_bot)) == []
+    assert policy.stats.suppressed_by[("account-extraction", "learned")] == 1
+    assert len(policy.apply(Detection("account-extraction", "new-harvester", 0.8, T0 + 100, T0, harvester))) == 1
+
+
+def test_learner_is_silent_until_it_has_enough_verdicts():
+    policy = AlertPolicy()
+    evidence = [Evidence("timing_regularity", 0.97, 0.3)]
+    assert policy.learner.probability({"timing_regularity": 0.97}) is None
+    assert len(policy.apply(Detection("account-extraction", "x", 0.8, T0, T0, evidence))) == 1
