@@ -13,6 +13,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,32 @@ def read_findings(path: Path) -> Iterator[dict[str, Any]]:
                     raise InputFileError(f"{path}:{lineno} is not a JSON finding") from None
     except (OSError, EOFError) as exc:
         raise InputFileError(f"cannot read {path}: {exc}") from None
+
+
+def member_starts(events: Path, truth: dict[str, Any]) -> dict[str, float]:
+    """Return each campaign account's first event time at or after its campaign's start."""
+    start_of = {
+        str(a): float(c["start_ts"]) for c in truth["campaigns"] for a in c.get("accounts") or ()
+    }
+    first: dict[str, float] = {}
+    opener: Any = gzip.open if events.suffix == ".gz" else open
+    try:
+        with opener(events, "rb") as raw:
+            for line in raw:
+                try:
+                    obj = orjson.loads(line)
+                    acc = obj["account_id"]
+                    ts = obj["ts"]
+                    if isinstance(ts, str):
+                        ts = datetime.fromisoformat(ts).timestamp()
+                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                    continue  # replay reports bad lines; here they only cannot start anything
+                begin = start_of.get(acc)
+                if begin is not None and ts >= begin and ts < first.get(acc, float("inf")):
+                    first[acc] = float(ts)
+    except (OSError, EOFError) as exc:
+        raise InputFileError(f"cannot read {events}: {exc}") from None
+    return first
 
 
 def detector_of(finding: dict[str, Any]) -> str:
@@ -124,7 +151,11 @@ def _owners(
 
 
 def _campaign(
-    c: dict[str, Any], truth_acc: dict[str, Any], flags: Flags, owners: dict[str, str | None]
+    c: dict[str, Any],
+    truth_acc: dict[str, Any],
+    flags: Flags,
+    owners: dict[str, str | None],
+    starts: dict[str, float],
 ) -> dict[str, Any]:
     start = float(c["start_ts"])
     members = [str(a) for a in c.get("accounts") or ()]
@@ -135,7 +166,8 @@ def _campaign(
         if ts is None:
             continue
         info = truth_acc.get(acc) or {}
-        begin = max(start, float(info.get("first_ts") or info.get("start_ts") or start))
+        own = starts.get(acc) or info.get("first_ts") or info.get("start_ts") or start
+        begin = max(start, float(own))
         if ts < start:
             early += 1
         ttd.append(max(0.0, ts - begin))
@@ -174,20 +206,27 @@ def _campaign(
 
 
 def evaluate(
-    truth: dict[str, Any], findings: Iterable[dict[str, Any]], days: float | None = None
+    truth: dict[str, Any],
+    findings: Iterable[dict[str, Any]],
+    days: float | None = None,
+    starts: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Compare findings with the truth; return the full report as a JSON-ready dict."""
+    """Compare findings with the truth; return the full report as a JSON-ready dict.
+
+    A member's time to detect counts from its own first request when known (``starts``, or
+    ``first_ts`` in the truth), else from its campaign's start.
+    """
     if not isinstance(truth, dict) or "accounts" not in truth or "campaigns" not in truth:
         raise InputFileError("truth must hold 'campaigns' and 'accounts'")
     flags = collect(findings)
     truth_acc: dict[str, Any] = truth["accounts"]
     campaign_ids = {str(c["id"]) for c in truth["campaigns"]}
     owners = _owners(flags, truth_acc, campaign_ids)
-    campaigns = [_campaign(c, truth_acc, flags, owners) for c in truth["campaigns"]]
+    campaigns = [_campaign(c, truth_acc, flags, owners, starts or {}) for c in truth["campaigns"]]
     if days is None:
         days = _days(truth, flags)
     benign: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"accounts": 0, "flagged": 0, "flagged_ids": []}
+        lambda: {"accounts": 0, "flagged": 0, "flagged_ids": [], "by_detector": {}}
     )
     positives = flagged_pos = flagged_neg = 0
     for acc, info in truth_acc.items():
@@ -202,6 +241,9 @@ def evaluate(
         if hit:
             flagged_neg += 1
             row["flagged"] += 1
+            for det, per in flags.by_detector.items():
+                if acc in per:
+                    row["by_detector"][det] = row["by_detector"].get(det, 0) + 1
             if len(row["flagged_ids"]) < 10:
                 row["flagged_ids"].append(acc)
     for row in benign.values():

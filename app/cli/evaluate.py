@@ -27,6 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--plot", type=Path, metavar="OUT.png", help="write a timeline plot (needs matplotlib)"
     )
     parser.add_argument("--days", type=float, help="simulated days (default: from the truth file)")
+    parser.add_argument(
+        "--events",
+        type=Path,
+        help="the replayed events: time to detect then counts from each member's first request",
+    )
     parser.set_defaults(func=run)
 
 
@@ -62,10 +67,14 @@ def format_report(r: dict[str, Any]) -> str:
         lines.append(
             f"  {det:<24} {row['accounts']:>7,} accounts, precision {_p(row['precision'])}"
         )
-    lines += ["", f"{'benign archetype':<22} {'accounts':>9} {'flagged':>8} {'FP/10k/day':>11}"]
+    lines += [
+        "",
+        f"{'benign archetype':<22} {'accounts':>9} {'flagged':>8} {'FP/10k/day':>11}  by detector",
+    ]
     for role, row in r["benign"].items():
+        by = ", ".join(f"{d} {n}" for d, n in sorted(row["by_detector"].items()))
         lines.append(
-            f"{role:<22} {row['accounts']:>9,} {row['flagged']:>8} {row['fp_per_10k_per_day']:>11.2f}"
+            f"{role:<22} {row['accounts']:>9,} {row['flagged']:>8} {row['fp_per_10k_per_day']:>11.2f}  {by}"
         )
     lines += ["", "targets:"]
     for t in r["targets"]:
@@ -79,10 +88,11 @@ def format_report(r: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate; print the table or JSON on stdout; exit 0 (misses are data, not errors)."""
-    from app.evaluate import evaluate, read_findings, read_json
+    from app.evaluate import evaluate, member_starts, read_findings, read_json
 
     truth = read_json(args.truth)
-    report = evaluate(truth, read_findings(args.findings), days=args.days)
+    starts = member_starts(args.events, truth) if args.events is not None else None
+    report = evaluate(truth, read_findings(args.findings), days=args.days, starts=starts)
     if args.plot is not None:
         from app.evaluate_plot import plot_timeline
 

@@ -40,8 +40,8 @@ class AccountConfig:
     eval_every: int = 3  # score every N events of a busy account
     eval_gap_s: float = 30.0  # ... and every event that follows a pause this long
     refresh_s: float = 600.0  # re-emit a standing detection this often (keeps findings fresh)
-    model_every_s: float = 300.0  # population model at most once per account per this time
-    model_every_events: int = 16  # ... and per this many events of the account
+    model_every_s: float = 600.0  # population model at most once per account per this time
+    model_every_events: int = 32  # ... and per this many events of the account
     signal_every_s: float = 300.0  # account signals at most this often, unless risk jumps
     established_days: float = 30.0  # accounts this old teach which client stacks are normal
     datacenter_asns: frozenset[int] = DATACENTER_ASNS
@@ -161,17 +161,11 @@ class AccountDetector:
             harvest=st.ev / EVIDENCE_CAP,
             features={
                 "rate_per_min": rate_per_min(st, now),
-                "template": st.tp,
-                "long_completions": st.lg,
-                "strong_requests": st.hs,
-                "single_turn": st.sg,
-                "max_tokens_hit": st.mx,
-                "output_ratio_log2": st.ot,
                 "new_model": st.nm,
                 "datacenter": st.dc,
                 "ua_tls_mismatch": st.mm,
-                "gap_spread_log": st.gap_spread(),
-                "agentic": st.ag,
+                "long_completions": st.lg,
+                "single_turn": st.sg,
             },
         )
 

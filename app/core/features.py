@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import struct
-import zlib
 
 from app.core.text import FLAG_CODE, FLAG_COT, FLAG_REWRITE, FLAG_RUBRIC, FLAG_TOOL
 from app.events import Event
@@ -20,7 +19,6 @@ GRADING = FLAG_RUBRIC | FLAG_REWRITE
 AGENTIC = FLAG_CODE | FLAG_TOOL
 
 TAU_SHORT_S = 300.0  # rate window: five minutes
-TAU_LONG_S = 3600.0  # rate window: one hour
 TAU_EVIDENCE_S = 6 * 3600.0  # memory of the accumulated request evidence
 TAU_STRONG_S = 24 * 3600.0  # memory of strongly harvest-shaped requests
 SHORT_EVENTS = 24  # short horizon of shares, in events
@@ -51,13 +49,11 @@ EVIDENCE_CAP = 10.0
 _A_SHORT = 1.0 / SHORT_EVENTS
 _A_BASE = 1.0 / BASE_EVENTS
 _K_SHORT = -1.0 / TAU_SHORT_S
-_K_LONG = -1.0 / TAU_LONG_S
 _K_EVIDENCE = -1.0 / TAU_EVIDENCE_S
 _K_STRONG = -1.0 / TAU_STRONG_S
 _LOG2 = 1.4426950408889634
 _exp = math.exp
 _log = math.log
-_crc32 = zlib.crc32
 
 
 class AccountState:
@@ -65,7 +61,7 @@ class AccountState:
 
     __slots__ = (
         # volume and timing
-        "n", "first_ts", "last_ts", "created_ts", "streak_ts", "rs", "rl", "gm", "gv",
+        "n", "first_ts", "last_ts", "created_ts", "streak_ts", "rs", "gm", "gv",
         # request evidence: CUSUM of per-request harvest evidence, since when it has been
         # positive, count of strong requests
         "ev", "ev_ts", "hs",
@@ -75,7 +71,7 @@ class AccountState:
         # client stack: the account's majority UA/TLS (Boyer-Moore vote), share of others
         "cl", "cc", "sw",
         # own baseline (frozen while the account is flagged)
-        "b_hv", "b_tp", "b_sg", "b_mx", "b_ot",
+        "b_hv", "b_mx", "b_ot",
         # template sketch: four SimHash centres with counts
         "f0", "f1", "f2", "f3", "c0", "c1", "c2", "c3",
         # bookkeeping of the detector
@@ -87,11 +83,11 @@ class AccountState:
         self.n = 0
         self.first_ts = self.last_ts = self.streak_ts = 0.0
         self.created_ts = -1.0
-        self.rs = self.rl = self.gm = self.gv = self.ev = self.ev_ts = self.hs = 0.0
+        self.rs = self.gm = self.gv = self.ev = self.ev_ts = self.hs = 0.0
         self.hv = self.ag = self.tp = self.sg = self.mx = self.ot = self.lg = 0.0
         self.nm = self.dc = self.mm = self.ch = self.sw = 0.0
         self.cl = self.cc = 0
-        self.b_hv = self.b_tp = self.b_sg = self.b_mx = self.b_ot = 0.0
+        self.b_hv = self.b_mx = self.b_ot = 0.0
         self.f0 = self.f1 = self.f2 = self.f3 = 0
         self.c0 = self.c1 = self.c2 = self.c3 = 0
         self.ip = 0
@@ -116,7 +112,6 @@ class AccountState:
             self.streak_ts = ts
         self.last_ts = ts
         self.rs = self.rs * _exp(gap * _K_SHORT) + 1.0
-        self.rl = self.rl * _exp(gap * _K_LONG) + 1.0
         a = 1.0 / n if n < SHORT_EVENTS else _A_SHORT
         if n > 1:
             lg = _log(1.0 + (gap if gap < MAX_GAP_S else MAX_GAP_S))
@@ -141,7 +136,8 @@ class AccountState:
         ua, tls = ev.user_agent, ev.tls_fp
         switched = False
         if ua or tls:
-            client = _crc32(f"{ua}|{tls}".encode())
+            # In-process hashes: only equality matters (a restored state may see one change).
+            client = hash((ua, tls)) & 0xFFFFFFFF
             if client == self.cl:
                 if self.cc < 64:
                     self.cc += 1
@@ -169,14 +165,19 @@ class AccountState:
             r += R_MISMATCH
         if switched:
             r += R_SWITCH
-        e = self.ev * _exp(gap * _K_EVIDENCE) + r - DRIFT
+        e = r - DRIFT
+        if self.ev:
+            e += self.ev * _exp(gap * _K_EVIDENCE)
         if e <= 0.0:
             self.ev = 0.0
         else:
             if self.ev == 0.0:
                 self.ev_ts = ts  # a new episode of harvest-shaped traffic starts
             self.ev = EVIDENCE_CAP if e > EVIDENCE_CAP else e
-        self.hs = self.hs * _exp(gap * _K_STRONG) + (1.0 if r >= STRONG else 0.0)
+        if self.hs:
+            self.hs = self.hs * _exp(gap * _K_STRONG) + (1.0 if r >= STRONG else 0.0)
+        elif r >= STRONG:
+            self.hs = 1.0
 
         self.hv += a * (harvest - self.hv)
         self.ag += a * (agentic - self.ag)
@@ -188,7 +189,7 @@ class AccountState:
         self.dc += a * (datacenter - self.dc)
         self.mm += a * (mismatch - self.mm)
         self.sw += a * (switched - self.sw)
-        ip = _crc32(ev.ip.encode()) if ev.ip else 0
+        ip = hash(ev.ip) & 0xFFFFFFFF if ev.ip else 0
         self.ch += a * ((n > 1 and ip != self.ip) - self.ch)
         self.ip = ip
         if fp is not None:
@@ -196,11 +197,8 @@ class AccountState:
         if self.alert_ts == 0.0:
             b = 1.0 / n if n < BASE_EVENTS else _A_BASE
             self.b_hv += b * (harvest - self.b_hv)
-            self.b_sg += b * (single - self.b_sg)
             self.b_mx += b * (hit - self.b_mx)
             self.b_ot += b * (ratio - self.b_ot)
-            if fp is not None:
-                self.b_tp += b * (reused - self.b_tp)
         return reused
 
     def _sketch(self, fp: int) -> bool:

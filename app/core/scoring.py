@@ -163,7 +163,7 @@ def evidence(
         ("max_tokens_hit_share", state.mx, state.b_mx, shape * state.mx),
         ("output_ratio_log2", state.ot, state.b_ot, shape * ramp(state.ot, 0.0, 4.0)),
         ("single_turn_share", state.sg, base.get("single_turn", 0.0), shape * 0.6 * state.sg),
-        ("template_reuse", state.tp, state.b_tp, shape * state.tp),
+        ("template_reuse", state.tp, base.get("template", 0.0), shape * state.tp),
         ("account_age_days", age, 30.0, 0.0 if age < 0 else 2.0 * ramp(30.0 - age, 0.0, 29.0)),
         ("datacenter_share", state.dc, base.get("datacenter", 0.0), 0.5 * ramp(state.dc, 0.3, 0.8)),
         (

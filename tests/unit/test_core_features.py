@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.core.features import AccountState
-from app.core.text import FLAG_CODE, FLAG_COT
+from app.core.features import DRIFT, EVIDENCE_CAP, STRONG, AccountState
+from app.core.text import FLAG_CODE, FLAG_COT, FLAG_RUBRIC
 from app.events import Event
 
 T0 = 1_767_225_600.0  # 2026-01-01
@@ -156,7 +156,65 @@ def test_state_stays_bounded_and_serialisable(
             False,
             True,
         )
-    for share in (s.hv, s.ag, s.tp, s.sg, s.mx, s.nm, s.mm, s.ch, s.b_hv, s.b_tp):
+    for share in (s.hv, s.ag, s.tp, s.sg, s.mx, s.lg, s.nm, s.mm, s.ch, s.sw, s.b_hv, s.b_mx):
         assert -1e-9 <= share <= 1.0 + 1e-9
+    assert 0.0 <= s.ev <= EVIDENCE_CAP and s.hs >= 0.0
     assert s.gv >= 0.0
     assert AccountState.from_bytes(s.to_bytes()).n == s.n
+
+
+def harvest_request(ts: float, **kw: Any) -> Event:
+    """A chain-of-thought request with a long completion near its max_tokens."""
+    base: dict[str, Any] = {
+        "flags": FLAG_COT,
+        "prompt_tokens": 200,
+        "completion_tokens": 3500,
+        "max_tokens": 4096,
+    }
+    base.update(kw)
+    return make_event(ts=ts, **base)
+
+
+def test_request_evidence_accumulates_for_harvest_and_not_for_chat() -> None:
+    chat, harvest = AccountState(), AccountState()
+    feed(
+        chat,
+        [
+            make_event(ts=T0 + 60 * i, turn=1 + i % 4, completion_tokens=350, prompt_tokens=900)
+            for i in range(50)
+        ],
+    )
+    assert chat.ev == 0.0 and chat.hs == 0.0
+    feed(harvest, [harvest_request(T0)])
+    first = harvest.ev
+    assert first > STRONG - DRIFT - 0.5 and harvest.hs == 1.0 and harvest.ev_ts == T0
+    feed(harvest, [harvest_request(T0 + 60, flags=FLAG_COT | FLAG_RUBRIC)])
+    assert harvest.ev > first + 2.0 and harvest.hs > 1.9
+    feed(harvest, [harvest_request(T0 + 120 + i) for i in range(20)])
+    assert harvest.ev == EVIDENCE_CAP  # bounded
+    assert harvest.ev_ts == T0  # still the same episode
+
+
+def test_ordinary_requests_end_an_episode() -> None:
+    s = AccountState()
+    feed(s, [harvest_request(T0)])
+    feed(
+        s, [make_event(ts=T0 + 60 * (i + 1), turn=2 + i, completion_tokens=200) for i in range(10)]
+    )
+    assert s.ev == 0.0
+    feed(s, [harvest_request(T0 + 3600)])
+    assert s.ev > 0.0 and s.ev_ts == T0 + 3600
+
+
+def test_requests_from_a_second_client_count_as_switches() -> None:
+    s = AccountState()
+    feed(s, [make_event(ts=T0 + i, user_agent="Mozilla/5.0", tls_fp="chrome") for i in range(10)])
+    assert s.sw == 0.0
+    feed(
+        s,
+        [
+            make_event(ts=T0 + 20 + i, user_agent="python-requests/2.31", tls_fp="py")
+            for i in range(3)
+        ],
+    )
+    assert s.sw > 0.1

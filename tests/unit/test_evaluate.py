@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from app.cli.main import main
-from app.evaluate import evaluate
+from app.evaluate import evaluate, member_starts
 
 T0 = 1_767_225_600.0
 
@@ -143,3 +143,25 @@ def test_cli_bad_inputs_are_one_line_errors(tmp_path: Path, capsys) -> None:
     tp.write_bytes(orjson.dumps(truth()))
     assert main(["evaluate", "--truth", str(tp), "--findings", str(fp)]) == 2
     assert "not a JSON finding" in capsys.readouterr().err
+
+
+def test_member_starts_from_events_file(tmp_path: Path) -> None:
+    rows = [
+        {"account_id": "h1", "ts": T0 + 100},  # before its campaign start: not the start
+        {"account_id": "h1", "ts": T0 + 700},
+        {"account_id": "h1", "ts": T0 + 900},
+        {"account_id": "b1", "ts": T0 + 5},
+        {"account_id": "h2", "ts": "2026-01-01T00:20:00+00:00"},
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(r) for r in rows) + b"\nnot json\n")
+    starts = member_starts(path, truth())
+    assert starts == {"h1": T0 + 700, "h2": T0 + 1200}
+    r = evaluate(truth(), [finding(T0 + 760, ["h1"])], starts=starts)
+    assert r["campaigns"][1]["median_member_ttd_s"] == pytest.approx(60)
+
+
+def test_benign_flags_are_split_by_detector() -> None:
+    r = evaluate(truth(), sample_findings())
+    assert r["benign"]["casual"]["by_detector"] == {"account-extraction": 1, "hydra-cluster": 1}
+    assert r["benign_group_findings"] == 0
