@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHES = ("bench_sim", "bench_core", "bench_coordination", "bench_e2e")
+BENCHES = ("bench_sim", "bench_core", "bench_coordination", "bench_e2e", "bench_latency")
 
 
 def main() -> int:

@@ -19,8 +19,23 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 SCHEME = "abusekafka"
 
 
+FETCH_MAX_WAIT_MS = 100  # Faust hard-codes 1500 ms: at low rates a finding waited for it
+
+
+class ShortWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's consumer thread with a short fetch long-poll, for sub-second latency."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts
+        return consumer
+
+
 class FastDrainConsumer(faust_aiokafka.Consumer):
     """The aiokafka consumer with a direct delivery fast path."""
+
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return ShortWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - runs in workers
         callback = self.callback
