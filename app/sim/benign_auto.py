@@ -55,7 +55,7 @@ def power_user(
     if n == 0:
         return 0
     ptab, ctab = TABLES["agent"]
-    maxtok = int(rng.choice([8192, 16000, 32000]))
+    maxtok = int(rng.choice([8000, 8192, 16000, 16384, 32000]))
     comp = np.minimum(sample_tokens(rng, ctab, n, pick(rng, par["completion_scale"])), maxtok)
     models = world.models[: len(world.sc.models)]
     fav = int(rng.integers(len(models)))
@@ -66,10 +66,12 @@ def power_user(
             world.new_model,
             model,
         )
+    limited = rng.random(n) < rng.uniform(0.0, 0.03)  # heavy bursts meet the rate limit
     return world.emit(
         acct,
         ts,
         model=model,
+        status=np.where(limited, 429, 200),
         ptok=sample_tokens(rng, ptab, n, pick(rng, par["token_scale"])),
         ctok=comp,
         maxtok=maxtok,
@@ -129,8 +131,8 @@ def enterprise_org(world: World, rng: np.random.Generator) -> int:
             ts,
             model=int(rng.integers(len(world.sc.models))),
             ptok=sample_tokens(rng, ptab, n, rng.uniform(0.4, 1.0), lo=60),
-            ctok=np.minimum(sample_tokens(rng, TABLES["conv"][1], n, 0.5), 1024),
-            maxtok=1024,
+            ctok=sample_tokens(rng, TABLES["conv"][1], n, 0.5),
+            maxtok=int(rng.choice([512, 1000, 1024, 2048])),
             prompt=choose(rng, docs, n),
             system=system,
             key=choose(rng, mine, n),
@@ -167,8 +169,8 @@ def ci_bot(world: World, rng: np.random.Generator, acct: int, jobs: np.ndarray, 
         ts,
         model=int(rng.integers(len(world.sc.models))),
         ptok=sample_tokens(rng, TABLES["code"][0], n, 0.6, lo=80),
-        ctok=np.minimum(sample_tokens(rng, TABLES["conv"][1], n, 1.0), 2048),
-        maxtok=2048,
+        ctok=sample_tokens(rng, TABLES["conv"][1], n, 1.0),
+        maxtok=int(rng.choice([1024, 2048, 4096])),
         prompt=choose(rng, jobs, n),
         net=net,
         client=world.clients.pick("ci" if rng.random() < 0.6 else "script"),
@@ -201,9 +203,10 @@ def eval_run(world: World, rng: np.random.Generator, acct: int, net: int) -> int
         acct,
         ts,
         model=world.new_model if on_new else int(rng.integers(len(world.sc.models))),
+        status=np.where(rng.random(n) < rng.uniform(0.0, 0.05), 429, 200),
         ptok=rng.integers(60, 400, n),
         ctok=rng.integers(20, 700, n),
-        maxtok=1024,
+        maxtok=int(rng.choice([512, 1024, 2048])),
         prompt=texts[:n],
         net=net,
         client=world.clients.pick("sdk"),

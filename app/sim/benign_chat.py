@@ -11,7 +11,7 @@ from app.sim.population import NetChoice, model_choice
 from app.sim.timing import expand, group_cumsum, sessions_batch
 from app.sim.world import World, choose, pick_n
 
-MAX_TOKENS = np.array([1024, 2048, 4096, 4096, 8192])
+MAX_TOKENS = np.array([1000, 1024, 2000, 2048, 4000, 4096, 4096, 8000, 8192, 16384])
 
 
 class ChatPools:
@@ -63,7 +63,8 @@ def chat_batch(
     maxtok = MAX_TOKENS[rng.integers(0, len(MAX_TOKENS), k)][ev_who]
     scale = pick_n(rng, par["token_scale"], k)[ev_who]
     ptab, ctab = TABLES["conv"]
-    comp = np.minimum(sample_tokens(rng, ctab, n) * scale, maxtok).astype(np.int64)
+    out_scale = pick_n(rng, par["output_scale"], k)[ev_who]
+    comp = np.minimum(sample_tokens(rng, ctab, n) * scale * out_scale, maxtok).astype(np.int64)
     inc = comp + sample_tokens(rng, ptab, n, 0.08)
     prompt_tok = (
         (sample_tokens(rng, ptab, n) * scale).astype(np.int64)[first][session]
@@ -90,9 +91,7 @@ def chat_batch(
     system[custom] = [
         world.bank.add(prompts.persona_system(world.bank.rand)) for _ in range(int(custom.sum()))
     ]
-    client = np.array(
-        [world.clients.pick("browser" if rng.random() < 0.3 else "sdk") for _ in range(k)]
-    )
+    client = np.array([_client(world, rng) for _ in range(k)])
     fav = rng.integers(0, len(world.sc.models), k)[ev_who]
     try_ev = try_share[ev_who] if isinstance(try_share, np.ndarray) else try_share
     counts = world.emit_many(
@@ -114,7 +113,12 @@ def chat_batch(
 
 def _client(world: World, rng: np.random.Generator) -> int:
     """Browser or SDK; a few browsers sit behind a TLS-intercepting corporate proxy."""
-    if rng.random() < 0.3:
+    u = rng.random()
+    if u < 0.02:  # a script that sends a browser user agent (unofficial wrappers do)
+        return world.clients.pick("browser", tls_override="python")
+    if u < 0.08:  # curl, requests, httpx: people script against the API directly
+        return world.clients.pick("script")
+    if u < 0.35:
         return world.clients.pick(
             "browser", tls_override="corp-proxy" if rng.random() < 0.08 else None
         )
@@ -156,8 +160,8 @@ def framework_batch(
         ts,
         model=model_choice(world, rng, ts, rng.integers(0, len(world.sc.models), k)[ev_who]),
         ptok=sample_tokens(rng, ptab, n, 0.3) + 40 * turn,
-        ctok=np.minimum(sample_tokens(rng, ctab, n, 0.6), 4096),
-        maxtok=4096,
+        ctok=sample_tokens(rng, ctab, n, 0.6),
+        maxtok=np.array([2048, 4000, 4096, 8192])[rng.integers(0, 4, k)][ev_who],
         prompt=np.where(step == 1, choose(rng, pools.chat, n), choose(rng, pools.tool, n)),
         system=system[ev_who],
         conv=world.new_convs(len(starts))[session],

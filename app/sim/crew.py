@@ -12,6 +12,8 @@ from app.sim.scenario import CampaignSpec, Range
 from app.sim.words import SENSITIVE
 from app.sim.world import World, choose, pick
 
+# max_tokens values people actually configure; campaigns use them too.
+COMMON_MAX_TOKENS = (1024, 2048, 4000, 4096, 8000, 8192, 16000, 16384, 32000)
 _CLAIMED = ["US", "US", "US", "GB", "CA", "DE", "SG", "NL", "JP", "AU"]
 
 
@@ -74,7 +76,8 @@ def recruit(world: World, spec: CampaignSpec, n: int | None = None) -> Crew:
         )
     n_old = len(world.sc.models)
     crew.fav_model = int(rng.choice([n_old - 1, n_old - 1, int(rng.integers(n_old))]))
-    crew.max_tokens = int(round(crew.p("max_tokens") / 1024) * 1024)
+    want = crew.p("max_tokens")
+    crew.max_tokens = min(COMMON_MAX_TOKENS, key=lambda m: abs(m - want))  # what SDK users type
     crew.conv_ids = rng.random() < 0.5
     return crew
 
@@ -108,14 +111,11 @@ def cot_mix(
 
 
 def harvest_tokens(crew: Crew, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Prompt and completion tokens of harvest requests: short in, long out, often at the cap."""
+    """Prompt and completion tokens of harvest requests: written-out reasoning runs long."""
     rng = crew.rng
     prompt = np.maximum(20, crew.p("prompt_tokens") * rng.lognormal(0, 0.4, n)).astype(np.int64)
-    share = crew.p("completion_share_of_max")
-    comp = np.minimum(crew.max_tokens, crew.max_tokens * share * rng.lognormal(0, 0.35, n)).astype(
-        np.int64
-    )
-    return prompt, comp
+    comp = np.minimum(crew.max_tokens, crew.p("completion_tokens") * rng.lognormal(0, 0.6, n))
+    return prompt, comp.astype(np.int64)
 
 
 def crew_net(world: World, crew: Crew, exits: list[int] | None = None) -> int:

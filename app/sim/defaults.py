@@ -45,7 +45,8 @@ ARCHETYPE_PARAMS: dict[str, dict[str, tuple[float, float]]] = {
         "sessions_per_day": (0.5, 5.0),
         "turns_mean": (1.3, 4.0),
         "turn_gap_s": (15.0, 150.0),
-        "token_scale": (0.5, 2.0),
+        "token_scale": (0.2, 3.0),
+        "output_scale": (0.5, 6.0),  # some people ask for essays, stories and long code
         "diurnal_floor": (0.03, 0.25),
         "peak_hour": (10.0, 22.0),
     },
@@ -56,7 +57,7 @@ ARCHETYPE_PARAMS: dict[str, dict[str, tuple[float, float]]] = {
         "task_turns": (6.0, 60.0),
         "pause_s": (30.0, 900.0),
         "token_scale": (0.5, 1.5),
-        "completion_scale": (1.0, 2.5),
+        "completion_scale": (1.0, 4.0),
         "datacenter_share": (0.15, 0.35),
         "fanout_share": (0.05, 0.3),  # steps that fan out into parallel requests
         "fanout_max": (3.0, 8.0),
@@ -103,9 +104,9 @@ _SHARED = {
     "payment_shared": (0.5, 1.0),  # share of accounts paying with a card used by others
     "cards_per_payment": (3.0, 30.0),
     "templates": (2.0, 5.0),
-    "max_tokens": (2048.0, 12000.0),
-    "completion_share_of_max": (0.35, 0.95),
-    "prompt_tokens": (120.0, 900.0),
+    "max_tokens": (1024.0, 16000.0),
+    "completion_tokens": (300.0, 2500.0),  # median per campaign
+    "prompt_tokens": (150.0, 2500.0),
     "spoof_ua": (0.0, 1.0),  # probability that the campaign sends a browser UA from a script
     "datacenter_share": (0.3, 0.9),
 }

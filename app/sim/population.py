@@ -22,7 +22,16 @@ def new_benign(
     cc = country or _CC[min(int(np.searchsorted(_CC_CUM, rng.random())), len(_CC) - 1)]
     new = rng.random() < pick(rng, pop["new_share"])
     created = world.created(rng, new, pick(rng, pop["signup_in_window_share"]))
-    payment = None if rng.random() < 0.04 else "new"  # a few are invoiced, no card on file
+    payment: str | None = "new"
+    u = rng.random()
+    if u < 0.04:  # invoiced, no card on file
+        payment = None
+    elif u < 0.08:  # a team or family card that pays for a few unrelated-looking accounts
+        if world.team_cards and rng.random() < 0.75:
+            payment = world.team_cards[int(rng.integers(len(world.team_cards)))]
+        else:
+            payment = world.hexid("pm_", 8)
+            world.team_cards.append(payment)
     return world.add_account(
         role, created, cc, _TZ.get(cc, 0.0) + rng.uniform(-1, 1), payment_fp=payment
     )

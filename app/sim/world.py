@@ -63,6 +63,7 @@ class World:
         self.clients = Clients(self._seed("clients"))
         self.accounts: list[Account] = []
         self.keys: list[str] = []
+        self.team_cards: list[str] = []
         self._ids = random.Random(self._seed("ids"))
         self._seen: set[str] = set()
         self._parts: dict[str, list[np.ndarray]] = {"ts": [], **{f: [] for f in FIELDS}}

@@ -133,3 +133,45 @@ def test_coding_agents_are_burstier_than_chat_like_the_agent_trace(sim: Simulati
     _, chat_fano = _busy_hour_shape(sim, {"casual"})
     _, fano = _busy_hour_shape(sim, {"power-user"})
     assert chat_fano * 1.5 < fano < fitted.MOONCAKE_FANO
+
+
+def test_no_event_attribute_value_is_used_by_campaigns_alone(sim: Simulation) -> None:
+    w, c = sim.world, sim.cols
+    campaign_ids = {crew.spec.id for crew in sim.crews}
+    is_campaign = np.array([a.role in campaign_ids for a in w.accounts])
+    columns = {
+        "max_tokens": c["maxtok"],
+        "client": np.array([hash(row) for row in w.clients.rows])[c["client"]],
+        "asn": np.array([asn for _, asn, _ in w.nets.rows])[c["net"]],
+        "status": c["status"],
+        "model": c["model"],
+    }
+    for name, values in columns.items():
+        pairs = np.unique(np.stack([values.astype(np.int64), c["acct"].astype(np.int64)]), axis=1)
+        for value in np.unique(pairs[0]):
+            users = pairs[1][pairs[0] == value]
+            n_campaign = int(is_campaign[users].sum())
+            if n_campaign >= 20:
+                assert len(users) - n_campaign >= 0.02 * n_campaign, (name, value)
+
+
+def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    ranks = np.empty(len(pos) + len(neg))
+    ranks[np.argsort(np.concatenate([pos, neg]), kind="stable")] = np.arange(1, len(ranks) + 1)
+    auc = (ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
+    return max(auc, 1 - auc)
+
+
+def test_hydra_accounts_are_not_separable_by_one_token_statistic(sim: Simulation) -> None:
+    w, c = sim.world, sim.cols
+    hydra_ids = {crew.spec.id for crew in sim.crews if crew.spec.kind == "hydra"}
+    campaign_ids = {crew.spec.id for crew in sim.crews}
+    n = np.bincount(c["acct"], minlength=len(w.accounts))
+    roles = [a.role for a in w.accounts]
+    hydra = np.array([r in hydra_ids for r in roles]) & (n > 0)
+    benign = np.array([r not in campaign_ids for r in roles]) & (n > 0)
+    for values in (c["ctok"], c["ptok"]):
+        mean = np.bincount(
+            c["acct"], weights=values.astype(float), minlength=len(w.accounts)
+        ) / np.maximum(n, 1)
+        assert _auc(mean[hydra], mean[benign]) < 0.95
