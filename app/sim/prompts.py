@@ -45,7 +45,22 @@ def chat(r: random.Random) -> str:
         ),
         lambda: f"Explain step by step how {c(w.TOPICS)} works, I keep getting confused.",
     )
+    if r.random() < 0.04:  # ordinary requests that look like harvesting on the surface
+        return c(_LOOKALIKES)(r)
     return c(_OPENERS) + c(forms)()
+
+
+_LOOKALIKES = (
+    lambda r: (
+        f"Rewrite this email to my {r.choice(('landlord', 'boss', 'teacher', 'neighbour'))} so it sounds more appropriate: I am upset about {r.choice(w.THINGS)}."
+    ),
+    lambda r: (
+        f"Grade this {r.choice(w.SUBJECTS)} essay on a scale of 1 to 10 using the rubric from my class: '{r.choice(w.TOPICS)} changed the world because...'"
+    ),
+    lambda r: (
+        f"Which answer is better for my quiz about {r.choice(w.TOPICS)}, A or B? Explain your reasoning."
+    ),
+)
 
 
 def followup(r: random.Random) -> str:

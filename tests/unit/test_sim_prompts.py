@@ -54,6 +54,8 @@ def test_benign_chat_is_rarely_harvest_shaped() -> None:
     texts = [prompts.chat(r) for _ in range(2000)]
     share = sum(bool(content_flags(t) & HARVEST_FLAGS) for t in texts) / len(texts)
     assert 0.0 < share < 0.15  # some people do ask for step by step explanations
+    for flag in (FLAG_RUBRIC, FLAG_REWRITE):  # teachers grade essays, people soften emails
+        assert 0.0 < sum(bool(content_flags(t) & flag) for t in texts) / len(texts) < 0.05
 
 
 def test_the_big_framework_system_prompt_asks_to_think_step_by_step() -> None:
