@@ -87,7 +87,7 @@ def _worker_rate(broker: EmbeddedBroker, topic: str, n: int, workers: int = 1) -
 def run(n: int = 200_000, repeats: int = 3) -> dict[str, Any]:
     """Measure e2e and ceiling in the same run; medians of ``repeats``."""
     messages = _events(n)
-    e2e, ceiling = [], []
+    e2e, ceiling, two = [], [], []
     with EmbeddedBroker() as broker:
         for i in range(repeats):
             topic = f"bench-events-{i}"
@@ -95,12 +95,15 @@ def run(n: int = 200_000, repeats: int = 3) -> dict[str, Any]:
             _produce(broker.bootstrap, topic, messages)
             ceiling.append(asyncio.run(_ceiling(broker.bootstrap, topic, n)))
             e2e.append(_worker_rate(broker, topic, n))
+            two.append(_worker_rate(broker, topic, n, workers=2))
     result = {
         "e2e_events_per_s": statistics.median(e2e),
         "ceiling_events_per_s": statistics.median(ceiling),
         "e2e_runs": e2e,
         "ceiling_runs": ceiling,
         "e2e_events": n,
+        "two_workers_events_per_s": statistics.median(two),
+        "two_workers_speedup": statistics.median(t / o for t, o in zip(two, e2e, strict=True)),
     }
     result["e2e_ratio"] = result["e2e_events_per_s"] / result["ceiling_events_per_s"]
     return result
