@@ -66,5 +66,6 @@ def test_speed_paces_events_in_event_time(broker: EmbeddedBroker, unique: str) -
     start = time.monotonic()
     sent = send_kafka(window, broker.bootstrap, topic, speed=120.0)
     elapsed = time.monotonic() - start
-    assert sent == len(window)
-    assert 0.8 <= elapsed < 6.0  # about one second of wall time at 120x
+    assert sent == len(window) > 10
+    paced = (window[-1]["ts"] - t_first) / 120.0  # about one second of wall time at 120x
+    assert paced - 0.05 <= elapsed < paced + 5.0
