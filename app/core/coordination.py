@@ -41,9 +41,9 @@ __all__ = [
 
 # Sign-up cohorts (day and network) are crowds by nature: they only inform member ages.
 IGNORED = frozenset({"cohort", "tpl"})
-# One request with harvest-shaped content counts a little; the account stage's accumulated
-# harvest evidence counts fully (a single "step by step" chat is ordinary).
-FLAG_HARVEST_WEIGHT = 0.2
+# The account stage's accumulated harvest evidence is the member's harvest measure; a signal
+# without it (a bare signal_from_event) counts a harvest-flagged request a little.
+FLAG_HARVEST = 0.05
 
 
 def _h32(key: str) -> int:
@@ -72,25 +72,33 @@ class CoordinationDetector:
             kind = key.partition(":")[0]
             if kind in links:
                 links[kind] = _h32(key)
-        harvest = s.harvest + (FLAG_HARVEST_WEIGHT if s.flags & HARVEST_FLAGS else 0.0)
+        harvest = s.harvest or (FLAG_HARVEST if s.flags & HARVEST_FLAGS else 0.0)
+        age = -1.0 if s.account_age_days is None else float(s.account_age_days)
+        mm = f.get("ua_tls_mismatch", 0.0)
+        traits = (
+            (0.0 <= age < self.config.new_days)
+            + (harvest >= self._pop.harvest_median + self.config.harvest_member)
+            + (mm >= 0.5)
+        )
         return Obs(
-            seeded_hash(s.account_id, self.seed), s.account_id, s.ts,
-            -1.0 if s.account_age_days is None else float(s.account_age_days),
+            seeded_hash(s.account_id, self.seed), s.account_id, s.ts, age,
             harvest if harvest < 1.0 else 1.0, s.prompt_fp or template_from_keys(s.keys),
             _h32(s.org_id) if s.org_id else 0, links["net"], links["infra"], links["client"],
             links["pay"], f.get("new_model", 0.0), f.get("rate_per_min", 0.0), s.risk,
-            f.get("datacenter", 0.0), f.get("ua_tls_mismatch", 0.0),
+            f.get("datacenter", 0.0), mm, traits >= 2,
         )  # fmt: skip
 
     def _baseline(self, o: Obs) -> None:
         new = newness(o.age, self.config.new_days)
-        self._sample.add(o.h, (new, o.harvest, o.dc, o.mm, o.pivot, o.rate))
+        harvesting = float(o.harvest >= self._pop.harvest_median + self.config.harvest_member)
+        values = (new, o.harvest, o.dc, o.mm, o.pivot, float(o.suspect), harvesting, o.rate)
+        self._sample.add(o.h, values)
         self._pop_n += 1
         if self._pop_n % 256 == 1:
-            got = self._sample.means()
+            got = self._sample.stats(skip=self._members.links)
             if got is not None:
-                (new_m, harv, dc, mm, pivot, _), rate = got
-                self._pop = Population(new_m, harv, dc, mm, pivot, rate)
+                (new_m, harv, dc, mm, pivot, sus, hv, _), medians = got
+                self._pop = Population(new_m, harv, dc, mm, pivot, medians[7], medians[1], sus, hv)
 
     def observe(self, signal: AccountSignal) -> list[Detection]:
         """Fold one account signal into the groups of its keys; return campaign detections."""
@@ -109,6 +117,10 @@ class CoordinationDetector:
                 if len(self._groups) > cfg.max_groups:
                     self._evict()
             g.observe(o, cfg.sample_k, cfg.template_radius)
+            if o.suspect:
+                if g.core is None:
+                    g.core = Group(key, g.kind, o.ts)
+                g.core.observe(o, cfg.sample_k, cfg.template_radius)
             if g.subject and self._fits(g, o):
                 self._name(g.subject, o, touched)
             fresh = g.idx - g.score_idx
@@ -126,14 +138,21 @@ class CoordinationDetector:
     def _score(self, g: Group, ts: float, touched: list[Campaign]) -> None:
         cfg = self.config
         g.score_idx, g.score_ts = g.idx, ts
-        v = score_group(g, self._pop, cfg)
+        pop = self._pop
+        v, src = score_group(g, pop, cfg), g
+        core = g.core
+        if not v.campaign and core is not None and core.size() >= cfg.min_accounts:
+            # A stratum of members that each show campaign traits, far beyond chance.
+            expected = g.n_est(cfg.sample_k) * pop.suspect
+            if core.n_est(cfg.sample_k) >= 3.0 * expected + cfg.min_accounts:
+                v, src = score_group(core, pop, cfg), core
         g.score = v.score
         if not v.campaign:
             return
         g.profile = v.profile
         if g.subject and g.subject not in self._campaigns:
             g.subject = ""
-        fits = [m for m in map(g.member, range(g.size())) if self._fits(g, m)]
+        fits = [m for m in map(src.member, range(src.size())) if self._fits(g, m)]
         if not fits:
             return
         if not g.subject:
@@ -153,6 +172,8 @@ class CoordinationDetector:
 
     def _fits(self, g: Group, o: Obs) -> bool:
         """Whether a member fits its group's campaign profile (see ``matches``)."""
+        if g.profile is None:
+            return False
         camp = self._campaigns.get(g.subject) if g.subject else None
         tied = g.kind == "pay" or (camp is not None and o.pay != 0 and o.pay in camp.pays)
         return matches(g.profile, o, self.config, slack=1 if tied else 0)

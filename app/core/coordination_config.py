@@ -16,7 +16,7 @@ class CoordinationConfig:
     max_org_share: float = 0.5  # one org holding this share of members is one customer
     new_days: float = 30.0  # an account younger than this is new
     template_radius: int = 18  # SimHash distance to a group's template centre that still matches
-    harvest_member: float = 0.25  # member harvest evidence that matches a harvesting campaign
+    harvest_member: float = 0.1  # member harvest evidence over the population median that matches
     timing_min_signals: float = 2.5  # mean signals per member before timing is judged
     score_every: int = 4  # re-score a group after this many signals (or an eighth more) ...
     score_gap_s: float = 600.0  # ... or after this much event time

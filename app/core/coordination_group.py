@@ -39,6 +39,27 @@ class Obs:
     risk: float
     dc: float  # share from hosting networks
     mm: float  # share with a client stack that disagrees with its user agent
+    suspect: bool = False  # shows at least two campaign traits on its own (see the detector)
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What a member of a campaign shows on its own; a threshold < 0 means not checked."""
+
+    new: bool = False
+    centres: tuple[int, ...] = ()  # the campaign's template centres (empty: not checked)
+    harvest: float = -1.0
+    pivot: float = -1.0
+    mm: float = -1.0
+
+    def to_list(self) -> list[object]:
+        """Return a JSON-ready form."""
+        return [self.new, list(self.centres), self.harvest, self.pivot, self.mm]
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> Profile:
+        """Inverse of :meth:`to_list`."""
+        return cls(bool(data[0]), tuple(int(c) for c in data[1]), *(float(x) for x in data[2:5]))
 
 
 class Group:
@@ -47,7 +68,7 @@ class Group:
     __slots__ = (
         "key", "kind", "first_ts", "last_ts", "idx", "hashes", "fps", "rows", "ids",
         "templates", "subject", "fired_ts", "emit_ts", "score_idx", "score_ts", "score",
-        "named", "pending", "profile",
+        "named", "pending", "profile", "core",
     )  # fmt: skip
 
     def __init__(self, key: str, kind: str, ts: float) -> None:
@@ -65,7 +86,8 @@ class Group:
         self.score = 0.0
         self.named = 0  # members named in detections so far
         self.pending: list[str] = []  # members to name in the next detection
-        self.profile: tuple[float, ...] = ()  # campaign profile members are matched against
+        self.profile: Profile | None = None  # what members of its campaign show on their own
+        self.core: Group | None = None  # the same key, suspect members only (a stratum)
 
     def size(self) -> int:
         """Return how many members the sample holds."""
@@ -185,7 +207,8 @@ class Group:
             "centres": t.centres, "weights": t.weights, "prevs": t.prevs,
             "subject": self.subject, "fired_ts": self.fired_ts, "emit_ts": self.emit_ts,
             "score_idx": self.score_idx, "score_ts": self.score_ts, "score": self.score,
-            "profile": list(self.profile),
+            "profile": None if self.profile is None else self.profile.to_list(),
+            "core": None if self.core is None else self.core.to_dict(),
         }  # fmt: skip
 
     @classmethod
@@ -212,5 +235,8 @@ class Group:
             float(d["score_ts"]),
             float(d["score"]),
         )
-        g.profile = tuple(float(p) for p in d["profile"])
+        if d["profile"] is not None:
+            g.profile = Profile.from_list(d["profile"])
+        if d.get("core") is not None:
+            g.core = cls.from_dict(d["core"])
         return g

@@ -28,11 +28,12 @@ from app.core.coordination_group import (
     RATE,
     Group,
     Obs,
+    Profile,
 )  # fmt: skip
 from app.core.coordination_group import N as COUNT
 from app.core.types import Evidence
 
-FAMILIES = ("new_accounts", "shared_template", "harvest_content", "shared_infra",
+FAMILIES = ("new_accounts", "shared_template", "harvest_content", "harvest_in_unison", "shared_infra",
             "shared_payment", "automation", "coordinated_timing", "model_pivot")  # fmt: skip
 IMPLIED = {
     "tpl": "shared_template",
@@ -53,7 +54,10 @@ class Population:
     dc: float = 0.05
     mm: float = 0.02
     pivot: float = 0.05
-    rate: float = 0.2
+    rate: float = 0.2  # median requests per minute
+    harvest_median: float = 0.0
+    suspect: float = 0.02  # share of accounts that show two campaign traits on their own
+    harvesting: float = 0.01  # share of accounts with harvest evidence
 
 
 @dataclass(slots=True)
@@ -64,7 +68,7 @@ class Verdict:
     campaign: bool
     strengths: dict[str, float]
     evidence: list[Evidence]
-    profile: tuple[float, ...]  # (new, template centre or -1, harvest, pivot, automation) gates
+    profile: Profile
     blocked: str = ""  # why a group with enough evidence is not a campaign
 
 
@@ -151,18 +155,25 @@ def score_group(group: Group, pop: Population, cfg: CoordinationConfig) -> Verdi
         s["new_accounts"] = ramp((new - pop.new) / max(1e-6, 1.0 - pop.new), 0.15, 0.45)
     values["new_accounts"] = (new, pop.new)
 
-    centre, _ = group.templates.dominant()
+    centres = group.templates.established()
     fps = [fp for fp in group.fps if fp]
     tpl_share = 0.0
-    if centre and len(fps) >= 3:
-        r = cfg.template_radius
-        tpl_share = sum((fp ^ centre).bit_count() <= r for fp in fps) / len(fps)
+    if centres and len(fps) >= 3:
+        tpl_share = sum(on_template(fp, centres, cfg.template_radius) for fp in fps) / len(fps)
         s["shared_template"] = ramp(tpl_share, 0.3, 0.7)
     values["shared_template"] = (tpl_share, 0.0)
 
-    harv = _mean(col(HARV))
-    s["harvest_content"] = ramp(harv - pop.harvest, 0.08, 0.25)
-    values["harvest_content"] = (harv, pop.harvest)
+    harvs = col(HARV)
+    harv = _mean(harvs)
+    s["harvest_content"] = ramp(harv - pop.harvest_median, 0.05, 0.2)
+    values["harvest_content"] = (harv, pop.harvest_median)
+    # Every member harvesting alike, where the population almost never does: unrelated
+    # accounts behaving as one.
+    line = pop.harvest_median + cfg.harvest_member
+    unison = sum(h >= line for h in harvs) / max(1, m)
+    if pop.harvesting <= 0.05:
+        s["harvest_in_unison"] = ramp(unison, 0.7, 0.9)
+    values["harvest_in_unison"] = (unison, pop.harvesting)
 
     infra = max(_shared(col(NET), orgs), _shared(col(INFRA), orgs), _shared(col(CLIENT), orgs))
     s["shared_infra"] = ramp(infra, 0.3, 0.8)
@@ -210,39 +221,49 @@ def score_group(group: Group, pop: Population, cfg: CoordinationConfig) -> Verdi
         key=lambda e: -e.weight,
     )
     evidence.append(Evidence("one_org_share", top_org, 0.0, 0.0))
-    profile = (
-        1.0 if s["new_accounts"] >= 0.5 and implied != "new_accounts" else -1.0,
-        float(centre) if s["shared_template"] >= 0.5 and implied != "shared_template" else -1.0,
-        max(cfg.harvest_member, pop.harvest + 0.1) if s["harvest_content"] >= 0.5 else -1.0,
-        max(0.3, pop.pivot + 0.15) if s["model_pivot"] >= 0.5 else -1.0,
-        max(0.3, pop.mm + 0.15) if s["automation"] >= 0.5 else -1.0,
+    profile = Profile(
+        new=s["new_accounts"] >= 0.5 and implied != "new_accounts",
+        centres=centres if s["shared_template"] >= 0.5 and implied != "shared_template" else (),
+        harvest=pop.harvest_median + cfg.harvest_member if s["harvest_content"] >= 0.5 else -1.0,
+        pivot=max(0.3, pop.pivot + 0.15) if s["model_pivot"] >= 0.5 else -1.0,
+        mm=max(0.3, pop.mm + 0.15) if s["automation"] >= 0.5 else -1.0,
     )
     return Verdict(score, not blocked, s, evidence, profile, blocked)
 
 
-def matches(profile: tuple[float, ...], obs: Obs, cfg: CoordinationConfig, slack: int = 0) -> bool:
+def on_template(fp: int, centres: tuple[int, ...], radius: int) -> bool:
+    """Whether a SimHash lies within ``radius`` bits of one of the centres."""
+    return fp != 0 and any((fp ^ c).bit_count() <= radius for c in centres)
+
+
+def matches(profile: Profile, obs: Obs, cfg: CoordinationConfig, slack: int = 0) -> bool:
     """Whether one member's own signal fits the campaign profile of its group.
 
-    Each strong family of the group that a single account can show (new, on the template,
-    harvesting, on the new model, spoofed client) is a check. A member must pass all of
-    them, at least two; ``slack`` checks may be missed by a member already tied to the
-    campaign by a shared payment card.
+    Each strong family of the group that a single account can show (new, on one of the
+    templates, harvesting, on the new model, spoofed client) is a check. A member must pass
+    all of them; ``slack`` checks may be missed by a member already tied to the campaign by
+    a shared payment card. One check alone names members only if it is a spoofed client or
+    clear harvesting: being new, or on the new model, is what crowds share too.
     """
-    new, centre, harvest, pivot, mm = profile
     checks = hits = 0
-    if new >= 0.0:
+    if profile.new:
         checks += 1
         hits += 0.0 <= obs.age < cfg.new_days
-    if centre >= 0.0:
+    if profile.centres:
         checks += 1
-        hits += obs.fp != 0 and (obs.fp ^ int(centre)).bit_count() <= cfg.template_radius
-    if harvest >= 0.0:
+        hits += on_template(obs.fp, profile.centres, cfg.template_radius)
+    if profile.harvest >= 0.0:
         checks += 1
-        hits += obs.harvest >= harvest
-    if pivot >= 0.0:
+        hits += obs.harvest >= profile.harvest
+    if profile.pivot >= 0.0:
         checks += 1
-        hits += obs.pivot >= pivot
-    if mm >= 0.0:
+        hits += obs.pivot >= profile.pivot
+    if profile.mm >= 0.0:
         checks += 1
-        hits += obs.mm >= mm
+        hits += obs.mm >= profile.mm
+    if checks == 1:
+        # A lone check must be a trait crowds lack, and clearly so.
+        if profile.mm >= 0.0:
+            return hits == 1
+        return profile.harvest >= 0.0 and obs.harvest >= profile.harvest + cfg.harvest_member
     return checks >= 2 and hits >= checks - slack

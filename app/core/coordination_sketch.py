@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import zlib
 from array import array
+from collections.abc import Container
 from hashlib import blake2b
 
 U64 = (1 << 64) - 1
@@ -86,7 +87,7 @@ class Templates:
         self.weights: list[float] = []
         self.prevs: list[int] = []
 
-    def add(self, fp: int, radius: int, cap: int = 3) -> int:
+    def add(self, fp: int, radius: int, cap: int = 4) -> int:
         """Fold one SimHash in; return the index of the centre it joined (-1 if none)."""
         centres = self.centres
         best, best_d = -1, radius + 1
@@ -114,6 +115,11 @@ class Templates:
         for i, w in enumerate(weights):
             weights[i] = w - 1.0
         return -1
+
+    def established(self, min_weight: float = 2.0) -> tuple[int, ...]:
+        """Return the centres matched at least ``min_weight`` times, strongest first."""
+        ranked = sorted(zip(self.weights, self.centres, strict=True), reverse=True)
+        return tuple(c for w, c in ranked if w >= min_weight)
 
     def dominant(self) -> tuple[int, float]:
         """Return the centre with the most matches and that weight (0, 0 when empty)."""
@@ -147,11 +153,15 @@ class PopulationSample:
             sample[account_hash] = values
             self.top = max(sample)
 
-    def means(self) -> tuple[list[float], float] | None:
-        """Return the mean of each attribute and the median of the last one (None if few)."""
-        rows = list(self.sample.values())
+    def stats(self, skip: Container[int] = ()) -> tuple[list[float], list[float]] | None:
+        """Return the mean and median of each attribute over accounts not in ``skip``.
+
+        ``skip`` holds accounts already explained (named in a campaign), so the baseline
+        stays that of the rest of the population. None while the sample is small.
+        """
+        rows = [v for h, v in self.sample.items() if h not in skip]
         if len(rows) < 32:
             return None
-        cols = list(zip(*rows, strict=True))
-        last = sorted(cols[-1])
-        return [sum(c) / len(c) for c in cols], last[len(last) // 2]
+        cols = [sorted(c) for c in zip(*rows, strict=True)]
+        mid = len(rows) // 2
+        return [sum(c) / len(c) for c in cols], [c[mid] for c in cols]
