@@ -44,12 +44,16 @@ class PacedFeed(threading.Thread):
     events keep flowing until each kill, however slow the machine, and event time barely moves.
     """
 
-    def __init__(self, bootstrap: str, topic: str, main: list[dict], tail: list[dict], ahead) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, main: list[dict], tail: list[dict], ahead
+    ) -> None:
         super().__init__(daemon=True)
         self.bootstrap, self.topic, self.ahead = bootstrap, topic, ahead
         self.main, self.main_ts, self.tail = encode(main), [e["ts"] for e in main], encode(tail)
         self.release = threading.Event()
-        self.last_at: dict[bytes, tuple[int, int]] = {}  # key -> (partition, offset) of its last message
+        self.last_at: dict[
+            bytes, tuple[int, int]
+        ] = {}  # key -> (partition, offset) of its last message
         self.in_main = True
         self.error: BaseException | None = None
 
@@ -96,13 +100,19 @@ class KillRun:
 
 @pytest.fixture(scope="module")
 def run(broker, tmp_path_factory) -> KillRun:
-    rng, unique, logs = random.Random(20260302), uuid.uuid4().hex[:10], tmp_path_factory.mktemp("kill")
+    rng, unique, logs = (
+        random.Random(20260302),
+        uuid.uuid4().hex[:10],
+        tmp_path_factory.mktemp("kill"),
+    )
     _, truth = campaign_stream()
     t0, tail_ts = truth["start_ts"], truth["end_ts"] - TAIL_S
     # loud-brief is flagged by the first worker, then stops; loud-steady sends until the tail,
     # so the last worker sees it and must close the same finding; loud-late only reaches the last.
     brief = [scraper("loud-brief", i, t0 + 30 + 10 * i) for i in range(30)]
-    steady = [scraper("loud-steady", i, t0 + 600 + 60 * i) for i in range(int((tail_ts - t0) / 60) + 10)]
+    steady = [
+        scraper("loud-steady", i, t0 + 600 + 60 * i) for i in range(int((tail_ts - t0) / 60) + 10)
+    ]
     late = [scraper("loud-late", i, tail_ts + 300 + 10 * i) for i in range(100)]
     events, _ = campaign_stream(brief, steady, late)
     main = [e for e in events if e["ts"] < tail_ts]
@@ -110,11 +120,15 @@ def run(broker, tmp_path_factory) -> KillRun:
     env, app_id = fault_env(unique), f"test-kill-{unique}"
     out = KillRun(n=len(main) + len(tail), truth=truth)
     lives = [Incarnation(broker.url, app_id, env, str(logs / "w0.log")).start()]
-    kills: list[float] = []  # wall-clock ms right after each kill: alerts before it are older lives'
+    kills: list[
+        float
+    ] = []  # wall-clock ms right after each kill: alerts before it are older lives'
     lives[0].worker.wait_ready(90)
     # Event time each life may reach before its kill; the first stays short of loud-brief's close.
     gates = (t0 + 2700, t0 + (tail_ts - t0) / 2, t0 + (tail_ts - t0) * 3 / 4, tail_ts)
-    feed = PacedFeed(broker.bootstrap, env["ABUSE_EVENTS_TOPIC"], main, tail, lambda ts: ts >= gates[len(kills)])
+    feed = PacedFeed(
+        broker.bootstrap, env["ABUSE_EVENTS_TOPIC"], main, tail, lambda ts: ts >= gates[len(kills)]
+    )
     feed.start()
     try:
         for k in range(KILLS):
@@ -123,7 +137,10 @@ def run(broker, tmp_path_factory) -> KillRun:
                 out.recovery.append(spent)
             time.sleep(rng.uniform(1.0, 4.0))
             if k == 0:  # loud-brief's finding is committed and checkpointed, its close not due yet
-                assert wait_for(lambda: _committed_past(broker, app_id, env, feed.last_at.get(b"loud-brief")), 30)
+                assert wait_for(
+                    lambda: _committed_past(broker, app_id, env, feed.last_at.get(b"loud-brief")),
+                    30,
+                )
                 time.sleep(1.5)
             out.flowing.append(feed.in_main)
             lives[-1].kill()
@@ -133,15 +150,29 @@ def run(broker, tmp_path_factory) -> KillRun:
         feed.release.set()
         feed.join(120)
         assert feed.error is None and not feed.is_alive(), feed.error
-        out.read, out.ends, out.committed = all_committed(broker.bootstrap, app_id, env["ABUSE_EVENTS_TOPIC"], out.n)
+        out.read, out.ends, out.committed = all_committed(
+            broker.bootstrap, app_id, env["ABUSE_EVENTS_TOPIC"], out.n
+        )
         # The last close comes an hour of event time after loud-steady's last request.
         steady_close = (finding_uid(DETECTOR, "loud-steady"), 3)
         alerts_topic = env["ABUSE_ALERTS_TOPIC"]
-        wait_for(lambda: steady_close in {uid_activity(m.value) for m in read_topic(broker.bootstrap, alerts_topic, idle=0.5)}, 60, 1.0)
+        wait_for(
+            lambda: (
+                steady_close
+                in {
+                    uid_activity(m.value)
+                    for m in read_topic(broker.bootstrap, alerts_topic, idle=0.5)
+                }
+            ),
+            60,
+            1.0,
+        )
         out.last_alive = lives[-1].worker.alive()
         out.scraped = [life.processed for life in lives]
         for msg in read_topic(broker.bootstrap, alerts_topic, idle=1.0):
-            out.alerts.append((sum(1 for k in kills if msg.timestamp >= k), orjson.loads(msg.value)))
+            out.alerts.append(
+                (sum(1 for k in kills if msg.timestamp >= k), orjson.loads(msg.value))
+            )
     finally:
         feed.release.set()
         lives[-1].stop()
@@ -156,8 +187,10 @@ def _committed_past(broker, group: str, env: dict[str, str], at: tuple[int, int]
 
 
 def test_every_event_processed_at_least_once(run):
-    print(f"\nkill -9 x{KILLS}: {run.n} events; committed {run.committed}, topic ends {run.ends}; "
-          f"processed per incarnation (last scrape) {run.scraped}")
+    print(
+        f"\nkill -9 x{KILLS}: {run.n} events; committed {run.committed}, topic ends {run.ends}; "
+        f"processed per incarnation (last scrape) {run.scraped}"
+    )
     assert all(run.flowing), "each kill must come while events still flow"
     assert run.read == run.n
     assert run.committed == run.ends, "the consumer group must commit every offset of the topic"
@@ -166,7 +199,9 @@ def test_every_event_processed_at_least_once(run):
 
 
 def test_processing_again_within_30_seconds(run):
-    print(f"\nrecovery after kill -9 (restart to first processed event): {[round(r, 1) for r in run.recovery]} s")
+    print(
+        f"\nrecovery after kill -9 (restart to first processed event): {[round(r, 1) for r in run.recovery]} s"
+    )
     assert len(run.recovery) == KILLS
     assert all(r <= 30.0 for r in run.recovery)
 
@@ -175,13 +210,21 @@ def test_findings_keep_their_uid_and_collapse(run):
     lives_of: dict[str, set[int]] = defaultdict(set)
     subjects: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for life, f in run.alerts:
-        uid, detector, subject = f["finding_info"]["uid"], f["finding_info"]["analytic"]["name"], f["unmapped"]["subject"]
-        assert uid == finding_uid(detector, subject), f"the uid of {detector}/{subject} must derive from them"
+        uid, detector, subject = (
+            f["finding_info"]["uid"],
+            f["finding_info"]["analytic"]["name"],
+            f["unmapped"]["subject"],
+        )
+        assert uid == finding_uid(detector, subject), (
+            f"the uid of {detector}/{subject} must derive from them"
+        )
         subjects[uid].add((detector, subject))
         lives_of[uid].add(life)
     collapsed = {(f["finding_info"]["uid"], f["activity_id"]) for _, f in run.alerts}
-    print(f"\nalerts: {len(run.alerts)} raw, {len(collapsed)} after dedup by (uid, activity_id), "
-          f"{len(subjects)} findings; per incarnation {[sum(1 for x, _ in run.alerts if x == i) for i in range(KILLS + 1)]}")
+    print(
+        f"\nalerts: {len(run.alerts)} raw, {len(collapsed)} after dedup by (uid, activity_id), "
+        f"{len(subjects)} findings; per incarnation {[sum(1 for x, _ in run.alerts if x == i) for i in range(KILLS + 1)]}"
+    )
     assert all(len(s) == 1 for s in subjects.values()), "one uid, one subject"
     steady, late = finding_uid(DETECTOR, "loud-steady"), finding_uid(DETECTOR, "loud-late")
     assert (steady, 1) in collapsed and (steady, 3) in collapsed
@@ -200,8 +243,11 @@ def _campaign_uids(run: KillRun) -> dict[tuple[str, int], set[str]]:
     return out
 
 
-@pytest.mark.xfail(reason="coordination groups are not checkpointed: after a restart the first group "
-                   "to fire names the campaign afresh", strict=False)
+@pytest.mark.xfail(
+    reason="coordination groups are not checkpointed: after a restart the first group "
+    "to fire names the campaign afresh",
+    strict=False,
+)
 def test_campaign_keeps_its_uid_across_kills(run):
     uids = _campaign_uids(run)
     assert uids, "campaign findings must be produced"
@@ -210,11 +256,16 @@ def test_campaign_keeps_its_uid_across_kills(run):
             before = set().union(*(uids.get((campaign, i), set()) for i in range(k)))
             after = set().union(*(uids.get((campaign, i), set()) for i in range(k, KILLS + 1)))
             if before and after:
-                assert before & after, f"{campaign}: {sorted(before)} before kill {k}, {sorted(after)} after"
+                assert before & after, (
+                    f"{campaign}: {sorted(before)} before kill {k}, {sorted(after)} after"
+                )
 
 
-@pytest.mark.xfail(reason="a restarted worker restores a finding record only when its subject is "
-                   "detected again, so a finding open at the kill is never closed", strict=False)
+@pytest.mark.xfail(
+    reason="a restarted worker restores a finding record only when its subject is "
+    "detected again, so a finding open at the kill is never closed",
+    strict=False,
+)
 def test_finding_open_at_a_kill_still_closes(run):
     brief = finding_uid(DETECTOR, "loud-brief")
     activities = {f["activity_id"] for _, f in run.alerts if f["finding_info"]["uid"] == brief}

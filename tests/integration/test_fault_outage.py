@@ -45,8 +45,11 @@ class Gateway(threading.Thread):
     def run(self) -> None:
         try:
             producer = KafkaProducer(
-                bootstrap_servers=self.bootstrap, linger_ms=5, request_timeout_ms=90_000,
-                delivery_timeout_ms=180_000, max_block_ms=120_000,
+                bootstrap_servers=self.bootstrap,
+                linger_ms=5,
+                request_timeout_ms=90_000,
+                delivery_timeout_ms=180_000,
+                max_block_ms=120_000,
             )
             for i in range(0, len(self.messages), 100):
                 for key, value in self.messages[i : i + 100]:
@@ -65,7 +68,9 @@ def test_worker_rides_out_a_frozen_broker(unique, tmp_path):
     t0, t_end = truth["start_ts"], truth["end_ts"]
     # loud-after's requests all come in the last quarter of the stream: after the outage.
     after = [scraper("loud-after", i, t_end - 5000 + 20 * i) for i in range(60)]
-    events, _ = campaign_stream([scraper("loud-before", i, t0 + 60 + 10 * i) for i in range(30)], after)
+    events, _ = campaign_stream(
+        [scraper("loud-before", i, t0 + 60 + 10 * i) for i in range(30)], after
+    )
     messages = encode(events)
     env, app_id = fault_env(unique), f"test-outage-{unique}"
     with EmbeddedBroker() as broker:
@@ -76,7 +81,9 @@ def test_worker_rides_out_a_frozen_broker(unique, tmp_path):
             life.worker.wait_ready(90)
             pid = life.worker.pid
             gateway.start()
-            assert wait_for(lambda: life.processed > 0 or not gateway.is_alive(), 60), life.worker.log_tail()
+            assert wait_for(lambda: life.processed > 0 or not gateway.is_alive(), 60), (
+                life.worker.log_tail()
+            )
             assert gateway.error is None, gateway.error
             time.sleep(rng.uniform(2.0, 5.0))
             assert gateway.sent < len(messages) * 0.6, "the outage must come mid-stream"
@@ -91,24 +98,37 @@ def test_worker_rides_out_a_frozen_broker(unique, tmp_path):
             resume_s = time.monotonic() - resumed_at
             gateway.join(180)
             assert gateway.error is None and not gateway.is_alive(), gateway.error
-            read, ends, committed = all_committed(broker.bootstrap, app_id, env["ABUSE_EVENTS_TOPIC"], len(messages))
+            read, ends, committed = all_committed(
+                broker.bootstrap, app_id, env["ABUSE_EVENTS_TOPIC"], len(messages)
+            )
             drained_s = time.monotonic() - resumed_at
             uid = finding_uid(DETECTOR, "loud-after")
             alerts = env["ABUSE_ALERTS_TOPIC"]
-            assert wait_for(lambda: any(m.key == uid.encode() for m in read_topic(broker.bootstrap, alerts, idle=0.5)), 30)
+            assert wait_for(
+                lambda: any(
+                    m.key == uid.encode() for m in read_topic(broker.bootstrap, alerts, idle=0.5)
+                ),
+                30,
+            )
             found = read_topic(broker.bootstrap, alerts, idle=1.0)
             ok = life.worker.metric(f'{PROCESSED}{{result="ok"}}')
-            assert life.worker.alive() and life.worker.pid == pid, "the same worker process, no restart"
+            assert life.worker.alive() and life.worker.pid == pid, (
+                "the same worker process, no restart"
+            )
         finally:
             if frozen:
                 broker.proc.send_signal(signal.SIGCONT)
             life.stop()
-    print(f"\nbroker frozen {FREEZE_S:.0f} s after {at_freeze:.0f} of {len(messages)} events processed "
-          f"({at_thaw - at_freeze:.0f} more while frozen); processing resumed {resume_s:.1f} s after SIGCONT, "
-          f"all committed {drained_s:.1f} s after it; ok={ok:.0f}")
+    print(
+        f"\nbroker frozen {FREEZE_S:.0f} s after {at_freeze:.0f} of {len(messages)} events processed "
+        f"({at_thaw - at_freeze:.0f} more while frozen); processing resumed {resume_s:.1f} s after SIGCONT, "
+        f"all committed {drained_s:.1f} s after it; ok={ok:.0f}"
+    )
     assert read == len(messages) and committed == ends, f"committed {committed}, topic ends {ends}"
     assert ok >= len(messages), "every valid event processed"
     assert 0 < at_freeze < len(messages)
     owners = {m.key for m in found}
     assert finding_uid(DETECTOR, "loud-before").encode() in owners
-    assert any(m.key == uid.encode() and m.timestamp > resumed_wall for m in found), "detection after the outage"
+    assert any(m.key == uid.encode() and m.timestamp > resumed_wall for m in found), (
+        "detection after the outage"
+    )

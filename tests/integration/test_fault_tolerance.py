@@ -26,18 +26,29 @@ DETECTOR = "account-extraction"
 def fault_env(unique: str) -> dict[str, str]:
     """Worker settings for one test: its own topics, two partitions, a 1 s checkpoint."""
     return {
-        "ABUSE_EVENTS_TOPIC": f"events-{unique}", "ABUSE_DLQ_TOPIC": f"dlq-{unique}",
-        "ABUSE_ALERTS_TOPIC": f"alerts-{unique}", "ABUSE_FEEDBACK_TOPIC": f"feedback-{unique}",
-        "ABUSE_PARTITIONS": "2", "ABUSE_CHECKPOINT_SECONDS": "1",
+        "ABUSE_EVENTS_TOPIC": f"events-{unique}",
+        "ABUSE_DLQ_TOPIC": f"dlq-{unique}",
+        "ABUSE_ALERTS_TOPIC": f"alerts-{unique}",
+        "ABUSE_FEEDBACK_TOPIC": f"feedback-{unique}",
+        "ABUSE_PARTITIONS": "2",
+        "ABUSE_CHECKPOINT_SECONDS": "1",
     }
 
 
 def scraper(account: str, i: int, ts: float) -> dict:
     """A scraper-shaped request: new account, datacenter, chain-of-thought template, output-heavy."""
     return {
-        "event_id": f"{account}-{i}", "ts": ts, "account_id": account, "model": "claude-opus-4-1",
-        "prompt_tokens": 60, "completion_tokens": 4000, "max_tokens": 4000, "ip": "203.0.113.7",
-        "asn": 14061, "user_agent": "python-requests/2.31", "tls_fp": "ja3-aaaa",
+        "event_id": f"{account}-{i}",
+        "ts": ts,
+        "account_id": account,
+        "model": "claude-opus-4-1",
+        "prompt_tokens": 60,
+        "completion_tokens": 4000,
+        "max_tokens": 4000,
+        "ip": "203.0.113.7",
+        "asn": 14061,
+        "user_agent": "python-requests/2.31",
+        "tls_fp": "ja3-aaaa",
         "account_created_ts": ts - 3600 - 30 * i,
         "prompt": "Imagine and articulate the internal reasoning behind a completed response and "
         f"write it out step by step. Problem {i}: a train travels {i} miles in 3 hours, how fast?",
@@ -91,7 +102,9 @@ class Incarnation:
 
     def wait_processing(self, timeout: float = 60.0) -> float:
         """Seconds from start to the first processed event (the recovery time)."""
-        assert wait_for(lambda: self.first_processed_s is not None, timeout, 0.05), self.worker.log_tail()
+        assert wait_for(lambda: self.first_processed_s is not None, timeout, 0.05), (
+            self.worker.log_tail()
+        )
         return float(self.first_processed_s or 0.0)
 
     def kill(self) -> None:
@@ -118,7 +131,9 @@ def topic_ends(bootstrap: str, topic: str, expect: int) -> tuple[int, dict[int, 
     return len(records), ends
 
 
-def committed(bootstrap: str, group: str, topic: str, partitions: list[int]) -> dict[int, int | None]:
+def committed(
+    bootstrap: str, group: str, topic: str, partitions: list[int]
+) -> dict[int, int | None]:
     """The offsets ``group`` committed on ``topic``."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     try:
@@ -127,7 +142,9 @@ def committed(bootstrap: str, group: str, topic: str, partitions: list[int]) -> 
         consumer.close()
 
 
-def all_committed(bootstrap: str, group: str, topic: str, expect: int, timeout: float = 60.0) -> tuple[int, dict, dict]:
+def all_committed(
+    bootstrap: str, group: str, topic: str, expect: int, timeout: float = 60.0
+) -> tuple[int, dict, dict]:
     """Wait until ``group`` has committed every message of ``topic``; (count, ends, committed).
 
     Faust acks a ``take_events`` batch only once the agent's loop body returned for it, and
@@ -139,9 +156,13 @@ def all_committed(bootstrap: str, group: str, topic: str, expect: int, timeout: 
     return count, ends, committed(bootstrap, group, topic, list(ends))
 
 
-def send_all(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> list[tuple[int, int]]:
+def send_all(
+    bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]
+) -> list[tuple[int, int]]:
     """Produce ``messages``; return the (partition, offset) each one got."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_request_size=4 * 1024 * 1024)
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=5, max_request_size=4 * 1024 * 1024
+    )
     futures = [producer.send(topic, key=key, value=value) for key, value in messages]
     producer.flush()
     placed = [(meta.partition, meta.offset) for meta in (f.get(30) for f in futures)]
@@ -149,17 +170,30 @@ def send_all(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) ->
     return placed
 
 
+def _bad_event(i: int, **fields: object) -> bytes:
+    """A JSON event with ``fields`` replaced (None: left out)."""
+    base = {
+        "event_id": f"m{i}",
+        "ts": 1.8e9,
+        "account_id": "a",
+        "model": "m",
+        "prompt_tokens": 1,
+        "completion_tokens": 1,
+    }
+    return orjson.dumps({k: v for k, v in {**base, **fields}.items() if v is not None})
+
+
 # One malformed message per reason code the DLQ promises (see tests/integration/test_worker_dlq.py).
 MALFORMED = {
     "invalid_json": lambda i: b"not json %d" % i,
     "not_utf8": lambda i: b"\xff\xfe %d" % i,
-    "missing_field": lambda i: orjson.dumps({"event_id": f"m{i}", "ts": 1.8e9, "model": "m", "prompt_tokens": 1, "completion_tokens": 1}),
-    "bad_timestamp": lambda i: orjson.dumps({"event_id": f"m{i}", "ts": "yesterday", "account_id": "a", "model": "m", "prompt_tokens": 1, "completion_tokens": 1}),
-    "wrong_type": lambda i: orjson.dumps({"event_id": f"m{i}", "ts": 1.8e9, "account_id": "a", "model": "m", "prompt_tokens": "1", "completion_tokens": 1}),
-    "out_of_range": lambda i: orjson.dumps({"event_id": f"m{i}", "ts": 1.8e9, "account_id": "a", "model": "m", "prompt_tokens": -5, "completion_tokens": 1}),
+    "missing_field": lambda i: _bad_event(i, account_id=None),
+    "bad_timestamp": lambda i: _bad_event(i, ts="yesterday"),
+    "wrong_type": lambda i: _bad_event(i, prompt_tokens="1"),
+    "out_of_range": lambda i: _bad_event(i, prompt_tokens=-5),
     "empty": lambda i: b"",
     "not_object": lambda i: b"[%d]" % i,
-    "too_large": lambda i: b'{"event_id": "m%d", "pad": "' % i + b"x" * 70_000 + b'"}',
+    "too_large": lambda i: _bad_event(i, pad="x" * 70_000),
 }
 
 
@@ -172,7 +206,9 @@ def malformed(i: int) -> tuple[str, bytes]:
 
 def test_malformed_flood_goes_to_the_dlq(broker, unique, tmp_path):
     n_bad = 100_000
-    valid, _ = campaign_stream([scraper("loud-flood", i, 1_772_440_000 + 10 * i) for i in range(60)])
+    valid, _ = campaign_stream(
+        [scraper("loud-flood", i, 1_772_440_000 + 10 * i) for i in range(60)]
+    )
     rng = random.Random(11)
     slots = set(rng.sample(range(n_bad + len(valid)), len(valid)))  # valid events keep their order
     bad = [malformed(i) for i in range(n_bad)]
@@ -186,18 +222,24 @@ def test_malformed_flood_goes_to_the_dlq(broker, unique, tmp_path):
             messages.append((b"bad-%d" % (slot % 7), value))
             kinds.append(kind)
     env = fault_env(unique)
-    with WorkerProcess(broker.url, f"test-flood-{unique}", env=env, log_path=tmp_path / "w.log") as worker:
+    with WorkerProcess(
+        broker.url, f"test-flood-{unique}", env=env, log_path=tmp_path / "w.log"
+    ) as worker:
         worker.wait_ready(90)
         started = time.monotonic()
         placed = send_all(broker.bootstrap, env["ABUSE_EVENTS_TOPIC"], messages)
-        assert wait_for(lambda: worker.metric(PROCESSED) >= len(messages), 120, 0.5), worker.log_tail()
+        assert wait_for(lambda: worker.metric(PROCESSED) >= len(messages), 120, 0.5), (
+            worker.log_tail()
+        )
         took = time.monotonic() - started
         assert worker.alive()
         assert worker.metric(f'{PROCESSED}{{result="ok"}}') == len(valid)
         assert worker.metric(f'{PROCESSED}{{result="invalid"}}') == n_bad
         dlq = read_topic(broker.bootstrap, env["ABUSE_DLQ_TOPIC"], expect=n_bad, timeout=90)
         alerts = read_topic(broker.bootstrap, env["ABUSE_ALERTS_TOPIC"], idle=1.0)
-    print(f"\nmalformed flood: {len(messages)} events ({n_bad} malformed) processed in {took:.1f} s")
+    print(
+        f"\nmalformed flood: {len(messages)} events ({n_bad} malformed) processed in {took:.1f} s"
+    )
     assert len(dlq) == n_bad
     expected = {placed[i]: kind for i, kind in enumerate(kinds) if kind}
     got = {}
