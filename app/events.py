@@ -13,13 +13,14 @@ from typing import Any
 
 import orjson
 
-from app.core.text import content_flags, simhash64
+from app.core.text import TextFacts
 from app.errors import EventError
 
 SCHEMA_VERSION = "1"
 MAX_ID_CHARS = 256
 MAX_TEXT_CHARS = 1024
 MAX_TOKENS = 10_000_000
+_TEXT_FACTS = TextFacts()  # fingerprints and flags of repeated texts, keyed by digest
 # Event times before 2000-01-01 or after 2100-01-01 are almost certainly unit mistakes.
 MIN_TS, MAX_TS = 946_684_800.0, 4_102_444_800.0
 
@@ -34,7 +35,12 @@ _OPT_STR = (
     "conversation_id",
     "payment_fp",
 )
-_OPT_INT = {"asn": (0, 2**32 - 1), "max_tokens": (0, MAX_TOKENS), "status": (100, 599), "turn": (1, 1_000_000)}
+_OPT_INT = {
+    "asn": (0, 2**32 - 1),
+    "max_tokens": (0, MAX_TOKENS),
+    "status": (100, 599),
+    "turn": (1, 1_000_000),
+}
 
 
 @dataclass(slots=True)
@@ -83,7 +89,9 @@ def _fail(reason: str, detail: str) -> EventError:
 
 def _parse_ts(value: Any, field: str) -> float:
     if isinstance(value, bool):
-        raise _fail("wrong_type", f"{field} must be an RFC 3339 string or epoch seconds, got a boolean")
+        raise _fail(
+            "wrong_type", f"{field} must be an RFC 3339 string or epoch seconds, got a boolean"
+        )
     if isinstance(value, int | float):
         ts = float(value)
     elif isinstance(value, str):
@@ -97,7 +105,9 @@ def _parse_ts(value: Any, field: str) -> float:
     else:
         raise _fail("wrong_type", f"{field} must be an RFC 3339 string or epoch seconds")
     if not MIN_TS <= ts <= MAX_TS:
-        raise _fail("out_of_range", f"{field} {ts:.0f} is not between 2000 and 2100 (epoch seconds?)")
+        raise _fail(
+            "out_of_range", f"{field} {ts:.0f} is not between 2000 and 2100 (epoch seconds?)"
+        )
     return ts
 
 
@@ -194,9 +204,15 @@ def event_from_dict(obj: dict[str, Any]) -> Event:
             raise _fail("wrong_type", "prompt must be a string")
         if system_prompt is not None and not isinstance(system_prompt, str):
             raise _fail("wrong_type", "system_prompt must be a string")
-        event.flags = content_flags(prompt, system_prompt)
-        if prompt and event.prompt_fp is None:
-            event.prompt_fp = simhash64(prompt)
-        if system_prompt and event.system_prompt_fp is None:
-            event.system_prompt_fp = simhash64(system_prompt)
+        flags = 0
+        if prompt:
+            fp, flags = _TEXT_FACTS.prompt(prompt)
+            if event.prompt_fp is None:
+                event.prompt_fp = fp
+        if system_prompt:
+            fp, sys_flags = _TEXT_FACTS.system(system_prompt)
+            flags |= sys_flags
+            if event.system_prompt_fp is None:
+                event.system_prompt_fp = fp
+        event.flags = flags
     return event
