@@ -193,7 +193,11 @@ def replay(
                     _write(sink, found, summary)
                 if progress is not None and lineno & 0x3FFF == 0:
                     progress(lineno, size_src.tell(), summary.findings)
-            _write(sink, policy.close_quiet(summary.last_ts), summary)
+            tail = []
+            for detection in engine.flush(summary.last_ts):
+                summary.detections += 1
+                tail.extend(policy.apply(detection))
+            _write(sink, tail + policy.close_quiet(summary.last_ts), summary)
     except OSError as exc:
         raise InputFileError(f"cannot write findings: {exc.strerror or exc}") from None
     summary.wall_s = time.perf_counter() - started

@@ -100,14 +100,21 @@ class CoordinationDetector:
                 (new_m, harv, dc, mm, pivot, sus, hv, _), medians = got
                 self._pop = Population(new_m, harv, dc, mm, pivot, medians[7], medians[1], sus, hv)
 
-    def observe(self, signal: AccountSignal) -> list[Detection]:
-        """Fold one account signal into the groups of its keys; return campaign detections."""
+    def observe(self, signal: AccountSignal, only: str | None = None) -> list[Detection]:
+        """Fold one account signal into the groups of its keys; return campaign detections.
+
+        ``only`` folds it into that one key's group: the worker delivers a signal once per
+        key (re-keyed across partitions). The signal keeps all its keys either way, since
+        they describe the account (its network, client, card) in every group it joins, and
+        it counts once in the population baseline, on the delivery of its first key.
+        """
         cfg = self.config
         o = self._obs(signal)
-        self._baseline(o)
+        if only is None or (signal.keys and only == signal.keys[0]):
+            self._baseline(o)
         touched: list[Campaign] = []
         groups = self._groups
-        for key in signal.keys:
+        for key in signal.keys if only is None else (only,):
             g = groups.get(key)
             if g is None:
                 kind = key.partition(":")[0]
@@ -131,7 +138,9 @@ class CoordinationDetector:
                 self._score(g, o.ts, touched)
         out = []
         for camp in touched:
-            if camp.due(o.ts, cfg.flush_s, cfg.max_named, cfg.min_part):
+            if camp.due(
+                o.ts, cfg.flush_s, cfg.max_named, cfg.min_part, cfg.part_growth, cfg.refresh_s
+            ):
                 out.append(camp.detection(cfg.detector, o.ts, cfg.max_named))
         return out
 
@@ -157,18 +166,30 @@ class CoordinationDetector:
             return
         if not g.subject:
             g.fired_ts = ts
-            g.subject = self._members.majority([m.h for m in fits]) or (
-                f"campaign-{seeded_hash(g.key, self.seed):016x}"
+            g.subject = (
+                self._members.majority([m.h for m in fits])
+                or self._akin(fits, v.profile.centres)
+                or f"campaign-{seeded_hash(g.key, self.seed):016x}"
             )
         camp = self._campaigns.get(g.subject)
         if camp is None:
             camp = self._campaigns[g.subject] = Campaign(g.subject, ts)
+        camp.add_centres(v.profile.centres)
         strong = [f for f, x in v.strengths.items() if x >= 0.5]
         camp.update(g.key, v.score, v.evidence, strong, ts)
         if camp not in touched:
             touched.append(camp)
         for m in fits:
             self._name(g.subject, m, touched)
+
+    def _akin(self, fits: list[Obs], centres: tuple[int, ...]) -> str:
+        """The open campaign a newly fired group belongs to, by shared card or template."""
+        pays = {m.pay for m in fits if m.pay}
+        radius = self.config.kin_radius
+        for subject, camp in self._campaigns.items():
+            if camp.akin(pays, centres, radius, self.config.kin_card_share):
+                return subject
+        return ""
 
     def _fits(self, g: Group, o: Obs) -> bool:
         """Whether a member fits its group's campaign profile (see ``matches``)."""
@@ -201,6 +222,21 @@ class CoordinationDetector:
         done = [s for s, c in self._campaigns.items() if now_ts - c.last_ts > cfg.campaign_ttl_s]
         for subject in done:
             del self._campaigns[subject]
+
+    def due(self, now_ts: float) -> list[Detection]:
+        """Emit the parts that are due at ``now_ts`` in campaigns no signal touched lately.
+
+        A part normally goes out when a signal touches its campaign; one that went quiet
+        would otherwise keep its last members pending for good.
+        """
+        cfg = self.config
+        out = []
+        for camp in self._campaigns.values():
+            while camp.due(
+                now_ts, cfg.flush_s, cfg.max_named, cfg.min_part, cfg.part_growth, cfg.refresh_s
+            ):
+                out.append(camp.detection(cfg.detector, now_ts, cfg.max_named))
+        return out
 
     def flush(self, now_ts: float) -> list[Detection]:
         """Emit every member named but not yet reported (call at the end of a replay)."""

@@ -10,20 +10,24 @@ from __future__ import annotations
 from app.core.types import Detection, Evidence
 
 MAX_PAYS = 4096
+MAX_CENTRES = 16
+RECENT = 20  # members a refresh detection lists
 
 
 class Campaign:
     """One campaign: members named so far, latest evidence, and its findings in parts.
 
-    A finding lists at most ``max_named`` members, so a large campaign is reported in
-    parts: the first goes out as soon as the campaign is found, later ones when they hold
-    ``max_named`` new members, or ``min_part`` after ``flush_s``, or any after four times
-    that. Each part has its own stable subject ``<campaign>`` / ``<campaign>-<n>``.
+    A campaign is one finding (subject ``<campaign>``) whose members are reported in
+    parts, each listing at most ``max_named`` new members: the first goes out as soon as
+    the campaign is found, later ones when they hold ``max_named`` new members, or, after
+    ``flush_s``, at least ``min_part`` and ``part_growth`` of the members named before, or
+    any after four times ``flush_s``. Parts grow with the campaign, so a campaign of
+    thousands of accounts yields a few dozen updates, not hundreds.
     """
 
     __slots__ = (
         "subject", "first_seen", "last_ts", "parts", "total", "pending", "pending_ts",
-        "score", "evidence", "strong", "keys", "pays",
+        "score", "evidence", "strong", "keys", "pays", "centres", "emit_ts", "recent",
     )  # fmt: skip
 
     def __init__(self, subject: str, ts: float) -> None:
@@ -38,6 +42,24 @@ class Campaign:
         self.strong: list[str] = []
         self.keys: list[str] = []  # keys of the groups that fired, first ones kept
         self.pays: set[int] = set()  # payment cards of named members (bounded)
+        self.centres: list[int] = []  # template centres of the groups that fired (bounded)
+        self.emit_ts = 0.0  # when the last detection went out
+        self.recent: list[str] = []  # the last members reported, for refresh detections
+
+    def akin(
+        self, pays: set[int], centres: tuple[int, ...], radius: int, card_share: float = 0.5
+    ) -> bool:
+        """Whether a group that just fired is more of this campaign: its cards or template."""
+        # Most of the group's cards: a few bystanders named earlier must not chain campaigns.
+        if pays and len(pays & self.pays) >= card_share * len(pays):
+            return True
+        return any((a ^ b).bit_count() <= radius for a in centres for b in self.centres)
+
+    def add_centres(self, centres: tuple[int, ...]) -> None:
+        """Remember the template centres of a group that fired as this campaign."""
+        for c in centres:
+            if c not in self.centres and len(self.centres) < MAX_CENTRES:
+                self.centres.append(c)
 
     def update(
         self, key: str, score: float, evidence: list[Evidence], strong: list[str], ts: float
@@ -59,31 +81,48 @@ class Campaign:
         self.total += 1
         self.last_ts = max(self.last_ts, ts)
 
-    def due(self, ts: float, flush_s: float, max_named: int, min_part: int) -> bool:
-        """Whether the next part should go out now."""
+    def due(
+        self,
+        ts: float,
+        flush_s: float,
+        max_named: int,
+        min_part: int,
+        growth: float = 0.0,
+        refresh_s: float = float("inf"),
+    ) -> bool:
+        """Whether the next part, or a refresh of a campaign still in action, should go out now.
+
+        A refresh names no new member; it tells the alert policy that the campaign's groups
+        still score as a campaign, so its finding stays open while it goes on.
+        """
         n = len(self.pending)
         if not n:
-            return False
+            return self.parts > 0 and ts - self.emit_ts >= refresh_s and self.last_ts > self.emit_ts
         waited = ts - self.pending_ts
         return (
             self.parts == 0
             or n >= max_named
-            or (n >= min_part and waited >= flush_s)
+            or (n >= min_part and n >= growth * (self.total - n) and waited >= flush_s)
             or waited >= 4.0 * flush_s
         )
 
     def detection(self, detector: str, ts: float, max_named: int) -> Detection:
-        """Build the next part's detection from the pending members."""
-        accounts, self.pending = self.pending[:max_named], self.pending[max_named:]
-        self.pending_ts = ts
-        self.parts += 1
+        """Build the next part's detection from the pending members (a refresh if none)."""
+        self.emit_ts = ts
+        if self.pending:
+            accounts, self.pending = self.pending[:max_named], self.pending[max_named:]
+            self.pending_ts = ts
+            self.parts += 1
+            self.recent = accounts[-RECENT:]
+        else:
+            accounts = list(self.recent)
         part = self.parts
         return Detection(
             detector=detector,
-            subject=self.subject if part == 1 else f"{self.subject}-{part}",
+            subject=self.subject,
             score=round(self.score, 4),
             ts=ts,
-            first_seen=self.first_seen if part == 1 else ts,
+            first_seen=self.first_seen,
             evidence=list(self.evidence[:8]),
             accounts=accounts,
             total_accounts=max(self.total, len(accounts)),

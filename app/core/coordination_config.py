@@ -23,6 +23,10 @@ class CoordinationConfig:
     max_named: int = 200  # member accounts listed in one detection (one finding part)
     flush_s: float = 900.0  # a part of at least min_part members goes out after this long
     min_part: int = 20  # (a smaller part waits four times as long)
+    part_growth: float = 0.25  # ... and at least this share of the members named before it
+    refresh_s: float = 1200.0  # a campaign still in action re-asserts itself this often
+    kin_radius: int = 6  # a fired group joins an open campaign whose template centre is this close
+    kin_card_share: float = 0.5  # ... or that holds this share of its members' cards (> 1: never)
     idle_ttl_s: float = 6 * 3600.0  # a group with no signal for this long is dropped
     campaign_ttl_s: float = 24 * 3600.0  # a campaign with no new evidence for this long is dropped
     max_groups: int = 50_000  # groups held at most; the idlest are evicted beyond it

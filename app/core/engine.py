@@ -47,15 +47,22 @@ class Engine:
         """Per-account stage: update the account, score it; return detections and a signal."""
         return self.accounts.process(event)
 
-    def observe_signal(self, signal: AccountSignal) -> list[Detection]:
-        """Coordination stage: fold one account signal into its groups."""
+    def observe_signal(self, signal: AccountSignal, only: str | None = None) -> list[Detection]:
+        """Coordination stage: fold one account signal into its groups (or key ``only``'s)."""
         if self.coordination is None:
             return []
         ts = signal.ts
+        overdue: list[Detection] = []
         if ts >= self._next_expire:
             self._next_expire = ts + self.config.expire_every_s
             self.coordination.expire(ts)
-        return self.coordination.observe(signal)
+            overdue = self.coordination.due(ts)
+        found = self.coordination.observe(signal, only)
+        return overdue + found if overdue else found
+
+    def flush(self, now_ts: float) -> list[Detection]:
+        """Report every campaign member still pending (at the end of a replay)."""
+        return [] if self.coordination is None else self.coordination.flush(now_ts)
 
     def process(self, event: Event) -> list[Detection]:
         """Run both stages for one event; return every detection it causes."""

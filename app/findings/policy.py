@@ -81,7 +81,9 @@ def severity_for(score: float, current: int | None, hysteresis: float) -> int:
 class AlertPolicy:
     """Turns detections into OCSF findings with a lifecycle, suppressions and feedback."""
 
-    def __init__(self, config: PolicyConfig | None = None, suppressions: Suppressions | None = None) -> None:
+    def __init__(
+        self, config: PolicyConfig | None = None, suppressions: Suppressions | None = None
+    ) -> None:
         self.config = config or PolicyConfig()
         self.suppressions = suppressions or Suppressions()
         self.records: dict[str, FindingRecord] = {}
@@ -113,7 +115,9 @@ class AlertPolicy:
             return []
         if detection.total_accounts > 1:
             now = detection.ts
-            detection.accounts = [a for a in detection.accounts if not self.suppressions.match("account", a, now)]
+            detection.accounts = [
+                a for a in detection.accounts if not self.suppressions.match("account", a, now)
+            ]
         uid = finding_uid(detection.detector, detection.subject)
         record = self.records.get(uid)
         if record is None and self.loader is not None:
@@ -128,20 +132,35 @@ class AlertPolicy:
                 return []
             severity = min(5, severity_for(detection.score, None, self.config.hysteresis) + boost)
             record = FindingRecord(
-                uid, detection.detector, detection.subject, severity, detection.first_seen or detection.ts,
-                detection.ts, detection.ts, detection.total_accounts, boost,
+                uid,
+                detection.detector,
+                detection.subject,
+                severity,
+                detection.first_seen or detection.ts,
+                detection.ts,
+                detection.ts,
+                detection.total_accounts,
+                boost,
             )
             self.records[uid] = record
             return self._emit(detection, record, ACTIVITY_NEW, STATUS_NEW)
         record.last_seen = max(record.last_seen, detection.ts)
         record.boost = max(record.boost, boost)
-        base = severity_for(detection.score, record.severity_id - record.boost, self.config.hysteresis)
+        base = severity_for(
+            detection.score, record.severity_id - record.boost, self.config.hysteresis
+        )
         # Severity holds its peak while the finding is open: a dip is not news for on-call.
         severity = max(record.severity_id, min(5, base + record.boost))
         grown = detection.total_accounts >= record.emitted_accounts * self.config.growth_factor
         cooled = detection.ts - record.last_emit >= self.config.cooldown_seconds
         escalated = severity > record.severity_id
-        if escalated or (grown and cooled):
+        # A further part of a campaign names members no finding has listed yet: always news
+        # (the coordination detector already spaces parts out as the campaign grows).
+        new_part = (
+            detection.labels.get("part", "1") != "1"
+            and detection.total_accounts > record.emitted_accounts
+        )
+        if escalated or new_part or (grown and cooled):
             record.severity_id = severity
             return self._emit(detection, record, ACTIVITY_UPDATE, STATUS_IN_PROGRESS)
         self.stats.held_back += 1
@@ -155,8 +174,19 @@ class AlertPolicy:
                 if record.last:
                     last = Detection(**{**record.last, "ts": now_ts})
                 else:  # restored after a restart: the summary of the last detection is gone
-                    last = Detection(record.detector, record.subject, 0.0, now_ts, record.first_seen)
-                out.append(build_finding(last, uid, ACTIVITY_CLOSE, record.severity_id, record.first_seen, STATUS_RESOLVED))
+                    last = Detection(
+                        record.detector, record.subject, 0.0, now_ts, record.first_seen
+                    )
+                out.append(
+                    build_finding(
+                        last,
+                        uid,
+                        ACTIVITY_CLOSE,
+                        record.severity_id,
+                        record.first_seen,
+                        STATUS_RESOLVED,
+                    )
+                )
                 del self.records[uid]
                 self.dirty.add(uid)
                 self.stats.closed += 1
@@ -182,21 +212,34 @@ class AlertPolicy:
     def _related_confirmed(self, detection: Detection) -> bool:
         if not self.confirmed_accounts:
             return False
-        return detection.subject in self.confirmed_accounts or any(a in self.confirmed_accounts for a in detection.accounts)
+        return detection.subject in self.confirmed_accounts or any(
+            a in self.confirmed_accounts for a in detection.accounts
+        )
 
-    def _emit(self, detection: Detection, record: FindingRecord, activity: int, status: int) -> list[dict[str, Any]]:
+    def _emit(
+        self, detection: Detection, record: FindingRecord, activity: int, status: int
+    ) -> list[dict[str, Any]]:
         record.last_emit = detection.ts
         record.features = evidence_features(detection.evidence)
         self.dirty.add(record.uid)
         record.emitted_accounts = max(record.emitted_accounts, detection.total_accounts)
         record.last = {
-            "detector": detection.detector, "subject": detection.subject, "score": detection.score,
-            "ts": detection.ts, "first_seen": record.first_seen, "evidence": detection.evidence[:6],
-            "accounts": detection.accounts[:200], "total_accounts": detection.total_accounts,
+            "detector": detection.detector,
+            "subject": detection.subject,
+            "score": detection.score,
+            "ts": detection.ts,
+            "first_seen": record.first_seen,
+            "evidence": detection.evidence[:6],
+            "accounts": detection.accounts[:200],
+            "total_accounts": detection.total_accounts,
             "labels": dict(detection.labels),
         }
         self.stats.published += 1
-        return [build_finding(detection, record.uid, activity, record.severity_id, record.first_seen, status)]
+        return [
+            build_finding(
+                detection, record.uid, activity, record.severity_id, record.first_seen, status
+            )
+        ]
 
     def export_record(self, uid: str) -> bytes | None:
         """Serialise one finding record (for a Faust table)."""

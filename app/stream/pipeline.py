@@ -55,6 +55,7 @@ class BatchOutput:
     detections: int = 0
     max_event_ts: float = 0.0
     event_ts: list[float] = field(default_factory=list)
+    partition_ts: dict[int, float] = field(default_factory=dict)  # newest event time per partition
 
 
 class Pipeline:
@@ -83,7 +84,16 @@ class Pipeline:
                 event = parse_event(rec.value, self.max_event_bytes)
             except EventError as exc:
                 out.dead_letters.append(
-                    dead_letter(rec.key, rec.value, exc.reason, exc.detail, rec.topic, rec.partition, rec.offset, now)
+                    dead_letter(
+                        rec.key,
+                        rec.value,
+                        exc.reason,
+                        exc.detail,
+                        rec.topic,
+                        rec.partition,
+                        rec.offset,
+                        now,
+                    )
                 )
                 out.dlq_reasons[exc.reason] += 1
                 continue
@@ -92,6 +102,8 @@ class Pipeline:
             out.event_ts.append(event.ts)
             if event.ts > out.max_event_ts:
                 out.max_event_ts = event.ts
+            if event.ts > out.partition_ts.get(rec.partition, 0.0):
+                out.partition_ts[rec.partition] = event.ts
             if self.stage is None:
                 continue
             detections, signal = self.stage.process_account(event)

@@ -22,6 +22,7 @@ from app.stream.app import build_app
 from app.stream.feedback import follow_feedback
 from app.stream.pipeline import BatchOutput, Pipeline, Record
 from app.stream.state import CheckpointedEngine
+from app.stream.watermark import Watermark
 
 log = logging.getLogger(__name__)
 ACTIVITY = {1: "new", 2: "update", 3: "close"}
@@ -46,7 +47,7 @@ class DetectorWorker:
         self.stage = CheckpointedEngine(self.engine, self.account_table)
         self.pipeline = Pipeline(self.stage, self.policy, max_event_bytes=settings.max_event_bytes)
         self._assigned = False
-        self._newest_ts = 0.0
+        self.watermark = Watermark()
         self._suppressed_seen: dict[tuple[str, str], int] = {}
         self._topic_names = {
             "dlq": settings.dlq_topic,
@@ -112,7 +113,7 @@ class DetectorWorker:
         metrics.events_consumed.inc(len(records))
         now = time.time()
         out = self.pipeline.handle(records, now)
-        self._newest_ts = max(self._newest_ts, out.max_event_ts)
+        self.watermark.advance(out.partition_ts, time.monotonic())
         await self.publish(out)
         metrics.events_processed.labels(result="ok").inc(out.valid)
         if out.dead_letters:
@@ -139,8 +140,7 @@ class DetectorWorker:
                 self.metrics.dlq.labels(reason="internal_signal").inc()
                 continue
             for signal in signals:
-                signal.keys = (key,)
-                self.pipeline.apply_detections(observe(signal), out)
+                self.pipeline.apply_detections(observe(signal, key), out)
         await self.publish(out)
 
     async def publish(self, out: BatchOutput) -> None:
@@ -176,8 +176,9 @@ class DetectorWorker:
         for uid in self.policy.dirty:
             self.finding_table[uid.encode()] = self.policy.export_record(uid) or b""
         self.policy.dirty.clear()
-        if self._newest_ts:
-            closes = self.policy.close_quiet(self._newest_ts)
+        watermark = self.watermark.value(time.monotonic())
+        if watermark:
+            closes = self.policy.close_quiet(watermark)
             if closes:
                 await self.publish(BatchOutput(findings=closes))
 

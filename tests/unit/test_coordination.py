@@ -123,7 +123,10 @@ def test_large_campaign_is_reported_in_bounded_parts() -> None:
     det = CoordinationDetector(cfg, seed=3)
     dets = _run(det, _swarm(rng, n=180))
     assert all(len(d.accounts) <= 50 for d in dets)
-    assert len({d.subject for d in dets}) >= 3
+    assert len({d.subject for d in dets}) == 1, "one campaign, one finding"
+    parts = sorted({int(d.labels["part"]) for d in dets})
+    assert parts == list(range(1, len(parts) + 1)) and len(parts) >= 4
+    assert [int(d.labels["part"]) for d in dets] == sorted(int(d.labels["part"]) for d in dets)
     assert len(_named(dets)) >= 0.9 * 180
     assert dets[-1].total_accounts == len(_named(dets))
 
@@ -156,3 +159,80 @@ def test_same_input_same_detections() -> None:
     a = _run(CoordinationDetector(seed=3), _swarm(random.Random(4)))
     b = _run(CoordinationDetector(seed=3), _swarm(random.Random(4)))
     assert [(d.subject, d.accounts) for d in a] == [(d.subject, d.accounts) for d in b]
+
+
+def test_signals_delivered_once_per_key_find_what_one_delivery_finds() -> None:
+    """The worker re-keys a signal to each of its keys; replay folds it in at once.
+
+    Both must see the same account: a group of one key still weighs the account's other
+    links (here the client the card's holders share), or re-keyed evidence is lost.
+    """
+    rng = random.Random(11)
+    swarm = [
+        AccountSignal(
+            account_id=f"hydra-{k % 60}",
+            ts=T0 + 3600 + k * 20.0,
+            keys=(f"net:198.51.{k % 60}", "pay:card-shared", "client:script-1"),
+            account_age_days=rng.uniform(0.5, 6),
+            harvest=0.4,
+            flags=FLAG_COT,
+            org_id=f"org-h{k % 60}",
+            prompt_fp=_near(TEMPLATE, rng),
+            features={"rate_per_min": 0.05},
+        )
+        for k in range(240)
+    ]
+    signals = sorted(_background(rng) + swarm, key=lambda s: s.ts)
+    whole, rekeyed = CoordinationDetector(seed=5), CoordinationDetector(seed=5)
+    got_whole: list[Detection] = []
+    got_rekeyed: list[Detection] = []
+    for s in signals:
+        got_whole.extend(whole.observe(s))
+        for key in s.keys:
+            got_rekeyed.extend(rekeyed.observe(s, key))
+    got_whole += whole.flush(T0 + 86400)
+    got_rekeyed += rekeyed.flush(T0 + 86400)
+    assert _named(got_rekeyed) == _named(got_whole) == {f"hydra-{i}" for i in range(60)}
+    first_whole, first_rekeyed = got_whole[0], got_rekeyed[0]
+    assert first_rekeyed.score == first_whole.score
+    assert {e.name: e.value for e in first_rekeyed.evidence} == {
+        e.name: e.value for e in first_whole.evidence
+    }
+    assert {e.name: e.value for e in first_rekeyed.evidence}["shared_infra"] == 1.0
+
+
+def test_a_campaign_that_goes_quiet_still_reports_its_last_members() -> None:
+    rng = random.Random(7)
+    det = CoordinationDetector(seed=3)
+    signals = sorted(_background(rng) + _swarm(rng), key=lambda s: s.ts)
+    dets = _run_open(det, signals)
+    pending = sum(len(c.pending) for c in det._campaigns.values())
+    assert pending > 0, "the swarm's last members wait for the next part"
+    later = det.due(signals[-1].ts + 4 * det.config.flush_s)
+    assert _named(dets + later) == {f"hydra-{i}" for i in range(60)}
+    assert det.flush(signals[-1].ts + 86400) == []
+
+
+def _run_open(det: CoordinationDetector, signals: list[AccountSignal]) -> list[Detection]:
+    out: list[Detection] = []
+    for s in signals:
+        out.extend(det.observe(s))
+    return out
+
+
+def test_a_campaign_still_in_action_refreshes_without_new_members() -> None:
+    rng = random.Random(5)
+    cfg = CoordinationConfig(refresh_s=1200.0)
+    det = CoordinationDetector(cfg, seed=3)
+    # The same 60 accounts keep harvesting for six hours: all are named early, then only
+    # refreshes (no new members) keep the campaign's finding open.
+    signals = _swarm(rng, n=60) + [
+        s for k in range(1, 6) for s in _swarm(rng, n=60, start=T0 + 3600 + k * 4000)
+    ]
+    dets = _run_open(det, sorted(signals, key=lambda s: s.ts))
+    named = _named(dets)
+    assert {f"hydra-{i}" for i in range(60)} <= named
+    late = [d for d in dets if d.ts >= T0 + 3600 + 4 * 4000]
+    assert late, "the campaign must still be reported while it goes on"
+    assert all(d.total_accounts == dets[-1].total_accounts for d in late)
+    assert len({d.subject for d in dets}) == 1
