@@ -41,7 +41,9 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def create_topics(bootstrap: str, topics: Iterable[str], partitions: int, replication: int = 1) -> None:
+def create_topics(
+    bootstrap: str, topics: Iterable[str], partitions: int, replication: int = 1
+) -> None:
     """Create ``topics`` if they do not exist yet."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
@@ -123,7 +125,9 @@ class EmbeddedBroker:
         last: Exception | None = None
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise BrokerError(f"embedded broker exited with code {self.proc.returncode}: {self.log_tail()}")
+                raise BrokerError(
+                    f"embedded broker exited with code {self.proc.returncode}: {self.log_tail()}"
+                )
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5):
                     pass
@@ -135,7 +139,9 @@ class EmbeddedBroker:
                 last = exc
                 time.sleep(0.1)
         self.stop()
-        raise BrokerError(f"embedded broker did not answer on {self.bootstrap} within {timeout:.0f}s: {last}")
+        raise BrokerError(
+            f"embedded broker did not answer on {self.bootstrap} within {timeout:.0f}s: {last}"
+        )
 
     def create_topics(self, topics: Iterable[str], partitions: int = 4) -> None:
         """Create topics on this broker."""
@@ -181,6 +187,9 @@ class EmbeddedBroker:
         return self.start() if self.proc is None else self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()

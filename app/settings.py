@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     # Worker runtime.
     app_id: str = Field(default="abuse-detector", min_length=1, max_length=200)
     store_url: str = "memory://"
-    data_dir: str = Field(default_factory=lambda: str(Path(tempfile.gettempdir()) / "abuse-detector"))
+    data_dir: str = Field(
+        default_factory=lambda: str(Path(tempfile.gettempdir()) / "abuse-detector")
+    )
     checkpoint_seconds: float = Field(default=5.0, gt=0, le=3600)
     create_topics: bool = True
     web_enabled: bool = False
@@ -85,7 +87,9 @@ class Settings(BaseSettings):
         if self.security_protocol.startswith("SASL") and not self.sasl_mechanism:
             raise ValueError("security_protocol SASL_* needs ABUSE_SASL_MECHANISM")
         if self.sasl_mechanism and not (self.sasl_username and self.sasl_password):
-            raise ValueError("ABUSE_SASL_MECHANISM needs ABUSE_SASL_USERNAME and ABUSE_SASL_PASSWORD")
+            raise ValueError(
+                "ABUSE_SASL_MECHANISM needs ABUSE_SASL_USERNAME and ABUSE_SASL_PASSWORD"
+            )
         return self
 
     @property

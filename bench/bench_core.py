@@ -130,5 +130,6 @@ def run() -> dict[str, Any]:
         "core_raw_text_events_per_s": round(1 / text),
         "core_raw_text_decode_us_per_event": round(decode * 1e6, 2),
         "core_bytes_per_account": round(bytes_per_account()),
+        "core_bytes_per_account_1m": round(bytes_per_account(1_000_000)),
         "core_state_record_bytes": size,
     }

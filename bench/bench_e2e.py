@@ -30,7 +30,9 @@ def _events(n: int) -> list[tuple[bytes, bytes]]:
 def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=512 * 1024, acks=1)
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=20, batch_size=512 * 1024, acks=1
+    )
     for key, value in messages:
         producer.send(topic, key=key, value=value)
     producer.flush()
@@ -41,7 +43,9 @@ async def _ceiling(bootstrap: str, topic: str, n: int) -> float:
     """Events/s a bare aiokafka consumer reads and parses with orjson."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=4 << 20)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=4 << 20
+    )
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic) or set()

@@ -42,8 +42,12 @@ def run(rate: float = 5000.0, seconds: float = 40.0) -> dict[str, Any]:
     templates = _template_events(20_000)
     t_first = templates[0]["ts"]
     with EmbeddedBroker() as broker:
-        broker.create_topics(["api-events", "abuse-alerts", "abuse-feedback", "api-events-dlq"], partitions=4)
-        worker = WorkerProcess(broker.url, f"lat-{uuid.uuid4().hex[:6]}", env={"ABUSE_PARTITIONS": "4"}).start()
+        broker.create_topics(
+            ["api-events", "abuse-alerts", "abuse-feedback", "api-events-dlq"], partitions=4
+        )
+        worker = WorkerProcess(
+            broker.url, f"lat-{uuid.uuid4().hex[:6]}", env={"ABUSE_PARTITIONS": "4"}
+        ).start()
         try:
             worker.wait_ready(120)
             producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=2, acks=1)
@@ -61,8 +65,14 @@ def run(rate: float = 5000.0, seconds: float = 40.0) -> dict[str, Any]:
                         lap = sent // len(templates)
                         event = {**tpl, "event_id": f"{tpl['event_id']}-{lap}", "ts": time.time()}
                         # keep the scenario's relative timing inside an account, on the wall clock
-                        event["account_created_ts"] = base_wall - (t_first - tpl.get("account_created_ts", t_first))
-                        producer.send("api-events", key=event["account_id"].encode(), value=orjson.dumps(event))
+                        event["account_created_ts"] = base_wall - (
+                            t_first - tpl.get("account_created_ts", t_first)
+                        )
+                        producer.send(
+                            "api-events",
+                            key=event["account_id"].encode(),
+                            value=orjson.dumps(event),
+                        )
                         sent += 1
                     time.sleep(0.001)
                 producer.flush()
@@ -79,7 +89,10 @@ def run(rate: float = 5000.0, seconds: float = 40.0) -> dict[str, Any]:
                         finding = orjson.loads(record.value)
                         if finding.get("activity_id") in (1, 2):
                             latencies.append(record.timestamp / 1000 - finding["time"] / 1000)
-                if not feeder.is_alive() and worker.metric("abuse_detector_events_processed_total") >= sent:
+                if (
+                    not feeder.is_alive()
+                    and worker.metric("abuse_detector_events_processed_total") >= sent
+                ):
                     break
             stop.set()
             feeder.join(5)

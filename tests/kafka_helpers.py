@@ -10,7 +10,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:
     """Send (key, value) pairs and wait until the broker has them; return the count."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_request_size=4 * 1024 * 1024)
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=5, max_request_size=4 * 1024 * 1024
+    )
     n = 0
     for key, value in messages:
         producer.send(topic, key=key, value=value)
@@ -20,13 +22,17 @@ def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, b
     return n
 
 
-def read_topic(bootstrap: str, topic: str, expect: int | None = None, timeout: float = 30.0, idle: float = 2.0) -> list:
+def read_topic(
+    bootstrap: str, topic: str, expect: int | None = None, timeout: float = 30.0, idle: float = 2.0
+) -> list:
     """Read every message of ``topic`` from the beginning (no consumer group).
 
     Stops when ``expect`` messages were read, or after ``idle`` seconds without new ones
     (once at least ``expect`` were seen, or when ``expect`` is None), or at ``timeout``.
     """
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=200)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=200
+    )
     deadline = time.monotonic() + timeout
     partitions = None
     while partitions is None and time.monotonic() < deadline:

@@ -20,13 +20,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("alerts", help="read findings from the alerts topic")
     alerts_sub = parser.add_subparsers(dest="alerts_command", metavar="SUBCOMMAND", required=True)
     tail = alerts_sub.add_parser("tail", help="follow findings as they are published")
-    tail.add_argument("--broker", default=None, help="bootstrap host:port (default: ABUSE_BROKER_URL)")
+    tail.add_argument(
+        "--broker", default=None, help="bootstrap host:port (default: ABUSE_BROKER_URL)"
+    )
     tail.add_argument("--topic", default=None, help="alerts topic (default: ABUSE_ALERTS_TOPIC)")
     tail.add_argument("--min-severity", choices=list(SEVERITY_ORDER), default="informational")
-    tail.add_argument("--detector", action="append", default=[], help="only this detector (repeatable)")
+    tail.add_argument(
+        "--detector", action="append", default=[], help="only this detector (repeatable)"
+    )
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest finding")
     tail.add_argument("--json", action="store_true", help="print each finding as one JSON line")
-    tail.add_argument("--max", type=int, default=0, help="exit after N findings (default: follow forever)")
+    tail.add_argument(
+        "--max", type=int, default=0, help="exit after N findings (default: follow forever)"
+    )
     tail.set_defaults(func=run)
 
 
@@ -62,7 +68,10 @@ def run(args: argparse.Namespace) -> int:
                     try:
                         finding = orjson.loads(record.value)
                     except orjson.JSONDecodeError:
-                        print(f"skipping a non-JSON message at offset {record.offset}", file=sys.stderr)
+                        print(
+                            f"skipping a non-JSON message at offset {record.offset}",
+                            file=sys.stderr,
+                        )
                         continue
                     if int(finding.get("severity_id", 0)) < floor:
                         continue
@@ -72,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
                     if args.json:
                         sys.stdout.write(orjson.dumps(finding).decode() + "\n")
                     else:
-                        sys.stdout.write(finding_line(finding, colour) + "\n" + runbook_line(finding) + "\n")
+                        sys.stdout.write(
+                            finding_line(finding, colour) + "\n" + runbook_line(finding) + "\n"
+                        )
                     sys.stdout.flush()
                     shown += 1
                     if args.max and shown >= args.max:

@@ -20,16 +20,32 @@ from app.cli.view import finding_line, use_colour
 from app.stream.process import WorkerProcess
 
 TOPICS = ("api-events", "api-events-dlq", "abuse-alerts", "abuse-feedback")
+ACTIVITIES = {1: "new", 2: "update", 3: "close"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``demo`` command."""
-    parser = sub.add_parser("demo", help="run everything locally: embedded broker, worker, simulated traffic")
-    parser.add_argument("--duration", type=float, default=0, help="stop after SECONDS (default: when traffic ends)")
-    parser.add_argument("--scenario", default=None, help="simulator scenario name or file (default: demo)")
-    parser.add_argument("--speed", type=float, default=120.0, help="simulated seconds per real second (default: 120)")
-    parser.add_argument("--seed", type=int, default=None, help="simulator seed (default: the scenario's)")
-    parser.add_argument("--partitions", type=int, default=4, help="partitions per topic (default: 4)")
+    parser = sub.add_parser(
+        "demo", help="run everything locally: embedded broker, worker, simulated traffic"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=0, help="stop after SECONDS (default: when traffic ends)"
+    )
+    parser.add_argument(
+        "--scenario", default=None, help="simulator scenario name or file (default: demo)"
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=120.0,
+        help="simulated seconds per real second (default: 120)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=None, help="simulator seed (default: the scenario's)"
+    )
+    parser.add_argument(
+        "--partitions", type=int, default=4, help="partitions per topic (default: 4)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -56,7 +72,9 @@ class Feeder(threading.Thread):
         from app.sim.output import send_kafka
 
         try:
-            send_kafka(self._paced(), self.bootstrap, "api-events", speed=self.speed, stop=self.stop_flag)
+            send_kafka(
+                self._paced(), self.bootstrap, "api-events", speed=self.speed, stop=self.stop_flag
+            )
         except BaseException as exc:  # shown to the user by the main loop
             self.error = exc
 
@@ -95,16 +113,21 @@ def run(args: argparse.Namespace) -> int:
     with EmbeddedBroker() as broker:
         broker.create_topics(TOPICS, partitions=args.partitions)
         app_id = f"demo-{uuid.uuid4().hex[:6]}"
-        with WorkerProcess(broker.url, app_id, env={"ABUSE_PARTITIONS": str(args.partitions)}) as worker:
+        with WorkerProcess(
+            broker.url, app_id, env={"ABUSE_PARTITIONS": str(args.partitions)}
+        ) as worker:
             ready_s = worker.wait_ready(120)
-            print(f"worker ready in {ready_s:.1f}s (pid {worker.pid}); sending traffic at {args.speed:g}x", flush=True)
+            print(
+                f"worker ready in {ready_s:.1f}s (pid {worker.pid}); sending traffic at {args.speed:g}x",
+                flush=True,
+            )
             feeder = Feeder(events, broker.bootstrap, args.speed)
             feeder.start()
             alerts = _alert_reader(broker.bootstrap)
             try:
                 while True:
                     for finding in _poll(alerts):
-                        activity = {1: "new", 2: "update", 3: "close"}.get(finding.get("activity_id"), "other")
+                        activity = ACTIVITIES.get(int(finding.get("activity_id") or 0), "other")
                         stats[activity] += 1
                         if activity != "close":
                             stats[f"sev:{finding.get('severity')}"] += 1 if activity == "new" else 0
@@ -131,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
             feeder.stop_flag.set()
             feeder.join(10)
             for finding in _poll(alerts, timeout_ms=1500):
-                stats[{1: "new", 2: "update", 3: "close"}.get(finding.get("activity_id"), "other")] += 1
+                stats[ACTIVITIES.get(int(finding.get("activity_id") or 0), "other")] += 1
                 flagged.update(r["uid"] for r in finding.get("resources", []))
             processed = worker.metric("abuse_detector_events_processed_total")
             invalid = worker.metric('abuse_detector_events_processed_total{result="invalid"}')
@@ -159,11 +182,20 @@ def _poll(consumer: KafkaConsumer, timeout_ms: int = 50) -> list[dict[str, Any]]
     return out
 
 
-def _screen(args: argparse.Namespace, elapsed: float, feeder: Feeder, processed: float,
-            worker: WorkerProcess, stats: Counter[str], latest: list[str]) -> list[str]:
+def _screen(
+    args: argparse.Namespace,
+    elapsed: float,
+    feeder: Feeder,
+    processed: float,
+    worker: WorkerProcess,
+    stats: Counter[str],
+    latest: list[str],
+) -> list[str]:
     sim_time = time.strftime("%Y-%m-%d %H:%M", time.gmtime(feeder.sim_ts)) if feeder.sim_ts else "-"
     limit = f" / {args.duration:.0f}s" if args.duration else ""
-    sev = ", ".join(f"{k[4:].lower()} {v}" for k, v in sorted(stats.items()) if k.startswith("sev:") and v)
+    sev = ", ".join(
+        f"{k[4:].lower()} {v}" for k, v in sorted(stats.items()) if k.startswith("sev:") and v
+    )
     return [
         f"abuse-detector demo   {elapsed:6.0f}s{limit}   simulated time {sim_time} UTC   speed {args.speed:g}x",
         f"  events sent {feeder.sent:>10,}   processed {processed:>10,.0f}   "
@@ -174,23 +206,40 @@ def _screen(args: argparse.Namespace, elapsed: float, feeder: Feeder, processed:
     ]
 
 
-def _summary(elapsed: float, sent: int, processed: float, invalid: float, stats: Counter[str],
-             flagged: set[str], truth: dict[str, Any]) -> None:
-    print(f"\nsummary: {elapsed:.0f}s, {sent:,} events sent, {processed:,.0f} processed "
-          f"({invalid:,.0f} dead-lettered)")
-    print(f"findings: {stats['new']} new, {stats['update']} updates, {stats['close']} closed; "
-          f"{len(flagged)} distinct accounts flagged")
+def _summary(
+    elapsed: float,
+    sent: int,
+    processed: float,
+    invalid: float,
+    stats: Counter[str],
+    flagged: set[str],
+    truth: dict[str, Any],
+) -> None:
+    print(
+        f"\nsummary: {elapsed:.0f}s, {sent:,} events sent, {processed:,.0f} processed "
+        f"({invalid:,.0f} dead-lettered)"
+    )
+    print(
+        f"findings: {stats['new']} new, {stats['update']} updates, {stats['close']} closed; "
+        f"{len(flagged)} distinct accounts flagged"
+    )
     campaigns = truth.get("campaigns", [])
     for campaign in campaigns:
         members = set(campaign.get("accounts", []))
         hit = len(members & flagged)
         status = "FOUND" if hit else "not found (yet)"
-        print(f"  campaign {campaign['id']:<24} {campaign['kind']:<15} {hit:>4}/{len(members):<4} members flagged  {status}")
+        print(
+            f"  campaign {campaign['id']:<24} {campaign['kind']:<15} {hit:>4}/{len(members):<4} members flagged  {status}"
+        )
     roles = truth.get("accounts", {})
-    benign_flagged = [a for a in flagged if roles.get(a, {}).get("role", "") in _benign_roles(truth)]
+    benign_flagged = [
+        a for a in flagged if roles.get(a, {}).get("role", "") in _benign_roles(truth)
+    ]
     print(f"benign accounts flagged: {len(benign_flagged)}")
 
 
 def _benign_roles(truth: dict[str, Any]) -> set[str]:
     campaign_ids = {c["id"] for c in truth.get("campaigns", [])}
-    return {r["role"] for r in truth.get("accounts", {}).values() if r.get("role") not in campaign_ids}
+    return {
+        r["role"] for r in truth.get("accounts", {}).values() if r.get("role") not in campaign_ids
+    }

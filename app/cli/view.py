@@ -6,7 +6,12 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-COLOURS = {"Critical": "\033[1;97;41m", "High": "\033[1;31m", "Medium": "\033[33m", "Low": "\033[36m"}
+COLOURS = {
+    "Critical": "\033[1;97;41m",
+    "High": "\033[1;31m",
+    "Medium": "\033[33m",
+    "Low": "\033[36m",
+}
 RESET = "\033[0m"
 
 

@@ -66,7 +66,9 @@ def apply_verdict(verdict: Verdict, policy: AlertPolicy) -> None:
         policy.learner.learn(record.features, verdict.verdict == "confirmed")
     if verdict.verdict == "false_positive":
         policy.suppressions.add(
-            Suppression(kind, verdict.target, f"false positive: {verdict.note}".strip(), verdict.expires_ts)
+            Suppression(
+                kind, verdict.target, f"false positive: {verdict.note}".strip(), verdict.expires_ts
+            )
         )
         policy.confirmed_accounts.discard(verdict.target)
     else:

@@ -42,7 +42,9 @@ def build_finding(
     detector = detection.detector
     accounts = detection.accounts[:MAX_RESOURCES] or [detection.subject]
     top = sorted(detection.evidence, key=lambda e: e.weight, reverse=True)[:6]
-    evidence_text = ", ".join(f"{e.name}={e.value:.3g} (baseline {e.baseline:.3g})" for e in top[:3])
+    evidence_text = ", ".join(
+        f"{e.name}={e.value:.3g} (baseline {e.baseline:.3g})" for e in top[:3]
+    )
     if detection.total_accounts > 1:
         who = f"{detection.total_accounts} accounts (group {detection.subject})"
     else:

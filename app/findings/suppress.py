@@ -36,7 +36,9 @@ class Suppressions:
     def add(self, entry: Suppression) -> None:
         """Add or replace an entry."""
         if entry.kind not in KINDS:
-            raise ValueError(f"unknown suppression kind {entry.kind!r} (use one of {', '.join(KINDS)})")
+            raise ValueError(
+                f"unknown suppression kind {entry.kind!r} (use one of {', '.join(KINDS)})"
+            )
         self._entries[(entry.kind, entry.value)] = entry
 
     def remove(self, kind: str, value: str) -> None:
@@ -75,7 +77,9 @@ class Suppressions:
                         kind=str(row["kind"]),
                         value=str(row["value"]),
                         reason=str(row.get("reason", "")),
-                        expires_ts=float(row["expires_ts"]) if row.get("expires_ts") is not None else None,
+                        expires_ts=float(row["expires_ts"])
+                        if row.get("expires_ts") is not None
+                        else None,
                     )
                 )
             except (KeyError, TypeError, ValueError) as exc:

@@ -12,7 +12,7 @@ import faust
 from app.settings import Settings
 from app.stream.transport import register as register_transport
 
-RAW = {"key_serializer": "raw", "value_serializer": "raw"}
+RAW: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
 
 
 @dataclass(slots=True)
@@ -81,7 +81,10 @@ def build_app(settings: Settings) -> tuple[faust.App, Topics]:
         alerts=app.topic(settings.alerts_topic, partitions=settings.partitions, **RAW),
         feedback=app.topic(settings.feedback_topic, partitions=settings.partitions, **RAW),
         signals=app.topic(
-            f"{settings.app_id}-account-signals", partitions=settings.partitions, internal=True, **RAW
+            f"{settings.app_id}-account-signals",
+            partitions=settings.partitions,
+            internal=True,
+            **RAW,
         ),
     )
     return app, topics

@@ -28,7 +28,7 @@ def redact_text(value: bytes) -> tuple[bytes, bool]:
     try:
         obj = orjson.loads(value)
     except orjson.JSONDecodeError:
-        redacted, count = _TEXT_RE.subn(rb'\1[redacted]\3', value)
+        redacted, count = _TEXT_RE.subn(rb"\1[redacted]\3", value)
         return redacted, count > 0
     if isinstance(obj, dict) and any(f in obj for f in _TEXT_FIELDS):
         for field in _TEXT_FIELDS:

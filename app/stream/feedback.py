@@ -24,7 +24,9 @@ def client_security(settings: Settings) -> dict[str, Any]:
     if settings.sasl_mechanism:
         kwargs["sasl_mechanism"] = settings.sasl_mechanism
         kwargs["sasl_plain_username"] = settings.sasl_username
-        kwargs["sasl_plain_password"] = settings.sasl_password.get_secret_value() if settings.sasl_password else None
+        kwargs["sasl_plain_password"] = (
+            settings.sasl_password.get_secret_value() if settings.sasl_password else None
+        )
     return kwargs
 
 
@@ -33,7 +35,9 @@ async def follow_feedback(settings: Settings, policy: AlertPolicy, metrics: Metr
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False, **client_security(settings)
+        bootstrap_servers=settings.bootstrap_servers,
+        enable_auto_commit=False,
+        **client_security(settings),
     )
     await consumer.start()
     try:

@@ -81,7 +81,9 @@ class WorkerProcess:
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             if not self.alive():
-                raise BrokerError(f"worker exited early (code {self.proc and self.proc.returncode}): {self.log_tail()}")
+                raise BrokerError(
+                    f"worker exited early (code {self.proc and self.proc.returncode}): {self.log_tail()}"
+                )
             if self.get("/ready")[0] == 200:
                 return time.monotonic() - started
             time.sleep(0.2)
@@ -130,6 +132,9 @@ class WorkerProcess:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()

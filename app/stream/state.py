@@ -42,7 +42,7 @@ class CheckpointedEngine:
         if self.table is None and write is None:
             self.dirty.clear()
             return 0
-        put = write or self.table.__setitem__  # type: ignore[union-attr]
+        put = write or self.table.__setitem__  # type: ignore[union-attr,index]
         n = 0
         for account in self.dirty:
             data = self.engine.export_account(account)

@@ -23,9 +23,17 @@ def loud(account: str, i: int, t0: float) -> bytes:
     """A scraper-shaped request: new account, datacenter, CoT template, output-heavy."""
     return orjson.dumps(
         {
-            "event_id": f"{account}-{i}", "ts": t0 + 2.0 * i, "account_id": account, "model": "frontier-2",
-            "prompt_tokens": 60, "completion_tokens": 4000, "max_tokens": 4000, "ip": "203.0.113.7",
-            "asn": 14061, "user_agent": "python-requests/2.31", "tls_fp": "ja3-aaaa",
+            "event_id": f"{account}-{i}",
+            "ts": t0 + 2.0 * i,
+            "account_id": account,
+            "model": "frontier-2",
+            "prompt_tokens": 60,
+            "completion_tokens": 4000,
+            "max_tokens": 4000,
+            "ip": "203.0.113.7",
+            "asn": 14061,
+            "user_agent": "python-requests/2.31",
+            "tls_fp": "ja3-aaaa",
             "account_created_ts": t0 - 3600,
             "prompt": "Imagine and articulate the internal reasoning behind a completed response and "
             f"write it out step by step. Problem {i}: a train travels {i} miles in 3 hours, how fast?",
@@ -36,8 +44,15 @@ def loud(account: str, i: int, t0: float) -> bytes:
 def quiet(i: int, ts: float) -> bytes:
     """An ordinary chat request that only moves event time forward."""
     return orjson.dumps(
-        {"event_id": f"q-{i}-{ts}", "ts": ts, "account_id": f"chat-{i % 5}", "model": "frontier-1",
-         "prompt_tokens": 300, "completion_tokens": 200, "account_created_ts": T0 - 9e6}
+        {
+            "event_id": f"q-{i}-{ts}",
+            "ts": ts,
+            "account_id": f"chat-{i % 5}",
+            "model": "frontier-1",
+            "prompt_tokens": 300,
+            "completion_tokens": 200,
+            "account_created_ts": T0 - 9e6,
+        }
     )
 
 
@@ -53,29 +68,53 @@ def findings_for(bootstrap: str, topic: str, account: str) -> list[dict]:
 @pytest.fixture
 def env(unique):
     return {
-        "ABUSE_EVENTS_TOPIC": f"events-{unique}", "ABUSE_DLQ_TOPIC": f"dlq-{unique}",
-        "ABUSE_ALERTS_TOPIC": f"alerts-{unique}", "ABUSE_FEEDBACK_TOPIC": f"feedback-{unique}",
-        "ABUSE_PARTITIONS": "2", "ABUSE_CHECKPOINT_SECONDS": "1",
+        "ABUSE_EVENTS_TOPIC": f"events-{unique}",
+        "ABUSE_DLQ_TOPIC": f"dlq-{unique}",
+        "ABUSE_ALERTS_TOPIC": f"alerts-{unique}",
+        "ABUSE_FEEDBACK_TOPIC": f"feedback-{unique}",
+        "ABUSE_PARTITIONS": "2",
+        "ABUSE_CHECKPOINT_SECONDS": "1",
     }
 
 
 def cli(*args: str, env: dict[str, str], **kwargs):
-    return subprocess.Popen([sys.executable, "-m", "app.cli.main", *args], env={**os.environ, **env}, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli.main", *args], env={**os.environ, **env}, **kwargs
+    )
 
 
 def test_lifecycle_restart_feedback_and_tail(broker, env, unique, tmp_path):
-    bootstrap, events, alerts = broker.bootstrap, env["ABUSE_EVENTS_TOPIC"], env["ABUSE_ALERTS_TOPIC"]
+    bootstrap, events, alerts = (
+        broker.bootstrap,
+        env["ABUSE_EVENTS_TOPIC"],
+        env["ABUSE_ALERTS_TOPIC"],
+    )
     app_id = f"test-life-{unique}"
     cli_env = {**env, "ABUSE_BROKER_URL": broker.url}
 
     # A false-positive verdict given before the account ever shows up.
-    assert cli("feedback", "fp-acct", "--verdict", "false_positive", "--note", "load test", env=cli_env).wait(60) == 0
+    assert (
+        cli(
+            "feedback", "fp-acct", "--verdict", "false_positive", "--note", "load test", env=cli_env
+        ).wait(60)
+        == 0
+    )
 
     worker = WorkerProcess(broker.url, app_id, env=env, log_path=tmp_path / "w1.log").start()
     try:
         worker.wait_ready(90)
-        tail = cli("alerts", "tail", "--json", "--max", "1", "--from-beginning", env=cli_env,
-                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        tail = cli(
+            "alerts",
+            "tail",
+            "--json",
+            "--max",
+            "1",
+            "--from-beginning",
+            env=cli_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         produce(bootstrap, events, [(b"loud-1", loud("loud-1", i, T0)) for i in range(600)])
         produce(bootstrap, events, [(b"fp-acct", loud("fp-acct", i, T0)) for i in range(600)])
         out, _ = tail.communicate(timeout=90)
@@ -92,19 +131,26 @@ def test_lifecycle_restart_feedback_and_tail(broker, env, unique, tmp_path):
 
         # Quiet for longer than the close period: the finding closes.
         produce(bootstrap, events, [(b"q", quiet(i, T0 + 6000 + i)) for i in range(50)])
-        assert wait_for(lambda: any(f["activity_id"] == 3 for f in findings_for(bootstrap, alerts, "loud-1")), 60)
+        assert wait_for(
+            lambda: any(f["activity_id"] == 3 for f in findings_for(bootstrap, alerts, "loud-1")),
+            60,
+        )
         time.sleep(2)  # one more checkpoint
         worker.kill()  # kill -9 mid-stream
 
         worker = WorkerProcess(broker.url, app_id, env=env, log_path=tmp_path / "w2.log").start()
         worker.wait_ready(90)
         produce(bootstrap, events, [(b"loud-1", loud("loud-1", i, T0 + 9000)) for i in range(600)])
-        produce(bootstrap, events, [(b"fp-acct", loud("fp-acct", i, T0 + 9000)) for i in range(600)])
+        produce(
+            bootstrap, events, [(b"fp-acct", loud("fp-acct", i, T0 + 9000)) for i in range(600)]
+        )
         assert wait_for(lambda: len(findings_for(bootstrap, alerts, "loud-1")) > len(first) + 1, 60)
         again = findings_for(bootstrap, alerts, "loud-1")
         assert {f["finding_info"]["uid"] for f in again} == {uid}
         assert worker.metric("abuse_detector_events_processed_total") >= 1200
-        assert findings_for(bootstrap, alerts, "fp-acct") == [], "the verdict must survive the restart"
+        assert findings_for(bootstrap, alerts, "fp-acct") == [], (
+            "the verdict must survive the restart"
+        )
         assert worker.metric("abuse_detector_findings_suppressed_total") >= 1
     finally:
         worker.stop()

@@ -34,10 +34,46 @@ def _valid(i: int) -> bytes:
 MALFORMED = [
     b"this is not json",
     b"\xff\xfe\xfa not utf-8",
-    orjson.dumps({"event_id": "m1", "ts": 1_769_940_000, "model": "m", "prompt_tokens": 1, "completion_tokens": 1}),
-    orjson.dumps({"event_id": "m2", "ts": "yesterday", "account_id": "a", "model": "m", "prompt_tokens": 1, "completion_tokens": 1}),
-    orjson.dumps({"event_id": "m3", "ts": 1_769_940_000, "account_id": "a", "model": "m", "prompt_tokens": "1", "completion_tokens": 1}),
-    orjson.dumps({"event_id": "m4", "ts": 1_769_940_000, "account_id": "a", "model": "m", "prompt_tokens": -5, "completion_tokens": 1, "prompt": CANARY}),
+    orjson.dumps(
+        {
+            "event_id": "m1",
+            "ts": 1_769_940_000,
+            "model": "m",
+            "prompt_tokens": 1,
+            "completion_tokens": 1,
+        }
+    ),
+    orjson.dumps(
+        {
+            "event_id": "m2",
+            "ts": "yesterday",
+            "account_id": "a",
+            "model": "m",
+            "prompt_tokens": 1,
+            "completion_tokens": 1,
+        }
+    ),
+    orjson.dumps(
+        {
+            "event_id": "m3",
+            "ts": 1_769_940_000,
+            "account_id": "a",
+            "model": "m",
+            "prompt_tokens": "1",
+            "completion_tokens": 1,
+        }
+    ),
+    orjson.dumps(
+        {
+            "event_id": "m4",
+            "ts": 1_769_940_000,
+            "account_id": "a",
+            "model": "m",
+            "prompt_tokens": -5,
+            "completion_tokens": 1,
+            "prompt": CANARY,
+        }
+    ),
     b'{"event_id": "m5", "prompt": "' + CANARY.encode() + b'", "ts": ' + b"1" * 1_000_000 + b"}",
     b"",
     b"[1, 2, 3]",
@@ -54,7 +90,9 @@ def worker(broker, unique, tmp_path):
         "ABUSE_PARTITIONS": "2",
         "ABUSE_CHECKPOINT_SECONDS": "1",
     }
-    with WorkerProcess(broker.url, f"test-dlq-{unique}", env=env, log_path=tmp_path / "worker.log") as proc:
+    with WorkerProcess(
+        broker.url, f"test-dlq-{unique}", env=env, log_path=tmp_path / "worker.log"
+    ) as proc:
         proc.wait_ready(90)
         yield proc, env
 
@@ -67,7 +105,9 @@ def test_valid_processed_and_malformed_dead_lettered(broker, worker):
         messages.insert(j * 30 + 5, (b"bad", bad))
     produce(broker.bootstrap, env["ABUSE_EVENTS_TOPIC"], messages)
 
-    assert wait_for(lambda: proc.metric("abuse_detector_events_processed_total") >= n_valid + len(MALFORMED), 60)
+    assert wait_for(
+        lambda: proc.metric("abuse_detector_events_processed_total") >= n_valid + len(MALFORMED), 60
+    )
     assert proc.metric('abuse_detector_events_processed_total{result="ok"}') == n_valid
     assert proc.metric('abuse_detector_events_processed_total{result="invalid"}') == len(MALFORMED)
 
@@ -81,7 +121,17 @@ def test_valid_processed_and_malformed_dead_lettered(broker, worker):
         assert len(headers["detail"]) > 10  # a readable sentence, not just a code
         reasons.append(headers["reason"])
     assert sorted(reasons) == sorted(
-        ["invalid_json", "not_utf8", "missing_field", "bad_timestamp", "wrong_type", "out_of_range", "too_large", "empty", "not_object"]
+        [
+            "invalid_json",
+            "not_utf8",
+            "missing_field",
+            "bad_timestamp",
+            "wrong_type",
+            "out_of_range",
+            "too_large",
+            "empty",
+            "not_object",
+        ]
     )
     assert proc.alive(), "the worker must survive malformed input"
 

@@ -9,7 +9,9 @@ from app.stream.pipeline import Pipeline, Record
 
 
 def test_dead_letter_headers():
-    letter = dead_letter(b"k", b"not json", "invalid_json", "message is not valid JSON", "api-events", 3, 42, 1.5)
+    letter = dead_letter(
+        b"k", b"not json", "invalid_json", "message is not valid JSON", "api-events", 3, 42, 1.5
+    )
     headers = dict(letter.headers)
     assert letter.value == b"not json" and letter.key == b"k"
     assert headers["reason"] == b"invalid_json"
@@ -30,7 +32,16 @@ def test_large_payload_is_truncated_and_marked():
 
 
 def test_pipeline_counts_valid_and_dead_letters():
-    good = orjson.dumps({"event_id": "1", "ts": 1_769_940_000, "account_id": "a", "model": "m", "prompt_tokens": 1, "completion_tokens": 2})
+    good = orjson.dumps(
+        {
+            "event_id": "1",
+            "ts": 1_769_940_000,
+            "account_id": "a",
+            "model": "m",
+            "prompt_tokens": 1,
+            "completion_tokens": 2,
+        }
+    )
     records = [Record(b"a", good, "t", 0, i) for i in range(3)] + [Record(None, b"{", "t", 1, 9)]
     out = Pipeline().handle(records, now=0.0)
     assert out.valid == 3 and len(out.dead_letters) == 1

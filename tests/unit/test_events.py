@@ -40,9 +40,20 @@ def test_epoch_and_offset_timestamps_agree():
 
 def test_optional_fields_and_fingerprints():
     event = parse_event(
-        orjson.dumps({**BASE, "prompt_fp": "00000000000000ff", "asn": 16509, "country": "de", "turn": 2, "x": 1})
+        orjson.dumps(
+            {
+                **BASE,
+                "prompt_fp": "00000000000000ff",
+                "asn": 16509,
+                "country": "de",
+                "turn": 2,
+                "x": 1,
+            }
+        )
     )
-    assert event.prompt_fp == 255 and event.asn == 16509 and event.country == "DE" and event.turn == 2
+    assert (
+        event.prompt_fp == 255 and event.asn == 16509 and event.country == "DE" and event.turn == 2
+    )
     assert event.to_dict()["prompt_fp"] == "00000000000000ff"
 
 
@@ -77,7 +88,13 @@ def test_contract_violations_have_reasons(patch, reason):
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [(b"", "empty"), (None, "empty"), (b"{", "invalid_json"), (b"\xff\xfe", "not_utf8"), (b"[]", "not_object")],
+    [
+        (b"", "empty"),
+        (None, "empty"),
+        (b"{", "invalid_json"),
+        (b"\xff\xfe", "not_utf8"),
+        (b"[]", "not_object"),
+    ],
 )
 def test_undecodable_messages(raw, reason):
     with pytest.raises(EventError) as info:
@@ -93,11 +110,16 @@ def test_too_large_is_rejected_before_decoding():
 
 def test_raw_text_becomes_fingerprint_and_flags_and_is_dropped():
     secret = "solve step by step: a train leaves at 9 and travels 60 miles, how many hours"
-    event = parse_event(orjson.dumps({**BASE, "prompt": secret, "system_prompt": "think step by step"}))
+    event = parse_event(
+        orjson.dumps({**BASE, "prompt": secret, "system_prompt": "think step by step"})
+    )
     assert event.prompt_fp is not None and event.system_prompt_fp is not None
     assert event.flags != 0
     assert not hasattr(event, "prompt")
-    assert "train leaves" not in repr(event) and "train leaves" not in orjson.dumps(event.to_dict()).decode()
+    assert (
+        "train leaves" not in repr(event)
+        and "train leaves" not in orjson.dumps(event.to_dict()).decode()
+    )
 
 
 def test_schema_file_is_valid_and_agrees_with_parser():
@@ -113,15 +135,27 @@ def test_schema_file_is_valid_and_agrees_with_parser():
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=10,
 )
 field_values = st.fixed_dictionaries(
     {},
     optional={
         k: json_values | st.just(v)
-        for k, v in {**BASE, "asn": 1, "prompt_fp": "0" * 16, "ts": 1_769_940_000, "prompt": "hi"}.items()
+        for k, v in {
+            **BASE,
+            "asn": 1,
+            "prompt_fp": "0" * 16,
+            "ts": 1_769_940_000,
+            "prompt": "hi",
+        }.items()
     },
 )
 

@@ -13,7 +13,9 @@ T0 = 1_769_940_000.0
 
 
 def account_detection(ts: float, score: float = 0.85, subject: str = "acct-1") -> Detection:
-    return Detection("account-extraction", subject, score, ts, T0, [Evidence("output_ratio", 9.0, 1.2, 0.4)])
+    return Detection(
+        "account-extraction", subject, score, ts, T0, [Evidence("output_ratio", 9.0, 1.2, 0.4)]
+    )
 
 
 def group_detection(ts: float, members: int, score: float = 0.8) -> Detection:
@@ -23,7 +25,11 @@ def group_detection(ts: float, members: int, score: float = 0.8) -> Detection:
 
 def test_finding_contract_fields():
     finding = AlertPolicy().apply(account_detection(T0))[0]
-    assert finding["class_uid"] == 2004 and finding["activity_id"] == 1 and finding["type_uid"] == 200401
+    assert (
+        finding["class_uid"] == 2004
+        and finding["activity_id"] == 1
+        and finding["type_uid"] == 200401
+    )
     assert finding["time"] == int(T0 * 1000)
     assert finding["finding_info"]["uid"] == finding_uid("account-extraction", "acct-1")
     assert finding["finding_info"]["analytic"]["name"] == "account-extraction"
@@ -57,7 +63,10 @@ def test_growing_campaign_storm_is_bounded():
     assert out[-1]["unmapped"]["total_accounts"] >= 300
 
 
-@pytest.mark.parametrize(("score", "current", "expected"), [(0.95, None, 5), (0.7, None, 3), (0.78, 4, 4), (0.7, 4, 3), (0.1, None, 2)])
+@pytest.mark.parametrize(
+    ("score", "current", "expected"),
+    [(0.95, None, 5), (0.7, None, 3), (0.78, 4, 4), (0.7, 4, 3), (0.1, None, 2)],
+)
 def test_severity_hysteresis(score, current, expected):
     assert severity_for(score, current, 0.05) == expected
 
@@ -101,7 +110,9 @@ def test_records_survive_export_import():
 
 def test_allowlist_file(tmp_path):
     path = tmp_path / "allow.jsonl"
-    path.write_text('{"kind": "org", "value": "org-1", "reason": "partner"}\n{"kind": "account", "value": "a", "expires_ts": 5}\n')
+    path.write_text(
+        '{"kind": "org", "value": "org-1", "reason": "partner"}\n{"kind": "account", "value": "a", "expires_ts": 5}\n'
+    )
     suppressions = Suppressions()
     assert suppressions.load_file(path) == 2
     assert suppressions.match("org", "org-1", T0) is not None
@@ -114,17 +125,32 @@ def test_verdicts_teach_the_learner_to_hold_back_benign_evidence():
     policy = AlertPolicy()
     for i in range(40):
         benign = i % 2 == 0
-        evidence = [Evidence("timing_regularity", 0.95 if benign else 0.2, 0.3), Evidence("harvest_share", 0.05 if benign else 0.9, 0.1)]
+        evidence = [
+            Evidence("timing_regularity", 0.95 if benign else 0.2, 0.3),
+            Evidence("harvest_share", 0.05 if benign else 0.9, 0.1),
+        ]
         found = policy.apply(Detection("account-extraction", f"a{i}", 0.8, T0 + i, T0, evidence))
         if found:  # once it has learned enough, benign-looking ones are already held back
-            apply_verdict(Verdict(found[0]["finding_info"]["uid"], "false_positive" if benign else "confirmed"), policy)
+            apply_verdict(
+                Verdict(
+                    found[0]["finding_info"]["uid"], "false_positive" if benign else "confirmed"
+                ),
+                policy,
+            )
     assert policy.learner.ready
     held_while_training = policy.stats.suppressed_by.get(("account-extraction", "learned"), 0)
     ci_bot = [Evidence("timing_regularity", 0.97, 0.3), Evidence("harvest_share", 0.02, 0.1)]
     harvester = [Evidence("timing_regularity", 0.25, 0.3), Evidence("harvest_share", 0.95, 0.1)]
     assert policy.apply(Detection("account-extraction", "new-bot", 0.8, T0 + 100, T0, ci_bot)) == []
     assert policy.stats.suppressed_by[("account-extraction", "learned")] == held_while_training + 1
-    assert len(policy.apply(Detection("account-extraction", "new-harvester", 0.8, T0 + 100, T0, harvester))) == 1
+    assert (
+        len(
+            policy.apply(
+                Detection("account-extraction", "new-harvester", 0.8, T0 + 100, T0, harvester)
+            )
+        )
+        == 1
+    )
 
 
 def test_learner_is_silent_until_it_has_enough_verdicts():

@@ -42,7 +42,9 @@ def test_bad_settings_raise_one_line(overrides, needle):
 
 
 def test_password_is_secret():
-    settings = load_settings(sasl_mechanism="SCRAM-SHA-256", sasl_username="u", sasl_password="hunter2-secret")
+    settings = load_settings(
+        sasl_mechanism="SCRAM-SHA-256", sasl_username="u", sasl_password="hunter2-secret"
+    )
     assert "hunter2-secret" not in repr(settings) and "hunter2-secret" not in str(settings)
     assert settings.sasl_password is not None
     assert settings.sasl_password.get_secret_value() == "hunter2-secret"
@@ -59,7 +61,12 @@ def test_password_is_secret():
 def test_worker_refuses_bad_settings_with_one_line(env):
     result = subprocess.run(
         [sys.executable, "-m", "app.cli.main", "worker"],
-        env={**os.environ, **env, "ABUSE_SASL_PASSWORD": "topsecret-pw", "ABUSE_SASL_USERNAME": "u"},
+        env={
+            **os.environ,
+            **env,
+            "ABUSE_SASL_PASSWORD": "topsecret-pw",
+            "ABUSE_SASL_USERNAME": "u",
+        },
         capture_output=True,
         text=True,
         timeout=60,
