@@ -40,7 +40,12 @@ class DetectorWorker:
         if settings.allowlist_file:
             suppressions.load_file(settings.allowlist_file)
         self.policy = AlertPolicy(suppressions=suppressions)
-        tables = {"key_type": bytes, "value_type": bytes, "partitions": settings.partitions, "use_partitioner": True}
+        tables: dict[str, Any] = {
+            "key_type": bytes,
+            "value_type": bytes,
+            "partitions": settings.partitions,
+            "use_partitioner": True,
+        }
         self.account_table = self.app.Table("account-state", **tables)
         self.finding_table = self.app.Table("finding-records", **tables)
         self.policy.loader = lambda uid: self.finding_table.get(uid.encode())
@@ -66,13 +71,15 @@ class DetectorWorker:
         @app.agent(topics.events, name="process-events")
         async def process_events(stream: faust.StreamT) -> None:
             """Decode, validate and detect on batches of api-events."""
-            async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+            take = stream.take_events  # type: ignore[attr-defined]  # faust-streaming's, not in StreamT
+            async for batch in take(settings.batch_size, within=settings.batch_seconds):
                 await self.handle_batch(batch)
 
         @app.agent(topics.signals, name="coordinate-accounts")
         async def coordinate(stream: faust.StreamT) -> None:
             """Fold re-keyed account signals into fingerprint groups; publish campaign findings."""
-            async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+            take = stream.take_events  # type: ignore[attr-defined]  # faust-streaming's, not in StreamT
+            async for batch in take(settings.batch_size, within=settings.batch_seconds):
                 await self.handle_signals(batch)
 
         @app.task
@@ -96,7 +103,14 @@ class DetectorWorker:
             except Exception:
                 log.exception("could not refresh state gauges")
 
-        @app.on_partitions_assigned.connect  # type: ignore[misc]
+        @self.finding_table.on_recover  # type: ignore[misc]
+        async def restore_findings() -> None:
+            """Reload open finding records after recovery, so a finding open at a crash closes."""
+            restored = self.restore_open_findings()
+            if restored:
+                log.info("restored %d open findings from the table", restored)
+
+        @app.on_partitions_assigned.connect  # type: ignore[misc,arg-type]
         async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
             self._assigned = True
             self.metrics.ready.set(1)
@@ -106,7 +120,13 @@ class DetectorWorker:
         """Run one batch of api-events through the pipeline and publish what it produced."""
         started = time.perf_counter()
         records = [
-            Record(e.message.key, e.message.value, e.message.topic, e.message.partition, e.message.offset)
+            Record(
+                e.message.key,
+                e.message.value,
+                e.message.topic,
+                e.message.partition,
+                e.message.offset,
+            )
             for e in batch
         ]
         metrics = self.metrics
@@ -136,7 +156,9 @@ class DetectorWorker:
                 bodies = orjson.loads(message.value)
                 signals = [AccountSignal.from_dict(body) for body in bodies]
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-                log.error("skipping a malformed internal signal message at offset %s", message.offset)
+                log.error(
+                    "skipping a malformed internal signal message at offset %s", message.offset
+                )
                 self.metrics.dlq.labels(reason="internal_signal").inc()
                 continue
             for signal in signals:
@@ -155,10 +177,16 @@ class DetectorWorker:
         names = self._topic_names
         pending: list[Awaitable[Any]] = []
         for letter in out.dead_letters:
-            pending.append(await send(names["dlq"], letter.key, letter.value, None, None, letter.headers))
+            pending.append(
+                await send(names["dlq"], letter.key, letter.value, None, None, letter.headers)
+            )
         for finding in out.findings:
             info = finding["finding_info"]
-            pending.append(await send(names["alerts"], info["uid"].encode(), orjson.dumps(finding), None, None, None))
+            pending.append(
+                await send(
+                    names["alerts"], info["uid"].encode(), orjson.dumps(finding), None, None, None
+                )
+            )
             self.metrics.record_finding(
                 info["analytic"]["name"],
                 str(finding.get("severity", "unknown")).lower(),
@@ -170,23 +198,41 @@ class DetectorWorker:
         if pending:
             await asyncio.gather(*pending)
 
+    def restore_open_findings(self) -> int:
+        """Import every open finding record in the table that the policy does not hold yet."""
+        restored = 0
+        records = self.policy.records
+        for key, value in list(self.finding_table.items()):
+            if not value:
+                continue  # closed: the record was emptied
+            uid = key.decode() if isinstance(key, bytes) else str(key)
+            if uid not in records:
+                self.policy.import_record(value)
+                restored += 1
+        return restored
+
     async def checkpoint(self) -> None:
-        """Write changed account state and finding records; publish closes of quiet findings."""
+        """Write changed account state and finding records; publish closes of quiet findings.
+
+        Closes come first, so a closed finding's record is emptied in the same checkpoint and
+        a later detection starts a new lifecycle instead of reviving the stale record.
+        """
         self.stage.checkpoint()
+        watermark = self.watermark.value(time.monotonic())
+        closes = self.policy.close_quiet(watermark) if watermark else []
         for uid in self.policy.dirty:
             self.finding_table[uid.encode()] = self.policy.export_record(uid) or b""
         self.policy.dirty.clear()
-        watermark = self.watermark.value(time.monotonic())
-        if watermark:
-            closes = self.policy.close_quiet(watermark)
-            if closes:
-                await self.publish(BatchOutput(findings=closes))
+        if closes:
+            await self.publish(BatchOutput(findings=closes))
 
     def report_state(self) -> None:
         """Refresh lag, state-size and suppression metrics."""
         self._update_lag()
         groups = self.engine.coordination.groups_tracked() if self.engine.coordination else 0
-        campaigns = sum(1 for r in self.policy.records.values() if r.detector != "account-extraction")
+        campaigns = sum(
+            1 for r in self.policy.records.values() if r.detector != "account-extraction"
+        )
         self.metrics.set_state_sizes(self.engine.accounts_tracked(), groups, campaigns)
         for (detector, kind), count in self.policy.stats.suppressed_by.items():
             seen = self._suppressed_seen.get((detector, kind), 0)
@@ -203,9 +249,11 @@ class DetectorWorker:
             if tp.topic not in consumed:  # changelogs and the assignor topic are our own writes
                 continue
             high = consumer.highwater(tp)
-            read = consumer._read_offset.get(tp)  # Faust keeps no public accessor
+            read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]  # no public accessor
             if high is not None:
-                lags[(tp.topic, tp.partition)] = max(0, int(high) - int(read if read is not None else -1) - 1)
+                lags[(tp.topic, tp.partition)] = max(
+                    0, int(high) - int(read if read is not None else -1) - 1
+                )
         self.metrics.set_consumer_lag(lags)
 
     def ensure_topics(self) -> None:
@@ -213,7 +261,13 @@ class DetectorWorker:
         s = self.settings
         create_topics(
             ",".join(s.bootstrap_servers),
-            [s.events_topic, s.dlq_topic, s.alerts_topic, s.feedback_topic, f"{s.app_id}-account-signals"],
+            [
+                s.events_topic,
+                s.dlq_topic,
+                s.alerts_topic,
+                s.feedback_topic,
+                f"{s.app_id}-account-signals",
+            ],
             s.partitions,
             s.replication_factor,
         )
@@ -224,7 +278,9 @@ class DetectorWorker:
             self.ensure_topics()
         server = None
         if self.settings.metrics_port:
-            server = start_http_server(self.settings.metrics_port, self.metrics.registry, self.ready)
+            server = start_http_server(
+                self.settings.metrics_port, self.metrics.registry, self.ready
+            )
         worker = faust.Worker(self.app, loglevel=self.settings.log_level, quiet=True)
         try:
             worker.execute_from_commandline()

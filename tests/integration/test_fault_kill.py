@@ -261,12 +261,8 @@ def test_campaign_keeps_its_uid_across_kills(run):
                 )
 
 
-@pytest.mark.xfail(
-    reason="a restarted worker restores a finding record only when its subject is "
-    "detected again, so a finding open at the kill is never closed",
-    strict=False,
-)
 def test_finding_open_at_a_kill_still_closes(run):
+    """A restarted worker reloads open finding records after recovery and closes them."""
     brief = finding_uid(DETECTOR, "loud-brief")
     activities = {f["activity_id"] for _, f in run.alerts if f["finding_info"]["uid"] == brief}
     assert 1 in activities
