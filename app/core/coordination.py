@@ -247,6 +247,18 @@ class CoordinationDetector:
                 out.append(camp.detection(cfg.detector, now_ts, cfg.max_named))
         return out
 
+    def export_links(self) -> list[tuple[bytes, bytes]]:
+        """Member-to-campaign links made since the last call, as (key, value) table records.
+
+        A restarted worker restores them, so the first group to fire after the restart finds
+        its members' campaign and keeps the campaign's subject (and finding uid).
+        """
+        return [(h.to_bytes(8, "big"), s.encode()) for h, s in self._members.drain()]
+
+    def import_link(self, key: bytes, value: bytes) -> None:
+        """Restore one link written by :meth:`export_links`."""
+        self._members.restore(int.from_bytes(key, "big"), value.decode())
+
     def groups_tracked(self) -> int:
         """Return how many groups are held in memory."""
         return len(self._groups)

@@ -150,11 +150,12 @@ def shape(strong: list[str]) -> str:
 class Members:
     """Bounded map from member hash to campaign subject; the oldest links are dropped first."""
 
-    __slots__ = ("cap", "links")
+    __slots__ = ("cap", "links", "fresh")
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
         self.links: dict[int, str] = {}
+        self.fresh: list[tuple[int, str]] = []  # links made since the last drain (checkpoint)
 
     def get(self, h: int) -> str | None:
         """Return the campaign a member belongs to, if known."""
@@ -168,7 +169,18 @@ class Members:
         if len(links) >= self.cap:
             del links[next(iter(links))]
         links[h] = subject
+        self.fresh.append((h, subject))
         return True
+
+    def drain(self) -> list[tuple[int, str]]:
+        """Return and forget the links made since the last call."""
+        fresh, self.fresh = self.fresh, []
+        return fresh
+
+    def restore(self, h: int, subject: str) -> None:
+        """Take back a link saved before a restart (it is not fresh)."""
+        if h not in self.links and len(self.links) < self.cap:
+            self.links[h] = subject
 
     def majority(self, hashes: list[int]) -> str | None:
         """Return the campaign at least half of these members already belong to, if any."""

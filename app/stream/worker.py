@@ -48,6 +48,7 @@ class DetectorWorker:
         }
         self.account_table = self.app.Table("account-state", **tables)
         self.finding_table = self.app.Table("finding-records", **tables)
+        self.link_table = self.app.Table("campaign-links", **tables)
         self.policy.loader = lambda uid: self.finding_table.get(uid.encode())
         self.stage = CheckpointedEngine(self.engine, self.account_table)
         self.pipeline = Pipeline(self.stage, self.policy, max_event_bytes=settings.max_event_bytes)
@@ -109,6 +110,20 @@ class DetectorWorker:
             restored = self.restore_open_findings()
             if restored:
                 log.info("restored %d open findings from the table", restored)
+
+        @self.link_table.on_recover  # type: ignore[misc]
+        async def restore_links() -> None:
+            """Reload member-to-campaign links, so campaigns keep their uid across restarts."""
+            coordination = self.engine.coordination
+            if coordination is None:
+                return
+            n = 0
+            for key, value in list(self.link_table.items()):
+                if key and value:
+                    coordination.import_link(bytes(key), bytes(value))
+                    n += 1
+            if n:
+                log.info("restored %d campaign member links from the table", n)
 
         @app.on_partitions_assigned.connect  # type: ignore[misc,arg-type]
         async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
@@ -223,6 +238,9 @@ class DetectorWorker:
         for uid in self.policy.dirty:
             self.finding_table[uid.encode()] = self.policy.export_record(uid) or b""
         self.policy.dirty.clear()
+        if self.engine.coordination is not None:
+            for key, value in self.engine.coordination.export_links():
+                self.link_table[key] = value
         if closes:
             await self.publish(BatchOutput(findings=closes))
 

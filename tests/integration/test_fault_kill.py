@@ -243,12 +243,9 @@ def _campaign_uids(run: KillRun) -> dict[tuple[str, int], set[str]]:
     return out
 
 
-@pytest.mark.xfail(
-    reason="coordination groups are not checkpointed: after a restart the first group "
-    "to fire names the campaign afresh",
-    strict=False,
-)
 def test_campaign_keeps_its_uid_across_kills(run):
+    """Member-to-campaign links are checkpointed: the first group to fire after a restart
+    finds its members' campaign and keeps its subject, hence its uid."""
     uids = _campaign_uids(run)
     assert uids, "campaign findings must be produced"
     for campaign in {c for c, _ in uids}:
