@@ -169,7 +169,8 @@ class Members:
         if len(links) >= self.cap:
             del links[next(iter(links))]
         links[h] = subject
-        self.fresh.append((h, subject))
+        if len(self.fresh) < self.cap:  # drained at each checkpoint; bounded where none drains
+            self.fresh.append((h, subject))
         return True
 
     def drain(self) -> list[tuple[int, str]]:

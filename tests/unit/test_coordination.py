@@ -5,6 +5,7 @@ import random
 import pytest
 
 from app.core.coordination import CoordinationConfig, CoordinationDetector
+from app.core.coordination_sketch import seeded_hash
 from app.core.text import FLAG_COT
 from app.core.types import AccountSignal, Detection
 
@@ -236,3 +237,22 @@ def test_a_campaign_still_in_action_refreshes_without_new_members() -> None:
     assert late, "the campaign must still be reported while it goes on"
     assert all(d.total_accounts == dets[-1].total_accounts for d in late)
     assert len({d.subject for d in dets}) == 1
+
+
+def test_campaign_links_survive_a_restart_through_their_records() -> None:
+    rng = random.Random(7)
+    first = CoordinationDetector(seed=3)
+    dets = _run(first, _background(rng) + _swarm(rng))
+    subject = dets[0].labels["campaign"]
+    records = first.export_links()
+    assert records and first.export_links() == [], "each link is exported once"
+    restarted = CoordinationDetector(seed=3)
+    for key, value in records:
+        restarted.import_link(key, value)
+    members = [seeded_hash(f"hydra-{i}", 3) for i in range(60)]
+    assert restarted._members.majority(members) == subject
+    assert CoordinationDetector(seed=3)._members.majority(members) is None
+    rest = _background(random.Random(9)) + _swarm(random.Random(8), n=90, start=T0 + 7200)
+    again = _run(restarted, rest)
+    assert again and {d.labels["campaign"] for d in again} == {subject}
+    assert _named(again) <= {f"hydra-{i}" for i in range(60, 90)}, "old members stay named once"
