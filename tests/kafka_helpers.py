@@ -68,3 +68,15 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.25) -> bool:
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def worker_env(unique: str) -> dict[str, str]:
+    """Worker settings for one test: its own topics, two partitions, a 1 s checkpoint."""
+    return {
+        "ABUSE_EVENTS_TOPIC": f"events-{unique}",
+        "ABUSE_DLQ_TOPIC": f"dlq-{unique}",
+        "ABUSE_ALERTS_TOPIC": f"alerts-{unique}",
+        "ABUSE_FEEDBACK_TOPIC": f"feedback-{unique}",
+        "ABUSE_PARTITIONS": "2",
+        "ABUSE_CHECKPOINT_SECONDS": "1",
+    }

@@ -138,9 +138,7 @@ class CoordinationDetector:
                 self._score(g, o.ts, touched)
         out = []
         for camp in touched:
-            if camp.due(
-                o.ts, cfg.flush_s, cfg.max_named, cfg.min_part, cfg.part_growth, cfg.refresh_s
-            ):
+            if camp.due(o.ts, cfg):
                 out.append(camp.detection(cfg.detector, o.ts, cfg.max_named))
         return out
 
@@ -232,9 +230,7 @@ class CoordinationDetector:
         cfg = self.config
         out = []
         for camp in self._campaigns.values():
-            while camp.due(
-                now_ts, cfg.flush_s, cfg.max_named, cfg.min_part, cfg.part_growth, cfg.refresh_s
-            ):
+            while camp.due(now_ts, cfg):
                 out.append(camp.detection(cfg.detector, now_ts, cfg.max_named))
         return out
 

@@ -7,6 +7,7 @@ campaign its members already belong to, so one campaign yields one finding that 
 
 from __future__ import annotations
 
+from app.core.coordination_config import CoordinationConfig
 from app.core.types import Detection, Evidence
 
 MAX_PAYS = 4096
@@ -81,15 +82,7 @@ class Campaign:
         self.total += 1
         self.last_ts = max(self.last_ts, ts)
 
-    def due(
-        self,
-        ts: float,
-        flush_s: float,
-        max_named: int,
-        min_part: int,
-        growth: float = 0.0,
-        refresh_s: float = float("inf"),
-    ) -> bool:
+    def due(self, ts: float, cfg: CoordinationConfig) -> bool:
         """Whether the next part, or a refresh of a campaign still in action, should go out now.
 
         A refresh names no new member; it tells the alert policy that the campaign's groups
@@ -97,13 +90,21 @@ class Campaign:
         """
         n = len(self.pending)
         if not n:
-            return self.parts > 0 and ts - self.emit_ts >= refresh_s and self.last_ts > self.emit_ts
+            return (
+                self.parts > 0
+                and ts - self.emit_ts >= cfg.refresh_s
+                and self.last_ts > self.emit_ts
+            )
         waited = ts - self.pending_ts
         return (
             self.parts == 0
-            or n >= max_named
-            or (n >= min_part and n >= growth * (self.total - n) and waited >= flush_s)
-            or waited >= 4.0 * flush_s
+            or n >= cfg.max_named
+            or (
+                n >= cfg.min_part
+                and n >= cfg.part_growth * (self.total - n)
+                and waited >= cfg.flush_s
+            )
+            or waited >= 4.0 * cfg.flush_s
         )
 
     def detection(self, detector: str, ts: float, max_named: int) -> Detection:

@@ -16,23 +16,14 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from app.findings.ocsf import finding_uid
 from app.sim import generate, load_scenario
 from app.stream.process import WorkerProcess
-from tests.kafka_helpers import read_topic, wait_for
+from tests.kafka_helpers import read_topic, wait_for, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PROCESSED = "abuse_detector_events_processed_total"
 DETECTOR = "account-extraction"
 
 
-def fault_env(unique: str) -> dict[str, str]:
-    """Worker settings for one test: its own topics, two partitions, a 1 s checkpoint."""
-    return {
-        "ABUSE_EVENTS_TOPIC": f"events-{unique}",
-        "ABUSE_DLQ_TOPIC": f"dlq-{unique}",
-        "ABUSE_ALERTS_TOPIC": f"alerts-{unique}",
-        "ABUSE_FEEDBACK_TOPIC": f"feedback-{unique}",
-        "ABUSE_PARTITIONS": "2",
-        "ABUSE_CHECKPOINT_SECONDS": "1",
-    }
+fault_env = worker_env  # the name the sibling fault tests import
 
 
 def scraper(account: str, i: int, ts: float) -> dict:

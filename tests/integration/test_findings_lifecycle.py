@@ -13,7 +13,7 @@ import pytest
 
 from app.findings.ocsf import finding_uid
 from app.stream.process import WorkerProcess
-from tests.kafka_helpers import produce, read_topic, wait_for
+from tests.kafka_helpers import produce, read_topic, wait_for, worker_env
 
 pytestmark = pytest.mark.integration
 T0 = 1_769_940_000
@@ -67,14 +67,7 @@ def findings_for(bootstrap: str, topic: str, account: str) -> list[dict]:
 
 @pytest.fixture
 def env(unique):
-    return {
-        "ABUSE_EVENTS_TOPIC": f"events-{unique}",
-        "ABUSE_DLQ_TOPIC": f"dlq-{unique}",
-        "ABUSE_ALERTS_TOPIC": f"alerts-{unique}",
-        "ABUSE_FEEDBACK_TOPIC": f"feedback-{unique}",
-        "ABUSE_PARTITIONS": "2",
-        "ABUSE_CHECKPOINT_SECONDS": "1",
-    }
+    return worker_env(unique)
 
 
 def cli(*args: str, env: dict[str, str], **kwargs):

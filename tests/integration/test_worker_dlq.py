@@ -9,7 +9,7 @@ import pytest
 from kafka import KafkaAdminClient
 
 from app.stream.process import WorkerProcess
-from tests.kafka_helpers import produce, read_topic, wait_for
+from tests.kafka_helpers import produce, read_topic, wait_for, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -82,14 +82,7 @@ MALFORMED = [
 
 @pytest.fixture
 def worker(broker, unique, tmp_path):
-    env = {
-        "ABUSE_EVENTS_TOPIC": f"events-{unique}",
-        "ABUSE_DLQ_TOPIC": f"dlq-{unique}",
-        "ABUSE_ALERTS_TOPIC": f"alerts-{unique}",
-        "ABUSE_FEEDBACK_TOPIC": f"feedback-{unique}",
-        "ABUSE_PARTITIONS": "2",
-        "ABUSE_CHECKPOINT_SECONDS": "1",
-    }
+    env = worker_env(unique)
     with WorkerProcess(
         broker.url, f"test-dlq-{unique}", env=env, log_path=tmp_path / "worker.log"
     ) as proc:
