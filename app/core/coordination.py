@@ -41,6 +41,8 @@ __all__ = [
 
 # Sign-up cohorts (day and network) are crowds by nature: they only inform member ages.
 IGNORED = frozenset({"cohort", "tpl"})
+# Table key prefix of a group-key link (a member link's key is its 8-byte hash).
+GROUP_LINK = b"group:"
 # The account stage's accumulated harvest evidence is the member's harvest measure; a signal
 # without it (a bare signal_from_event) counts a harvest-flagged request a little.
 FLAG_HARVEST = 0.05
@@ -165,10 +167,12 @@ class CoordinationDetector:
         if not g.subject:
             g.fired_ts = ts
             g.subject = (
-                self._members.majority([m.h for m in fits])
+                self._members.of_key(g.key)
+                or self._members.majority([m.h for m in fits])
                 or self._akin(fits, v.profile.centres)
                 or f"campaign-{seeded_hash(g.key, self.seed):016x}"
             )
+            self._members.link_key(g.key, g.subject)
         camp = self._campaigns.get(g.subject)
         if camp is None:
             camp = self._campaigns[g.subject] = Campaign(g.subject, ts)
@@ -244,16 +248,27 @@ class CoordinationDetector:
         return out
 
     def export_links(self) -> list[tuple[bytes, bytes]]:
-        """Member-to-campaign links made since the last call, as (key, value) table records.
+        """Campaign links made since the last call, as (key, value) table records.
 
-        A restarted worker restores them, so the first group to fire after the restart finds
-        its members' campaign and keeps the campaign's subject (and finding uid).
+        A member link's key is its 8-byte hash; a group link's key is ``group:`` and the
+        group key. A restarted worker restores them, so the first group to fire after the
+        restart finds its campaign (by its own key, or by its members) and keeps the
+        campaign's subject, hence its finding uid.
         """
-        return [(h.to_bytes(8, "big"), s.encode()) for h, s in self._members.drain()]
+        out = []
+        for link, subject in self._members.drain():
+            key = link.to_bytes(8, "big") if isinstance(link, int) else GROUP_LINK + link.encode()
+            out.append((key, subject.encode()))
+        return out
 
     def import_link(self, key: bytes, value: bytes) -> None:
         """Restore one link written by :meth:`export_links`."""
-        self._members.restore(int.from_bytes(key, "big"), value.decode())
+        if key.startswith(GROUP_LINK):
+            self._members.restore_key(key[len(GROUP_LINK) :].decode(), value.decode())
+        elif len(key) == 8:
+            self._members.restore(int.from_bytes(key, "big"), value.decode())
+        else:
+            raise ValueError(f"not a campaign link record: {key!r}")
 
     def groups_tracked(self) -> int:
         """Return how many groups are held in memory."""

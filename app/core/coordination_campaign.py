@@ -149,14 +149,22 @@ def shape(strong: list[str]) -> str:
 
 
 class Members:
-    """Bounded map from member hash to campaign subject; the oldest links are dropped first."""
+    """Bounded maps from member hash, and from group key, to campaign subject.
 
-    __slots__ = ("cap", "links", "fresh")
+    The oldest links are dropped first. A group key that fired once keeps its campaign: after
+    a restart its group is rebuilt from later traffic (new members, in a hydra), and the key
+    alone still says which campaign it belongs to.
+    """
 
-    def __init__(self, cap: int) -> None:
+    __slots__ = ("cap", "key_cap", "links", "keys", "fresh")
+
+    def __init__(self, cap: int, key_cap: int = 4096) -> None:
         self.cap = cap
         self.links: dict[int, str] = {}
-        self.fresh: list[tuple[int, str]] = []  # links made since the last drain (checkpoint)
+        self.keys: dict[str, str] = {}
+        self.key_cap = key_cap
+        # links made since the last drain (checkpoint): (member hash or group key, subject)
+        self.fresh: list[tuple[int | str, str]] = []
 
     def get(self, h: int) -> str | None:
         """Return the campaign a member belongs to, if known."""
@@ -170,19 +178,41 @@ class Members:
         if len(links) >= self.cap:
             del links[next(iter(links))]
         links[h] = subject
-        if len(self.fresh) < self.cap:  # drained at each checkpoint; bounded where none drains
-            self.fresh.append((h, subject))
+        self._fresh(h, subject)
         return True
 
-    def drain(self) -> list[tuple[int, str]]:
+    def link_key(self, key: str, subject: str) -> None:
+        """Remember that the group of ``key`` fired as part of a campaign."""
+        keys = self.keys
+        if keys.get(key) == subject:
+            return
+        if key not in keys and len(keys) >= self.key_cap:
+            del keys[next(iter(keys))]
+        keys[key] = subject
+        self._fresh(key, subject)
+
+    def of_key(self, key: str) -> str | None:
+        """Return the campaign the group of ``key`` fired for before, if known."""
+        return self.keys.get(key)
+
+    def _fresh(self, link: int | str, subject: str) -> None:
+        if len(self.fresh) < self.cap:  # drained at each checkpoint; bounded where none drains
+            self.fresh.append((link, subject))
+
+    def drain(self) -> list[tuple[int | str, str]]:
         """Return and forget the links made since the last call."""
         fresh, self.fresh = self.fresh, []
         return fresh
 
     def restore(self, h: int, subject: str) -> None:
-        """Take back a link saved before a restart (it is not fresh)."""
+        """Take back a member link saved before a restart (it is not fresh)."""
         if h not in self.links and len(self.links) < self.cap:
             self.links[h] = subject
+
+    def restore_key(self, key: str, subject: str) -> None:
+        """Take back a group-key link saved before a restart (it is not fresh)."""
+        if key not in self.keys and len(self.keys) < self.key_cap:
+            self.keys[key] = subject
 
     def majority(self, hashes: list[int]) -> str | None:
         """Return the campaign at least half of these members already belong to, if any."""

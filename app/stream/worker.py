@@ -119,11 +119,16 @@ class DetectorWorker:
                 return
             n = 0
             for key, value in list(self.link_table.items()):
-                if key and value:
+                if not (key and value):
+                    continue
+                try:
                     coordination.import_link(bytes(key), bytes(value))
-                    n += 1
+                except ValueError as exc:
+                    log.warning("skipped a campaign link record: %s", exc)
+                    continue
+                n += 1
             if n:
-                log.info("restored %d campaign member links from the table", n)
+                log.info("restored %d campaign links (members and group keys) from the table", n)
 
         @app.on_partitions_assigned.connect  # type: ignore[misc,arg-type]
         async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -256,3 +257,33 @@ def test_campaign_links_survive_a_restart_through_their_records() -> None:
     again = _run(restarted, rest)
     assert again and {d.labels["campaign"] for d in again} == {subject}
     assert _named(again) <= {f"hydra-{i}" for i in range(60, 90)}, "old members stay named once"
+
+
+def test_a_group_that_fired_keeps_its_campaign_after_a_restart_with_all_new_members() -> None:
+    """A hydra rotates accounts (and here its client): after a restart its groups refill
+    with accounts no link names, a group other than the first to fire fires first, and the
+    group-key links alone keep the campaign's subject."""
+    rng = random.Random(7)
+    first = CoordinationDetector(seed=3)
+    subject = _run(first, _background(rng) + _swarm(rng))[0].labels["campaign"]
+    records = first.export_links()
+    assert {b"group:client:script-1", b"group:net:203.0.0"} <= {key for key, _ in records}
+    fresh = [
+        dataclasses.replace(
+            s,
+            account_id=s.account_id.replace("hydra-", "rotated-"),
+            keys=tuple(
+                k.replace("card-h", "card-r").replace("script-1", "script-2") for k in s.keys
+            ),
+        )
+        for s in _swarm(random.Random(8), n=60, start=T0 + 7200)
+    ]
+    restarted = CoordinationDetector(seed=3)
+    for key, value in records:
+        restarted.import_link(key, value)
+    again = _run(restarted, _background(random.Random(9)) + fresh)
+    assert subject in {d.labels["campaign"] for d in again}
+    cold = _run(CoordinationDetector(seed=3), _background(random.Random(9)) + fresh)
+    assert cold and subject not in {d.labels["campaign"] for d in cold}, "the links did it"
+    with pytest.raises(ValueError, match="not a campaign link"):
+        restarted.import_link(b"bad", b"x")
