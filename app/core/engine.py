@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app.core.account import AccountConfig, AccountDetector
@@ -47,8 +48,10 @@ class Engine:
         """Per-account stage: update the account, score it; return detections and a signal."""
         return self.accounts.process(event)
 
-    def observe_signal(self, signal: AccountSignal, only: str | None = None) -> list[Detection]:
-        """Coordination stage: fold one account signal into its groups (or key ``only``'s)."""
+    def observe_signal(
+        self, signal: AccountSignal, only: str | Sequence[str] | None = None
+    ) -> list[Detection]:
+        """Coordination stage: fold one account signal into its groups (or ``only`` those keys')."""
         if self.coordination is None:
             return []
         ts = signal.ts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -12,6 +13,13 @@ from app.core.types import AccountSignal, Detection
 from app.errors import EventError
 from app.events import Event, parse_event
 from app.stream.dlq import DeadLetter, dead_letter
+
+SIGNALS_PER_MESSAGE = 500  # entries per internal signal message (a few hundred KB at most)
+
+
+def key_partition(key: str, partitions: int) -> int:
+    """The partition of the re-keyed signal topic that carries a coordination key."""
+    return zlib.crc32(key.encode()) % partitions
 
 
 @dataclass(slots=True, frozen=True)
@@ -49,8 +57,8 @@ class BatchOutput:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     dlq_reasons: Counter[str] = field(default_factory=Counter)
     findings: list[dict[str, Any]] = field(default_factory=list)
-    # Signals grouped by fingerprint key: one internal message per key per batch, not per signal.
-    signals: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Account signals with coordination keys, as dicts (see ``Pipeline.signal_messages``).
+    signals: list[dict[str, Any]] = field(default_factory=list)
     accounts: set[str] = field(default_factory=set)
     detections: int = 0
     max_event_ts: float = 0.0
@@ -72,9 +80,29 @@ class Pipeline:
         self.max_event_bytes = max_event_bytes
 
     @staticmethod
-    def signal_messages(out: BatchOutput) -> list[tuple[bytes, bytes]]:
-        """The (key, value) messages of the re-keyed signal topic for one batch."""
-        return [(key.encode(), orjson.dumps(bodies)) for key, bodies in out.signals.items()]
+    def signal_messages(
+        out: BatchOutput, partitions: int, per_message: int = SIGNALS_PER_MESSAGE
+    ) -> list[tuple[int, bytes, bytes]]:
+        """The (partition, key, value) messages of the re-keyed signal topic for one batch.
+
+        Each key's partition is :func:`key_partition`, so every signal of one key reaches
+        the one worker that owns the key's group. A message holds up to ``per_message``
+        entries ``[signal, [keys of this partition]]``: a signal travels once per partition
+        its keys fall in, not once per key, and a batch is a handful of messages.
+        """
+        by_partition: dict[int, list[list[Any]]] = {}
+        for body in out.signals:
+            split: dict[int, list[str]] = {}
+            for key in body["keys"]:
+                split.setdefault(key_partition(key, partitions), []).append(key)
+            for p, keys in split.items():
+                by_partition.setdefault(p, []).append([body, keys])
+        messages = []
+        for p, entries in sorted(by_partition.items()):
+            key = f"signals-{p}".encode()
+            for i in range(0, len(entries), per_message):
+                messages.append((p, key, orjson.dumps(entries[i : i + per_message])))
+        return messages
 
     def handle(self, records: list[Record], now: float) -> BatchOutput:
         """Process ``records`` in order; ``now`` (wall clock) only stamps dead letters."""
@@ -107,10 +135,8 @@ class Pipeline:
             if self.stage is None:
                 continue
             detections, signal = self.stage.process_account(event)
-            if signal is not None:
-                body = signal.to_dict()
-                for key in signal.keys:
-                    out.signals.setdefault(key, []).append(body)
+            if signal is not None and signal.keys:
+                out.signals.append(signal.to_dict())
             self.apply_detections(detections, out)
         return out
 

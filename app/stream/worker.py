@@ -55,6 +55,7 @@ class DetectorWorker:
         self._assigned = False
         self.watermark = Watermark()
         self._suppressed_seen: dict[tuple[str, str], int] = {}
+        self._signal_partitions = settings.partitions  # checked against the topic once assigned
         self._topic_names = {
             "dlq": settings.dlq_topic,
             "alerts": settings.alerts_topic,
@@ -132,6 +133,7 @@ class DetectorWorker:
 
         @app.on_partitions_assigned.connect  # type: ignore[misc,arg-type]
         async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
+            self._check_signal_partitions()
             self._assigned = True
             self.metrics.ready.set(1)
             log.info("partitions assigned: %d", len(assigned))
@@ -166,23 +168,28 @@ class DetectorWorker:
         return out
 
     async def handle_signals(self, batch: list[Any]) -> None:
-        """Feed a batch of re-keyed signal messages (a list of signals per key) to coordination."""
+        """Feed a batch of re-keyed signal messages to coordination.
+
+        A message holds ``[signal, [keys]]`` entries (see ``Pipeline.signal_messages``): the
+        keys of the signal that this message's partition carries.
+        """
         out = BatchOutput()
         observe = self.engine.observe_signal
         for event in batch:
             message = event.message
             try:
-                key = message.key.decode()
-                bodies = orjson.loads(message.value)
-                signals = [AccountSignal.from_dict(body) for body in bodies]
+                entries = [
+                    (AccountSignal.from_dict(body), [str(k) for k in keys])
+                    for body, keys in orjson.loads(message.value)
+                ]
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
                 log.error(
                     "skipping a malformed internal signal message at offset %s", message.offset
                 )
                 self.metrics.dlq.labels(reason="internal_signal").inc()
                 continue
-            for signal in signals:
-                self.pipeline.apply_detections(observe(signal, key), out)
+            for signal, keys in entries:
+                self.pipeline.apply_detections(observe(signal, keys), out)
         await self.publish(out)
 
     async def publish(self, out: BatchOutput) -> None:
@@ -213,8 +220,8 @@ class DetectorWorker:
                 ACTIVITY.get(int(finding.get("activity_id", 0)), "other"),
                 finding.get("confidence_score", 0) / 100,
             )
-        for key, payload in Pipeline.signal_messages(out):
-            pending.append(await send(names["signals"], key, payload, None, None, None))
+        for partition, key, payload in Pipeline.signal_messages(out, self._signal_partitions):
+            pending.append(await send(names["signals"], key, payload, partition, None, None))
         if pending:
             await asyncio.gather(*pending)
 
@@ -248,6 +255,24 @@ class DetectorWorker:
                 self.link_table[key] = value
         if closes:
             await self.publish(BatchOutput(findings=closes))
+
+    def _check_signal_partitions(self) -> None:
+        """Send signals to the partitions the signal topic really has.
+
+        Signals are sent to explicit partitions, so every worker must use the topic's own
+        partition count; one created earlier with another ``ABUSE_PARTITIONS`` still works.
+        """
+        name = self._topic_names["signals"]
+        try:
+            actual = self.app.consumer.topic_partitions(name)
+        except Exception:  # metadata not there yet: keep the configured count
+            actual = None
+        if actual and actual != self._signal_partitions:
+            log.warning(
+                "topic %s has %d partitions, not %d (ABUSE_PARTITIONS); using %d",
+                name, actual, self.settings.partitions, actual,
+            )  # fmt: skip
+            self._signal_partitions = actual
 
     def report_state(self) -> None:
         """Refresh lag, state-size and suppression metrics."""

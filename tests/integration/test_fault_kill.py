@@ -179,9 +179,7 @@ def run(broker, tmp_path_factory) -> KillRun:
         feed.release.set()
         lives[-1].stop()
     for k in range(1, KILLS + 1):
-        found = re.findall(
-            r"restored (\d+) campaign links", (logs / f"w{k}.log").read_text()
-        )
+        found = re.findall(r"restored (\d+) campaign links", (logs / f"w{k}.log").read_text())
         out.links_restored.append(int(found[-1]) if found else 0)
     return out
 

@@ -3,12 +3,14 @@ from __future__ import annotations
 import dataclasses
 import random
 
+import orjson
 import pytest
 
 from app.core.coordination import CoordinationConfig, CoordinationDetector
 from app.core.coordination_sketch import seeded_hash
 from app.core.text import FLAG_COT
 from app.core.types import AccountSignal, Detection
+from app.stream.pipeline import BatchOutput, Pipeline, key_partition
 
 T0 = 1_767_225_600.0
 TEMPLATE = 0x5A5A_F0F0_3C3C_9696
@@ -163,8 +165,41 @@ def test_same_input_same_detections() -> None:
     assert [(d.subject, d.accounts) for d in a] == [(d.subject, d.accounts) for d in b]
 
 
+def _rekeyed(det: CoordinationDetector, s: AccountSignal, partitions: int) -> list[Detection]:
+    """Deliver a signal the way the worker does: through the signal topic's messages."""
+    out: list[Detection] = []
+    messages = Pipeline.signal_messages(BatchOutput(signals=[s.to_dict()]), partitions)
+    for _, _, value in messages:
+        for body, keys in orjson.loads(value):
+            out.extend(det.observe(AccountSignal.from_dict(body), keys))
+    return out
+
+
+def test_signal_messages_carry_each_key_once_in_its_own_partition() -> None:
+    signals = [
+        AccountSignal(
+            account_id=f"a{i}", ts=T0 + i, keys=(f"net:10.0.{i}", "client:x", f"pay:c{i % 3}")
+        )
+        for i in range(25)
+    ] + [AccountSignal(account_id="keyless", ts=T0, keys=())]
+    out = BatchOutput(signals=[s.to_dict() for s in signals if s.keys])
+    messages = Pipeline.signal_messages(out, 4, per_message=10)
+    delivered: list[tuple[str, str]] = []
+    for partition, key, value in messages:
+        assert key == f"signals-{partition}".encode()
+        entries = orjson.loads(value)
+        assert 0 < len(entries) <= 10
+        for body, keys in entries:
+            assert all(key_partition(k, 4) == partition for k in keys)
+            delivered += [(body["account_id"], k) for k in keys]
+    expected = [(s.account_id, k) for s in signals for k in s.keys]
+    assert sorted(delivered) == sorted(expected), "every key of every signal exactly once"
+    assert len(messages) < len(expected) / 5, "a batch is a handful of messages, not one per key"
+
+
 def test_signals_delivered_once_per_key_find_what_one_delivery_finds() -> None:
-    """The worker re-keys a signal to each of its keys; replay folds it in at once.
+    """The worker re-keys a signal across the signal topic's partitions; replay folds it
+    in at once.
 
     Both must see the same account: a group of one key still weighs the account's other
     links (here the client the card's holders share), or re-keyed evidence is lost.
@@ -190,8 +225,7 @@ def test_signals_delivered_once_per_key_find_what_one_delivery_finds() -> None:
     got_rekeyed: list[Detection] = []
     for s in signals:
         got_whole.extend(whole.observe(s))
-        for key in s.keys:
-            got_rekeyed.extend(rekeyed.observe(s, key))
+        got_rekeyed.extend(_rekeyed(rekeyed, s, partitions=3))
     got_whole += whole.flush(T0 + 86400)
     got_rekeyed += rekeyed.flush(T0 + 86400)
     assert _named(got_rekeyed) == _named(got_whole) == {f"hydra-{i}" for i in range(60)}
