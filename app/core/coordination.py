@@ -12,6 +12,7 @@ See docs/coordination.md.
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from collections.abc import Sequence
 
@@ -19,7 +20,7 @@ import orjson
 
 from app.core.coordination_campaign import Campaign, Members
 from app.core.coordination_config import CoordinationConfig
-from app.core.coordination_group import Group, Obs
+from app.core.coordination_group import HARV, Group, Obs, Profile
 from app.core.coordination_keys import signal_from_event, signal_keys
 from app.core.coordination_score import Population, matches, newness, score_group
 from app.core.coordination_sketch import (
@@ -164,7 +165,7 @@ class CoordinationDetector:
         g.score = v.score
         if not v.campaign:
             return
-        g.profile = v.profile
+        g.profile = self._member_profile(g, v.profile)
         if g.subject and g.subject not in self._campaigns:
             g.subject = ""
         fits = [m for m in map(src.member, range(src.size())) if self._fits(g, m)]
@@ -189,6 +190,26 @@ class CoordinationDetector:
             touched.append(camp)
         for m in fits:
             self._name(g.subject, m, touched)
+
+    def _member_profile(self, g: Group, profile: Profile) -> Profile:
+        """The checks a member of a fired group must pass (see ``matches``).
+
+        Harvest-shaped content can be strong in a group because a stratum of it harvests
+        (another campaign on the same client stack, the suspect core): a hydra that
+        harvests with content single requests do not betray must still be named by what its
+        members do show. So where few members harvest, the harvest check is dropped,
+        provided at least two other checks (new, template, pivot, spoofed client) remain.
+        """
+        if profile.harvest < 0.0:
+            return profile
+        others = profile.new + bool(profile.centres) + (profile.pivot >= 0.0) + (profile.mm >= 0.0)
+        if others < 2:
+            return profile
+        line = self._pop.harvest_median + self.config.harvest_member
+        harvs = g.column(HARV)
+        if sum(h >= line for h in harvs) >= self.config.harvest_check_share * max(1, len(harvs)):
+            return profile
+        return dataclasses.replace(profile, harvest=-1.0)
 
     def _akin(self, fits: list[Obs], centres: tuple[int, ...]) -> str:
         """The open campaign a newly fired group belongs to, by shared card or template."""

@@ -17,6 +17,9 @@ class CoordinationConfig:
     new_days: float = 30.0  # an account younger than this is new
     template_radius: int = 18  # SimHash distance to a group's template centre that still matches
     harvest_member: float = 0.1  # member harvest evidence over the population median that matches
+    # A group where fewer than this share of members harvest does not ask it of each member,
+    # as long as two other checks remain (its harvest comes from a stratum, not from all).
+    harvest_check_share: float = 0.3
     timing_min_signals: float = 2.5  # mean signals per member before timing is judged
     score_every: int = 4  # re-score a group after this many signals (or an eighth more) ...
     score_gap_s: float = 600.0  # ... or after this much event time

@@ -321,3 +321,57 @@ def test_a_group_that_fired_keeps_its_campaign_after_a_restart_with_all_new_memb
     assert cold and subject not in {d.labels["campaign"] for d in cold}, "the links did it"
     with pytest.raises(ValueError, match="not a campaign link"):
         restarted.import_link(b"bad", b"x")
+
+
+def _stratified(rng: random.Random, age: tuple[float, float]) -> list[AccountSignal]:
+    """A swarm on one scripted client whose content single requests do not betray, beside a
+    stratum of new accounts on the same client that harvest openly."""
+    out = []
+    for k in range(240):
+        i = k % 60
+        out.append(
+            AccountSignal(
+                account_id=f"quiet-{i}",
+                ts=T0 + 3600 + k * 20.0,
+                keys=(f"net:203.0.{i % 8}", "client:script-q"),
+                account_age_days=rng.uniform(*age),
+                org_id=f"org-q{i}",
+                prompt_fp=_near(TEMPLATE, rng),
+                features={"rate_per_min": 0.05},
+            )
+        )
+    for k in range(80):
+        i = k % 16
+        out.append(
+            AccountSignal(
+                account_id=f"loud-{i}",
+                ts=T0 + 3600 + k * 60.0 + 7.0,
+                keys=(f"net:198.18.{i}", "client:script-q"),
+                account_age_days=rng.uniform(0.5, 6),
+                harvest=0.8,
+                flags=FLAG_COT,
+                org_id=f"org-l{i}",
+                prompt_fp=_near(TEMPLATE, rng),
+                features={"rate_per_min": 0.05},
+            )
+        )
+    return out
+
+
+def test_a_harvesting_stratum_does_not_hide_the_rest_of_a_hydra() -> None:
+    """Where few members harvest, members are named by being new and on the template."""
+    rng = random.Random(21)
+    named = _named(
+        _run(CoordinationDetector(seed=3), _background(rng) + _stratified(rng, (0.5, 6)))
+    )
+    assert {f"quiet-{i}" for i in range(60)} <= named
+    assert not any(a.startswith("user-") for a in named)
+
+
+def test_without_two_other_checks_the_harvest_check_stays() -> None:
+    """Aged accounts on the template but not harvesting: one check (template) is too little."""
+    rng = random.Random(21)
+    named = _named(
+        _run(CoordinationDetector(seed=3), _background(rng) + _stratified(rng, (200, 900)))
+    )
+    assert not any(a.startswith("quiet-") for a in named)
