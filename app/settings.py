@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     batch_seconds: float = Field(default=0.05, gt=0, le=10)
     stream_buffer_maxsize: int = Field(default=20_000, ge=100)
     session_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    # After SIGTERM/SIGINT, exit anyway if a graceful stop has not finished (broker gone).
+    shutdown_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     allowlist_file: str | None = None
     seed: int = 42
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 import time
 from collections.abc import Awaitable
 from typing import Any
@@ -26,6 +28,36 @@ from app.stream.watermark import Watermark
 
 log = logging.getLogger(__name__)
 ACTIVITY = {1: "new", 2: "update", 3: "close"}
+
+
+class BoundedShutdownWorker(faust.Worker):
+    """Faust's worker, whose stop on a signal is bounded in time.
+
+    A graceful stop commits offsets and flushes the producer; with the broker unreachable
+    it can wait for good, and a worker that ignores SIGTERM is one an orchestrator (or a
+    dead parent) can only SIGKILL. After ``shutdown_timeout`` seconds the process exits
+    without it: whatever was not committed is delivered again (at least once).
+    """
+
+    def __init__(self, *args: Any, shutdown_timeout: float = 30.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._shutdown_timeout = shutdown_timeout
+
+    def _schedule_shutdown(self, signal: Any) -> None:
+        if not self._signal_stop_time:
+            watchdog = threading.Timer(self._shutdown_timeout, self._give_up, args=(signal,))
+            watchdog.daemon = True
+            watchdog.start()
+        super()._schedule_shutdown(signal)
+
+    def _give_up(self, signal: Any) -> None:
+        log.error(
+            "graceful stop after %s did not finish within %.0f s (broker unreachable?); "
+            "exiting now, uncommitted events will be delivered again",
+            getattr(signal, "name", signal), self._shutdown_timeout,
+        )  # fmt: skip
+        logging.shutdown()
+        os._exit(1)
 
 
 class DetectorWorker:
@@ -329,7 +361,12 @@ class DetectorWorker:
             server = start_http_server(
                 self.settings.metrics_port, self.metrics.registry, self.ready
             )
-        worker = faust.Worker(self.app, loglevel=self.settings.log_level, quiet=True)
+        worker = BoundedShutdownWorker(
+            self.app,
+            loglevel=self.settings.log_level,
+            quiet=True,
+            shutdown_timeout=self.settings.shutdown_timeout_seconds,
+        )
         try:
             worker.execute_from_commandline()
         except SystemExit as exc:
