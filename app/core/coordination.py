@@ -64,6 +64,9 @@ class CoordinationDetector:
         self._door = Doorkeeper(cfg.doorkeeper_bits)
         self._members = Members(cfg.max_members_tracked)
         self._campaigns: dict[str, Campaign] = {}
+        # Fired groups changed, and fired groups dropped, since the last export_groups().
+        self._changed: set[str] = set()
+        self._dropped: set[str] = set()
         self._sample = PopulationSample(cfg.population_k)
         self._pop = Population()
         self._pop_n = 0
@@ -137,8 +140,10 @@ class CoordinationDetector:
                 if g.core is None:
                     g.core = Group(key, g.kind, o.ts)
                 g.core.observe(o, cfg.sample_k, cfg.template_radius)
-            if g.subject and self._fits(g, o):
-                self._name(g.subject, o, touched)
+            if g.subject:
+                self._changed.add(key)
+                if self._fits(g, o):
+                    self._name(g.subject, o, touched)
             fresh = g.idx - g.score_idx
             if g.size() >= cfg.min_accounts and (
                 fresh >= max(cfg.score_every, g.idx // 8)
@@ -180,6 +185,7 @@ class CoordinationDetector:
                 or f"campaign-{seeded_hash(g.key, self.seed):016x}"
             )
             self._members.link_key(g.key, g.subject)
+        self._changed.add(g.key)
         camp = self._campaigns.get(g.subject)
         if camp is None:
             camp = self._campaigns[g.subject] = Campaign(g.subject, ts)
@@ -247,7 +253,10 @@ class CoordinationDetector:
         cfg = self.config
         stale = [k for k, g in self._groups.items() if now_ts - g.last_ts > cfg.idle_ttl_s]
         for key in stale:
-            del self._groups[key]
+            if self._groups.pop(key).subject:
+                self._changed.discard(key)
+                if len(self._dropped) < cfg.max_groups:  # bounded where nothing exports
+                    self._dropped.add(key)
         done = [s for s, c in self._campaigns.items() if now_ts - c.last_ts > cfg.campaign_ttl_s]
         for subject in done:
             del self._campaigns[subject]
@@ -305,6 +314,24 @@ class CoordinationDetector:
         """Serialise one group's state (for a changelog table), or None if unknown."""
         g = self._groups.get(key)
         return None if g is None else orjson.dumps(g.to_dict())
+
+    def export_groups(self) -> list[tuple[bytes, bytes]]:
+        """Fired groups changed or dropped since the last call, as (key, value) table records.
+
+        Only groups that fired are kept: they carry a campaign's profile and subject, and
+        a restarted worker that restores them goes on naming the campaign's new members at
+        once. A dropped group's record is empty (a tombstone). Groups that never fired
+        fill again from new signals.
+        """
+        out = [
+            (key.encode(), data)
+            for key in sorted(self._changed)
+            if (data := self.export_group(key)) is not None
+        ]
+        out += [(key.encode(), b"") for key in sorted(self._dropped)]
+        self._changed.clear()
+        self._dropped.clear()
+        return out
 
     def import_group(self, key: str, data: bytes) -> None:
         """Restore one group's state from :meth:`export_group` output."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import zlib
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
+from aiokafka.partitioner import murmur2
 
 from app.core.types import AccountSignal, Detection
 from app.errors import EventError
@@ -17,9 +18,16 @@ from app.stream.dlq import DeadLetter, dead_letter
 SIGNALS_PER_MESSAGE = 500  # entries per internal signal message (a few hundred KB at most)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def key_partition(key: str, partitions: int) -> int:
-    """The partition of the re-keyed signal topic that carries a coordination key."""
-    return zlib.crc32(key.encode()) % partitions
+    """The partition of the re-keyed signal topic that carries a coordination key.
+
+    It is the producer's default partition for the key (murmur2, as Kafka's and aiokafka's
+    default partitioners compute it), so the ``coordination-groups`` table record of a
+    group lands on the partition of the signals that build it, and the worker that owns
+    the one restores the other.
+    """
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 @dataclass(slots=True, frozen=True)

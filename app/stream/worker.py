@@ -81,6 +81,7 @@ class DetectorWorker:
         self.account_table = self.app.Table("account-state", **tables)
         self.finding_table = self.app.Table("finding-records", **tables)
         self.link_table = self.app.Table("campaign-links", **tables)
+        self.group_table = self.app.Table("coordination-groups", **tables)
         self.policy.loader = lambda uid: self.finding_table.get(uid.encode())
         self.stage = CheckpointedEngine(self.engine, self.account_table)
         self.pipeline = Pipeline(self.stage, self.policy, max_event_bytes=settings.max_event_bytes)
@@ -162,6 +163,13 @@ class DetectorWorker:
                 n += 1
             if n:
                 log.info("restored %d campaign links (members and group keys) from the table", n)
+
+        @self.group_table.on_recover  # type: ignore[misc]
+        async def restore_groups() -> None:
+            """Reload the groups that fired, so a campaign goes on naming members at once."""
+            restored = self.restore_groups()
+            if restored:
+                log.info("restored %d fired coordination groups from the table", restored)
 
         @app.on_partitions_assigned.connect  # type: ignore[misc,arg-type]
         async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
@@ -270,6 +278,24 @@ class DetectorWorker:
                 restored += 1
         return restored
 
+    def restore_groups(self) -> int:
+        """Import every fired group in the table; a malformed record is logged and skipped."""
+        coordination = self.engine.coordination
+        if coordination is None:
+            return 0
+        restored = 0
+        for key, value in list(self.group_table.items()):
+            if not (key and value):
+                continue  # dropped: the record was emptied
+            name = key.decode() if isinstance(key, bytes) else str(key)
+            try:
+                coordination.import_group(name, bytes(value))
+            except (ValueError, TypeError, KeyError, orjson.JSONDecodeError) as exc:
+                log.warning("skipped a coordination group record %r: %s", name, exc)
+                continue
+            restored += 1
+        return restored
+
     async def checkpoint(self) -> None:
         """Write changed account state and finding records; publish closes of quiet findings.
 
@@ -285,6 +311,8 @@ class DetectorWorker:
         if self.engine.coordination is not None:
             for key, value in self.engine.coordination.export_links():
                 self.link_table[key] = value
+            for key, value in self.engine.coordination.export_groups():
+                self.group_table[key] = value
         if closes:
             await self.publish(BatchOutput(findings=closes))
 

@@ -97,6 +97,7 @@ class KillRun:
     last_alive: bool = False
     alerts: list[tuple[int, dict]] = field(default_factory=list)  # (incarnation, finding)
     links_restored: list[int] = field(default_factory=list)  # per restart, from its log
+    groups_restored: list[int] = field(default_factory=list)  # per restart, from its log
     truth: dict = field(default_factory=dict)
 
 
@@ -179,8 +180,11 @@ def run(broker, tmp_path_factory) -> KillRun:
         feed.release.set()
         lives[-1].stop()
     for k in range(1, KILLS + 1):
-        found = re.findall(r"restored (\d+) campaign links", (logs / f"w{k}.log").read_text())
+        text = (logs / f"w{k}.log").read_text()
+        found = re.findall(r"restored (\d+) campaign links", text)
         out.links_restored.append(int(found[-1]) if found else 0)
+        found = re.findall(r"restored (\d+) fired coordination groups", text)
+        out.groups_restored.append(int(found[-1]) if found else 0)
     return out
 
 
@@ -261,6 +265,23 @@ def test_campaign_links_survive_every_kill(run):
     assert campaign_lives, "campaign findings must be produced"
     first = min(campaign_lives)
     assert all(n > 0 for n in run.links_restored[first + 1 :]), run.links_restored
+
+
+def test_fired_groups_survive_every_kill(run):
+    """Groups that fired are checkpointed to their table and restored at each restart."""
+    print(f"\nfired coordination groups restored per restart: {run.groups_restored}")
+    assert len(run.groups_restored) == KILLS
+    fired_before = [
+        any(
+            life < k and f["finding_info"]["analytic"]["name"] == "hydra-cluster"
+            for life, f in run.alerts
+        )
+        for k in range(1, KILLS + 1)
+    ]
+    assert any(fired_before), "campaign findings must come before a kill"
+    for k, fired in enumerate(fired_before):
+        if fired:  # a group fired before this kill (and expires only after hours of quiet)
+            assert run.groups_restored[k] > 0, run.groups_restored
 
 
 def test_a_group_keeps_its_campaign_across_kills(run):

@@ -5,6 +5,7 @@ import random
 
 import orjson
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from app.core.coordination import CoordinationConfig, CoordinationDetector
 from app.core.coordination_sketch import seeded_hash
@@ -192,6 +193,12 @@ def test_signal_messages_carry_each_key_once_in_its_own_partition() -> None:
         for body, keys in entries:
             assert all(key_partition(k, 4) == partition for k in keys)
             delivered += [(body["account_id"], k) for k in keys]
+    partitioner = DefaultPartitioner()
+    assert all(
+        key_partition(k, 4) == partitioner(k.encode(), [0, 1, 2, 3], [0, 1, 2, 3])
+        for s in signals
+        for k in s.keys
+    ), "a key's signals and its group's table record share a partition"
     expected = [(s.account_id, k) for s in signals for k in s.keys]
     assert sorted(delivered) == sorted(expected), "every key of every signal exactly once"
     assert len(messages) < len(expected) / 5, "a batch is a handful of messages, not one per key"
@@ -375,3 +382,35 @@ def test_without_two_other_checks_the_harvest_check_stays() -> None:
         _run(CoordinationDetector(seed=3), _background(rng) + _stratified(rng, (200, 900)))
     )
     assert not any(a.startswith("quiet-") for a in named)
+
+
+def test_fired_groups_survive_a_restart_and_name_new_members_at_once() -> None:
+    rng = random.Random(7)
+    first = CoordinationDetector(seed=3)
+    subject = _run(first, _background(rng) + _swarm(rng))[0].labels["campaign"]
+    records = first.export_groups()
+    assert records and first.export_groups() == [], "each change is exported once"
+    keys = {key for key, value in records if value}
+    assert b"client:script-1" in keys
+    restarted = CoordinationDetector(seed=3)
+    for key, value in records:
+        restarted.import_group(key.decode(), value)
+    for key, value in first.export_links():  # the worker restores both tables
+        restarted.import_link(key, value)
+    # Accounts no link names join the restored groups: each is named by its first signal.
+    late = [
+        dataclasses.replace(s, account_id=s.account_id.replace("hydra-", "joined-"))
+        for s in _swarm(random.Random(8), n=12, start=T0 + 7200)
+    ][:12]
+    named = _run_open(restarted, late)
+    assert named and named[0].ts == late[0].ts, "the first signal of a new member names it"
+    named += restarted.flush(T0 + 7200 + 3600)
+    assert {d.labels["campaign"] for d in named} == {subject}
+    assert _named(named) == {f"joined-{i}" for i in range(12)}
+    fresh = CoordinationDetector(seed=3)
+    cold = _run_open(fresh, late)
+    assert not cold or cold[0].ts >= late[4].ts, "cold, a group must fill and score first"
+    restarted.export_groups()
+    restarted.expire(T0 + 7200 + 2 * restarted.config.campaign_ttl_s)
+    dropped = restarted.export_groups()
+    assert dropped and all(value == b"" for _, value in dropped), "expired groups are tombstoned"
