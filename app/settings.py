@@ -44,6 +44,8 @@ class Settings(BaseSettings):
         default_factory=lambda: str(Path(tempfile.gettempdir()) / "abuse-detector")
     )
     checkpoint_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # Fired coordination groups are large (their member samples): written at most this often.
+    group_checkpoint_seconds: float = Field(default=30.0, gt=0, le=3600)
     create_topics: bool = True
     web_enabled: bool = False
     web_port: int = Field(default=6066, ge=0, le=65535)

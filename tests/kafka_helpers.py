@@ -79,4 +79,5 @@ def worker_env(unique: str) -> dict[str, str]:
         "ABUSE_FEEDBACK_TOPIC": f"feedback-{unique}",
         "ABUSE_PARTITIONS": "2",
         "ABUSE_CHECKPOINT_SECONDS": "1",
+        "ABUSE_GROUP_CHECKPOINT_SECONDS": "1",
     }

@@ -89,6 +89,7 @@ class DetectorWorker:
         self.watermark = Watermark()
         self._suppressed_seen: dict[tuple[str, str], int] = {}
         self._signal_partitions = settings.partitions  # checked against the topic once assigned
+        self._groups_saved = 0.0  # monotonic time fired groups were last written
         self._topic_names = {
             "dlq": settings.dlq_topic,
             "alerts": settings.alerts_topic,
@@ -311,8 +312,11 @@ class DetectorWorker:
         if self.engine.coordination is not None:
             for key, value in self.engine.coordination.export_links():
                 self.link_table[key] = value
-            for key, value in self.engine.coordination.export_groups():
-                self.group_table[key] = value
+            now = time.monotonic()
+            if now - self._groups_saved >= self.settings.group_checkpoint_seconds:
+                self._groups_saved = now
+                for key, value in self.engine.coordination.export_groups():
+                    self.group_table[key] = value
         if closes:
             await self.publish(BatchOutput(findings=closes))
 
