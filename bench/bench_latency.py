@@ -37,7 +37,23 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run(rate: float = 5000.0, seconds: float = 40.0) -> dict[str, Any]:
+def run(rate: float = 5000.0, seconds: float = 40.0, repeats: int = 3) -> dict[str, Any]:
+    """Medians over ``repeats`` runs of :func:`_once`: a p99 of about a hundred findings is
+    nearly their maximum, and one slow moment of a noisy machine moves it."""
+    runs = [_once(rate, seconds) for _ in range(repeats)]
+    failed = [r for r in runs if not r.get("latency_findings")]
+    if failed:
+        return failed[0]
+    out: dict[str, Any] = {"latency_rate_target": rate}
+    for key in ("latency_events_sent", "latency_events_processed", "latency_findings"):
+        out[key] = statistics.median(r[key] for r in runs)
+    for key in ("latency_p50_s", "latency_p95_s", "latency_p99_s"):
+        out[key] = statistics.median(r[key] for r in runs)
+        out[key[: -len("_s")] + "_runs"] = [round(r[key], 3) for r in runs]
+    return out
+
+
+def _once(rate: float, seconds: float) -> dict[str, Any]:
     """Send ``rate`` events/s for ``seconds``; return latency percentiles of the findings."""
     templates = _template_events(20_000)
     t_first = templates[0]["ts"]
