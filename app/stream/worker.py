@@ -87,6 +87,11 @@ class DetectorWorker:
         self.pipeline = Pipeline(self.stage, self.policy, max_event_bytes=settings.max_event_bytes)
         self._assigned = False
         self.watermark = Watermark()
+        # The coordination stage runs behind the account stage (its signals make a round
+        # trip through a topic): campaign findings must not close on the events' clock
+        # while signals of that time are still on their way.
+        self.signal_watermark = Watermark()
+        self._signals_sent_ts = 0.0
         self._suppressed_seen: dict[tuple[str, str], int] = {}
         self._signal_partitions = settings.partitions  # checked against the topic once assigned
         self._groups_saved = 0.0  # monotonic time fired groups were last written
@@ -197,6 +202,8 @@ class DetectorWorker:
         now = time.time()
         out = self.pipeline.handle(records, now)
         self.watermark.advance(out.partition_ts, time.monotonic())
+        if out.signals:
+            self._signals_sent_ts = max(self._signals_sent_ts, max(b["ts"] for b in out.signals))
         await self.publish(out)
         metrics.events_processed.labels(result="ok").inc(out.valid)
         if out.dead_letters:
@@ -216,6 +223,7 @@ class DetectorWorker:
         """
         out = BatchOutput()
         observe = self.engine.observe_signal
+        newest: dict[int, float] = {}  # newest signal time per signal-topic partition
         for event in batch:
             message = event.message
             try:
@@ -231,6 +239,11 @@ class DetectorWorker:
                 continue
             for signal, keys in entries:
                 self.pipeline.apply_detections(observe(signal, keys), out)
+            if entries:
+                newest[message.partition] = max(
+                    newest.get(message.partition, 0.0), max(sig.ts for sig, _ in entries)
+                )
+        self.signal_watermark.advance(newest, time.monotonic())
         await self.publish(out)
 
     async def publish(self, out: BatchOutput) -> None:
@@ -297,6 +310,16 @@ class DetectorWorker:
             restored += 1
         return restored
 
+    def close_watermark(self, now: float) -> float:
+        """Event time up to which findings may close: the events' watermark, held back to
+        the coordination stage's while signals it has not reached are on their way."""
+        watermark = self.watermark.value(now)
+        if self._signals_sent_ts:
+            done = self.signal_watermark.value(now)
+            if done < self._signals_sent_ts:
+                watermark = min(watermark, done)
+        return watermark
+
     async def checkpoint(self) -> None:
         """Write changed account state and finding records; publish closes of quiet findings.
 
@@ -304,7 +327,12 @@ class DetectorWorker:
         a later detection starts a new lifecycle instead of reviving the stale record.
         """
         self.stage.checkpoint()
-        watermark = self.watermark.value(time.monotonic())
+        watermark = self.close_watermark(time.monotonic())
+        out = BatchOutput()
+        if watermark and self.engine.coordination is not None:
+            # Parts due by the stream's event time go out even when no signal arrives to
+            # sweep them (a campaign's traffic, or all traffic, has stopped).
+            self.pipeline.apply_detections(self.engine.coordination.due(watermark), out)
         closes = self.policy.close_quiet(watermark) if watermark else []
         for uid in self.policy.dirty:
             self.finding_table[uid.encode()] = self.policy.export_record(uid) or b""
@@ -317,8 +345,9 @@ class DetectorWorker:
                 self._groups_saved = now
                 for key, value in self.engine.coordination.export_groups():
                     self.group_table[key] = value
-        if closes:
-            await self.publish(BatchOutput(findings=closes))
+        out.findings.extend(closes)
+        if out.findings:
+            await self.publish(out)
 
     def _check_signal_partitions(self) -> None:
         """Send signals to the partitions the signal topic really has.
