@@ -107,21 +107,17 @@ class CoordinationDetector:
                 (new_m, harv, dc, mm, pivot, sus, hv, _), medians = got
                 self._pop = Population(new_m, harv, dc, mm, pivot, medians[7], medians[1], sus, hv)
 
-    def observe(
-        self, signal: AccountSignal, only: str | Sequence[str] | None = None
-    ) -> list[Detection]:
+    def observe(self, signal: AccountSignal, only: Sequence[str] | None = None) -> list[Detection]:
         """Fold one account signal into the groups of its keys; return campaign detections.
 
-        ``only`` folds it into that key's group (or those keys' groups): the worker delivers
-        a signal once per partition of the keys (re-keyed across partitions), with the keys
-        that partition carries. The signal keeps all its keys either way, since they
+        ``only`` folds it into those keys' groups: the worker delivers a signal once per
+        partition of the keys (re-keyed across partitions), with the keys that partition
+        carries. The signal keeps all its keys either way, since they
         describe the account (its network, client, card) in every group it joins, and it
         counts once in the population baseline, on the delivery of its first key.
         """
         cfg = self.config
         o = self._obs(signal)
-        if isinstance(only, str):
-            only = (only,)
         if only is None or (signal.keys and signal.keys[0] in only):
             self._baseline(o)
         touched: list[Campaign] = []

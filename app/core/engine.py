@@ -49,7 +49,7 @@ class Engine:
         return self.accounts.process(event)
 
     def observe_signal(
-        self, signal: AccountSignal, only: str | Sequence[str] | None = None
+        self, signal: AccountSignal, only: Sequence[str] | None = None
     ) -> list[Detection]:
         """Coordination stage: fold one account signal into its groups (or ``only`` those keys')."""
         if self.coordination is None:

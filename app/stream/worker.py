@@ -155,27 +155,25 @@ class DetectorWorker:
         async def restore_links() -> None:
             """Reload member-to-campaign links, so campaigns keep their uid across restarts."""
             coordination = self.engine.coordination
-            if coordination is None:
-                return
-            n = 0
-            for key, value in list(self.link_table.items()):
-                if not (key and value):
-                    continue
-                try:
-                    coordination.import_link(bytes(key), bytes(value))
-                except ValueError as exc:
-                    log.warning("skipped a campaign link record: %s", exc)
-                    continue
-                n += 1
-            if n:
-                log.info("restored %d campaign links (members and group keys) from the table", n)
+            if coordination is not None:
+                n = self._import_table(self.link_table, coordination.import_link, "campaign link")
+                if n:
+                    log.info(
+                        "restored %d campaign links (members and group keys) from the table", n
+                    )
 
         @self.group_table.on_recover  # type: ignore[misc]
         async def restore_groups() -> None:
             """Reload the groups that fired, so a campaign goes on naming members at once."""
-            restored = self.restore_groups()
-            if restored:
-                log.info("restored %d fired coordination groups from the table", restored)
+            coordination = self.engine.coordination
+            if coordination is not None:
+                n = self._import_table(
+                    self.group_table,
+                    lambda key, value: coordination.import_group(key.decode(), value),
+                    "coordination group",
+                )
+                if n:
+                    log.info("restored %d fired coordination groups from the table", n)
 
         @app.on_partitions_assigned.connect  # type: ignore[misc,arg-type]
         async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
@@ -292,23 +290,22 @@ class DetectorWorker:
                 restored += 1
         return restored
 
-    def restore_groups(self) -> int:
-        """Import every fired group in the table; a malformed record is logged and skipped."""
-        coordination = self.engine.coordination
-        if coordination is None:
-            return 0
-        restored = 0
-        for key, value in list(self.group_table.items()):
+    @staticmethod
+    def _import_table(table: Any, load: Any, what: str) -> int:
+        """Feed every non-empty (key, value) record of ``table`` to ``load``; return how many
+        it took. An emptied record (a tombstone) is skipped; a malformed one is logged and
+        skipped."""
+        n = 0
+        for key, value in list(table.items()):
             if not (key and value):
-                continue  # dropped: the record was emptied
-            name = key.decode() if isinstance(key, bytes) else str(key)
-            try:
-                coordination.import_group(name, bytes(value))
-            except (ValueError, TypeError, KeyError, orjson.JSONDecodeError) as exc:
-                log.warning("skipped a coordination group record %r: %s", name, exc)
                 continue
-            restored += 1
-        return restored
+            try:
+                load(bytes(key), bytes(value))
+            except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+                log.warning("skipped a %s record %r: %s", what, key, exc)
+                continue
+            n += 1
+        return n
 
     def close_watermark(self, now: float) -> float:
         """Event time up to which findings may close: the events' watermark, held back to

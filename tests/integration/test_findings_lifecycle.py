@@ -13,6 +13,7 @@ import pytest
 
 from app.findings.ocsf import finding_uid
 from app.stream.process import WorkerProcess
+from tests.integration.test_fault_tolerance import scraper
 from tests.kafka_helpers import produce, read_topic, wait_for, worker_env
 
 pytestmark = pytest.mark.integration
@@ -20,25 +21,9 @@ T0 = 1_769_940_000
 
 
 def loud(account: str, i: int, t0: float) -> bytes:
-    """A scraper-shaped request: new account, datacenter, CoT template, output-heavy."""
-    return orjson.dumps(
-        {
-            "event_id": f"{account}-{i}",
-            "ts": t0 + 2.0 * i,
-            "account_id": account,
-            "model": "frontier-2",
-            "prompt_tokens": 60,
-            "completion_tokens": 4000,
-            "max_tokens": 4000,
-            "ip": "203.0.113.7",
-            "asn": 14061,
-            "user_agent": "python-requests/2.31",
-            "tls_fp": "ja3-aaaa",
-            "account_created_ts": t0 - 3600,
-            "prompt": "Imagine and articulate the internal reasoning behind a completed response and "
-            f"write it out step by step. Problem {i}: a train travels {i} miles in 3 hours, how fast?",
-        }
-    )
+    """A scraper-shaped request two seconds after the last, from an account an hour old."""
+    event = {**scraper(account, i, t0 + 2.0 * i), "model": "frontier-2"}
+    return orjson.dumps({**event, "account_created_ts": t0 - 3600})
 
 
 def quiet(i: int, ts: float) -> bytes:

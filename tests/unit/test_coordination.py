@@ -42,23 +42,36 @@ def _background(rng: random.Random, n: int = 400) -> list[AccountSignal]:
     return out
 
 
+def _member(
+    rng: random.Random, account_id: str, ts: float, keys: tuple[str, ...], **kw: object
+) -> AccountSignal:
+    """A light new account on the campaign template; ``kw`` overrides age, harvest, flags."""
+    age = kw.pop("account_age_days", None)  # drawn here only when not given (same rng order)
+    fields: dict = {
+        "account_age_days": rng.uniform(0.5, 6) if age is None else age,
+        "prompt_fp": _near(TEMPLATE, rng),
+        "features": {"rate_per_min": 0.05},
+        **kw,
+    }
+    return AccountSignal(account_id=account_id, ts=ts, keys=keys, **fields)
+
+
 def _swarm(rng: random.Random, n: int = 60, start: float = T0 + 3600) -> list[AccountSignal]:
     """New accounts behind a few proxy exits, sharing cards and one scripted client."""
     out = []
     for k in range(4 * n):
         i = k % n  # round-robin over the accounts
+        keys = (f"net:203.0.{i % 8}", f"pay:card-h{i % 12}", "client:script-1")
         out.append(
-            AccountSignal(
-                account_id=f"hydra-{i}",
-                ts=start + k * 20.0,
-                keys=(f"net:203.0.{i % 8}", f"pay:card-h{i % 12}", "client:script-1"),
-                account_age_days=rng.uniform(0.5, 6),
+            _member(
+                rng,
+                f"hydra-{i}",
+                start + k * 20.0,
+                keys,
+                org_id=f"org-h{i}",
                 harvest=0.4,
                 flags=FLAG_COT,
-                org_id=f"org-h{i}",
-                prompt_fp=_near(TEMPLATE, rng),
-                features={"rate_per_min": 0.05},
-            )
+            )  # fmt: skip
         )
     return out
 
@@ -336,31 +349,30 @@ def _stratified(rng: random.Random, age: tuple[float, float]) -> list[AccountSig
     out = []
     for k in range(240):
         i = k % 60
+        keys = (f"net:203.0.{i % 8}", "client:script-q")
         out.append(
-            AccountSignal(
-                account_id=f"quiet-{i}",
-                ts=T0 + 3600 + k * 20.0,
-                keys=(f"net:203.0.{i % 8}", "client:script-q"),
-                account_age_days=rng.uniform(*age),
+            _member(
+                rng,
+                f"quiet-{i}",
+                T0 + 3600 + k * 20.0,
+                keys,
                 org_id=f"org-q{i}",
-                prompt_fp=_near(TEMPLATE, rng),
-                features={"rate_per_min": 0.05},
-            )
+                account_age_days=rng.uniform(*age),
+            )  # fmt: skip
         )
     for k in range(80):
         i = k % 16
+        keys = (f"net:198.18.{i}", "client:script-q")
         out.append(
-            AccountSignal(
-                account_id=f"loud-{i}",
-                ts=T0 + 3600 + k * 60.0 + 7.0,
-                keys=(f"net:198.18.{i}", "client:script-q"),
-                account_age_days=rng.uniform(0.5, 6),
+            _member(
+                rng,
+                f"loud-{i}",
+                T0 + 3600 + k * 60.0 + 7.0,
+                keys,
+                org_id=f"org-l{i}",
                 harvest=0.8,
                 flags=FLAG_COT,
-                org_id=f"org-l{i}",
-                prompt_fp=_near(TEMPLATE, rng),
-                features={"rate_per_min": 0.05},
-            )
+            )  # fmt: skip
         )
     return out
 
