@@ -20,6 +20,14 @@ class CoordinationConfig:
     # A group where fewer than this share of members harvest does not ask it of each member,
     # as long as two other checks remain (its harvest comes from a stratum, not from all).
     harvest_check_share: float = 0.3
+    # A group on shared infrastructure with no anchor family is tied when its members are
+    # this much newer than the population (share of the not-new that are new here) and this
+    # share of their prompts is on one template.
+    tied_new_excess: float = 0.65
+    tied_template_share: float = 0.6
+    # A card-keyed group with no anchor family is tied when this share of its members share
+    # a network (/24 or ASN + client) with another org's member, or its template is strong.
+    tied_net_share: float = 0.5
     timing_min_signals: float = 2.5  # mean signals per member before timing is judged
     score_every: int = 4  # re-score a group after this many signals (or an eighth more) ...
     score_gap_s: float = 600.0  # ... or after this much event time

@@ -121,7 +121,8 @@ def timing(group: Group) -> tuple[float, float, float]:
 
 
 # Families a benign crowd of new sign-ups does not show: what they ask for, a shared card,
-# a client that lies about itself. At least one must hold.
+# a client that lies about itself. At least one must hold, or one of two ties that crowds
+# do not show either (``_tied``).
 ANCHORS = ("harvest_content", "shared_payment", "automation")
 NEW_FULL_DAYS = 7.0  # an account this young counts fully new; the weight fades to new_days
 
@@ -141,6 +142,33 @@ def _org_top(orgs: list[float]) -> float:
     return max(per_org.values(), default=0) / max(1, len(orgs))
 
 
+def _tied(
+    implied: str,
+    explicit: list[str],
+    new_excess: float,
+    tpl_share: float,
+    net_share: float,
+    cfg: CoordinationConfig,
+) -> bool:
+    """Whether a group without an anchor family is still tied as campaigns are, not crowds.
+
+    A group keyed by one card holds the shared card by construction; it is tied when its
+    members also share a network (not merely a popular client) or a template: a family or
+    team card alone pays for people who otherwise act apart. A group keyed by shared
+    infrastructure is tied when nearly all its members are new and most of their prompts
+    sit on one template: unrelated new accounts, one client stack, one script. Benign
+    crowds of sign-ups on one client stack are a mix of new and old accounts, asking their
+    own questions.
+    """
+    if implied == "shared_payment":
+        return net_share >= cfg.tied_net_share or "shared_template" in explicit
+    return (
+        implied == "shared_infra"
+        and new_excess >= cfg.tied_new_excess
+        and tpl_share >= cfg.tied_template_share
+    )
+
+
 def score_group(group: Group, pop: Population, cfg: CoordinationConfig) -> Verdict:
     """Measure every family over the member sample and decide campaign or crowd."""
     m = group.size()
@@ -151,8 +179,10 @@ def score_group(group: Group, pop: Population, cfg: CoordinationConfig) -> Verdi
 
     ages = [a for a in col(AGE) if a >= 0.0]
     new = _mean([newness(a, cfg.new_days) for a in ages])
+    new_excess = 0.0  # share of the members not new in the population that are new here
     if len(ages) * 2 >= m:
-        s["new_accounts"] = ramp((new - pop.new) / max(1e-6, 1.0 - pop.new), 0.15, 0.45)
+        new_excess = (new - pop.new) / max(1e-6, 1.0 - pop.new)
+        s["new_accounts"] = ramp(new_excess, 0.15, 0.45)
     values["new_accounts"] = (new, pop.new)
 
     centres = group.templates.established()
@@ -175,7 +205,8 @@ def score_group(group: Group, pop: Population, cfg: CoordinationConfig) -> Verdi
         s["harvest_in_unison"] = ramp(unison, 0.7, 0.9)
     values["harvest_in_unison"] = (unison, pop.harvesting)
 
-    infra = max(_shared(col(NET), orgs), _shared(col(INFRA), orgs), _shared(col(CLIENT), orgs))
+    net_share = max(_shared(col(NET), orgs), _shared(col(INFRA), orgs))
+    infra = max(net_share, _shared(col(CLIENT), orgs))
     s["shared_infra"] = ramp(infra, 0.3, 0.8)
     values["shared_infra"] = (infra, 0.0)
 
@@ -211,7 +242,10 @@ def score_group(group: Group, pop: Population, cfg: CoordinationConfig) -> Verdi
         blocked = "too_few_accounts"
     elif top_org >= cfg.max_org_share:
         blocked = "one_org"
-    elif not any(a in explicit for a in ANCHORS):
+    elif not (
+        any(a in explicit for a in ANCHORS)
+        or _tied(implied, explicit, new_excess, tpl_share, net_share, cfg)
+    ):
         blocked = "no_anchor"
     elif len(explicit) + (1 if implied else 0) < cfg.min_families or len(explicit) < 2:
         blocked = "no_conjunction"

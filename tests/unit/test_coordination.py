@@ -426,3 +426,56 @@ def test_fired_groups_survive_a_restart_and_name_new_members_at_once() -> None:
     restarted.expire(T0 + 7200 + 2 * restarted.config.campaign_ttl_s)
     dropped = restarted.export_groups()
     assert dropped and all(value == b"" for _, value in dropped), "expired groups are tombstoned"
+
+
+def _quiet(rng: random.Random, keys, n: int = 60, **kw: object) -> list[AccountSignal]:
+    """Light accounts that neither harvest openly nor spoof their client; ``keys(i)`` are
+    account i's keys and ``kw`` its other fields (the template and new age by default)."""
+    return [
+        _member(rng, f"quiet-{k % n}", T0 + 3600 + k * 20.0, keys(k % n), org_id=f"org-q{k % n}", **kw)
+        for k in range(4 * n)
+    ]  # fmt: skip
+
+
+def test_new_accounts_on_one_template_and_one_client_stack_are_tied() -> None:
+    """No harvest, no shared card, no spoofing: unrelated new accounts, one script, one stack."""
+    rng = random.Random(23)
+    keys = lambda i: (f"net:203.0.{i % 8}", f"pay:card-q{i}", "client:script-q")  # noqa: E731
+    dets = _run(CoordinationDetector(seed=3), _background(rng) + _quiet(rng, keys))
+    named = _named(dets)
+    assert {f"quiet-{i}" for i in range(60)} <= named
+    assert not any(a.startswith("user-") for a in named)
+    assert dets[0].ts - (T0 + 3600) <= 15 * 60
+
+
+def test_sign_ups_on_one_client_stack_asking_their_own_questions_are_a_crowd() -> None:
+    rng = random.Random(23)
+    keys = lambda i: (f"net:203.0.{i % 8}", f"pay:card-q{i}", "client:browser-q")  # noqa: E731
+    own = _quiet(rng, keys, prompt_fp=None)
+    for s in own:
+        s.prompt_fp = rng.getrandbits(64)
+    assert _run(CoordinationDetector(seed=3), _background(rng) + own) == []
+    # Half the crowd established, on the template: not nearly all new.
+    mixed = _quiet(rng, keys)
+    for s in mixed:
+        if int(s.account_id.rpartition("-")[2]) < 30:
+            s.account_age_days = 400.0
+    assert _run(CoordinationDetector(seed=3), _background(rng) + mixed) == []
+
+
+def test_a_shared_card_ties_accounts_that_share_a_template() -> None:
+    rng = random.Random(29)
+    keys = lambda i: (f"net:10.99.{i}", "pay:card-shared", f"client:browser{i % 3}")  # noqa: E731
+    named = _named(_run(CoordinationDetector(seed=3), _background(rng) + _quiet(rng, keys, 12)))
+    assert {f"quiet-{i}" for i in range(12)} <= named
+
+
+def test_a_family_card_alone_ties_nothing() -> None:
+    """New accounts on one card trying the new model, each on its own network and prompts,
+    on the popular browsers everyone uses."""
+    rng = random.Random(29)
+    keys = lambda i: (f"net:10.99.{i}", "pay:card-shared", f"client:browser{i % 3}")  # noqa: E731
+    card = _quiet(rng, keys, 12, features={"new_model": 1.0, "rate_per_min": 0.05})
+    for s in card:
+        s.prompt_fp = rng.getrandbits(64)
+    assert _run(CoordinationDetector(seed=3), _background(rng) + card) == []
