@@ -142,6 +142,12 @@ def _org_top(orgs: list[float]) -> float:
     return max(per_org.values(), default=0) / max(1, len(orgs))
 
 
+def _independent(families: list[str]) -> int:
+    """How many independent families hold: harvesting content and harvesting in unison are
+    two measures of one behaviour and count once."""
+    return len(families) - ("harvest_content" in families and "harvest_in_unison" in families)
+
+
 def _tied(
     implied: str,
     explicit: list[str],
@@ -247,7 +253,7 @@ def score_group(group: Group, pop: Population, cfg: CoordinationConfig) -> Verdi
         or _tied(implied, explicit, new_excess, tpl_share, net_share, cfg)
     ):
         blocked = "no_anchor"
-    elif len(explicit) + (1 if implied else 0) < cfg.min_families or len(explicit) < 2:
+    elif (n := _independent(explicit)) + (1 if implied else 0) < cfg.min_families or n < 2:
         blocked = "no_conjunction"
     score = 1.0 - math.prod(1.0 - 0.5 * s[f] for f in FAMILIES)
     evidence = sorted(

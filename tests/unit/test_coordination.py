@@ -479,3 +479,16 @@ def test_a_family_card_alone_ties_nothing() -> None:
     for s in card:
         s.prompt_fp = rng.getrandbits(64)
     assert _run(CoordinationDetector(seed=3), _background(rng) + card) == []
+
+
+def test_harvesting_in_unison_is_one_family_not_two() -> None:
+    """Established users of one system prompt who all ask for reasoning: template and
+    harvesting are two families, harvest content and harvest in unison one behaviour."""
+    rng = random.Random(31)
+    keys = lambda i: (f"net:10.98.{i}", f"pay:card-s{i}", "sys:shared-agent")  # noqa: E731
+    users = [  # each at their own hours and pace
+        _member(rng, f"quiet-{i}", T0 + 3600 + rng.uniform(0, 8 * 3600), keys(i),
+                account_age_days=400.0, harvest=0.4, flags=FLAG_COT)
+        for i, count in enumerate((1, 1, 1, 1, 2, 2, 3, 3)) for _ in range(count)
+    ]  # fmt: skip
+    assert _run(CoordinationDetector(seed=3), _background(rng) + users) == []
