@@ -22,7 +22,13 @@ from app.core.coordination_campaign import Campaign, Members
 from app.core.coordination_config import CoordinationConfig
 from app.core.coordination_group import HARV, Group, Obs, Profile
 from app.core.coordination_keys import signal_from_event, signal_keys
-from app.core.coordination_score import Population, matches, newness, score_group
+from app.core.coordination_score import (
+    Population,
+    beyond_selection,
+    matches,
+    newness,
+    score_group,
+)
 from app.core.coordination_sketch import (
     Doorkeeper,
     PopulationSample,
@@ -159,10 +165,13 @@ class CoordinationDetector:
         v, src = score_group(g, pop, cfg), g
         core = g.core
         if not v.campaign and core is not None and core.size() >= cfg.min_accounts:
-            # A stratum of members that each show campaign traits, far beyond chance.
+            # A stratum of members that each show campaign traits, far beyond chance. It was
+            # chosen by those traits, so it must also share something they do not imply.
             expected = g.n_est(cfg.sample_k) * pop.suspect
             if core.n_est(cfg.sample_k) >= 3.0 * expected + cfg.min_accounts:
-                v, src = score_group(core, pop, cfg), core
+                cv = score_group(core, pop, cfg)
+                if cv.campaign and beyond_selection(cv, g.kind):
+                    v, src = cv, core
         g.score = v.score
         if not v.campaign:
             return

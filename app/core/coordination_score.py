@@ -271,6 +271,16 @@ def score_group(group: Group, pop: Population, cfg: CoordinationConfig) -> Verdi
     return Verdict(score, not blocked, s, evidence, profile, blocked)
 
 
+# The families a suspect stratum is selected by (see ``CoordinationDetector._obs``).
+SELECTED = frozenset(("new_accounts", "harvest_content", "harvest_in_unison", "automation"))
+
+
+def beyond_selection(v: Verdict, kind: str) -> bool:
+    """Whether a stratum's verdict rests on a family its selection and its key do not imply."""
+    implied = IMPLIED.get(kind, "")
+    return any(x >= 0.5 for f, x in v.strengths.items() if f not in SELECTED and f != implied)
+
+
 def on_template(fp: int, centres: tuple[int, ...], radius: int) -> bool:
     """Whether a SimHash lies within ``radius`` bits of one of the centres."""
     return fp != 0 and any((fp ^ c).bit_count() <= radius for c in centres)

@@ -492,3 +492,22 @@ def test_harvesting_in_unison_is_one_family_not_two() -> None:
         for i, count in enumerate((1, 1, 1, 1, 2, 2, 3, 3)) for _ in range(count)
     ]  # fmt: skip
     assert _run(CoordinationDetector(seed=3), _background(rng) + users) == []
+
+
+def test_new_accounts_that_ask_for_reasoning_on_one_app_are_no_campaign() -> None:
+    """A stratum picked for being new and harvesting must share more than those traits:
+    here each asks its own questions, at its own pace, from its own network and card, on
+    one popular app whose other users are established."""
+    rng = random.Random(37)
+    keys = lambda i: (f"net:10.97.{i}", f"pay:card-r{i}", "client:app-7")  # noqa: E731
+    users = []
+    for i in range(120):
+        new = i < 20  # a sixth new, asking for reasoning
+        kw = {"account_age_days": 2.0, "harvest": 0.8, "flags": FLAG_COT} if new else {}
+        for _ in range(rng.choice((1, 1, 2, 3))):
+            users.append(
+                _member(rng, f"app-{i}", T0 + 3600 + rng.uniform(0, 6 * 3600), keys(i),
+                        org_id=f"org-a{i}", prompt_fp=rng.getrandbits(64),
+                        **({"account_age_days": 500.0} | kw))
+            )  # fmt: skip
+    assert _run(CoordinationDetector(seed=3), _background(rng, 600) + users) == []
