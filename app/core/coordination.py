@@ -213,7 +213,10 @@ class CoordinationDetector:
         """
         if profile.harvest < 0.0:
             return profile
-        others = profile.new + bool(profile.centres) + (profile.pivot >= 0.0) + (profile.mm >= 0.0)
+        others = (
+            profile.new + bool(profile.centres) + (profile.pivot >= 0.0) + (profile.mm >= 0.0)
+            + bool(profile.cards)
+        )  # fmt: skip
         if others < 2:
             return profile
         line = self._pop.harvest_median + self.config.harvest_member

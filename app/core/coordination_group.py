@@ -51,15 +51,18 @@ class Profile:
     harvest: float = -1.0
     pivot: float = -1.0
     mm: float = -1.0
+    cards: tuple[int, ...] = ()  # cards members of different orgs share (empty: not checked)
 
     def to_list(self) -> list[object]:
         """Return a JSON-ready form."""
-        return [self.new, list(self.centres), self.harvest, self.pivot, self.mm]
+        return [self.new, list(self.centres), self.harvest, self.pivot, self.mm, list(self.cards)]
 
     @classmethod
     def from_list(cls, data: list[Any]) -> Profile:
-        """Inverse of :meth:`to_list`."""
-        return cls(bool(data[0]), tuple(int(c) for c in data[1]), *(float(x) for x in data[2:5]))
+        """Inverse of :meth:`to_list` (a record written before ``cards`` has none)."""
+        cards = tuple(int(c) for c in data[5]) if len(data) > 5 else ()
+        return cls(bool(data[0]), tuple(int(c) for c in data[1]),
+                   *(float(x) for x in data[2:5]), cards)  # fmt: skip
 
 
 class Group:

@@ -97,6 +97,15 @@ def _shared(values: list[float], orgs: list[float]) -> float:
     return sum(1 for v in values if v and len(seen[v]) > 1) / known
 
 
+def _shared_values(values: list[float], orgs: list[float]) -> tuple[int, ...]:
+    """The known values (cards) that members of more than one organisation hold."""
+    seen: dict[float, set[float]] = {}
+    for v, o in zip(values, orgs, strict=True):
+        if v:
+            seen.setdefault(v, set()).add(o or -1.0)
+    return tuple(sorted(int(v) for v, who in seen.items() if len(who) > 1))
+
+
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
@@ -267,6 +276,9 @@ def score_group(group: Group, pop: Population, cfg: CoordinationConfig) -> Verdi
         harvest=pop.harvest_median + cfg.harvest_member if s["harvest_content"] >= 0.5 else -1.0,
         pivot=max(0.3, pop.pivot + 0.15) if s["model_pivot"] >= 0.5 else -1.0,
         mm=max(0.3, pop.mm + 0.15) if s["automation"] >= 0.5 else -1.0,
+        cards=_shared_values(pays, orgs)
+        if s["shared_payment"] >= 0.5 and implied != "shared_payment"
+        else (),
     )
     return Verdict(score, not blocked, s, evidence, profile, blocked)
 
@@ -293,7 +305,8 @@ def matches(profile: Profile, obs: Obs, cfg: CoordinationConfig, slack: int = 0)
     templates, harvesting, on the new model, spoofed client) is a check. A member must pass
     all of them; ``slack`` checks may be missed by a member already tied to the campaign by
     a shared payment card. One check alone names members only if it is a spoofed client or
-    clear harvesting: being new, or on the new model, is what crowds share too.
+    clear harvesting: being new, or on the new model, is what crowds share too. Where the
+    group's cards are shared across orgs, paying with one of them is a second check then.
     """
     checks = hits = 0
     if profile.new:
@@ -311,6 +324,10 @@ def matches(profile: Profile, obs: Obs, cfg: CoordinationConfig, slack: int = 0)
     if profile.mm >= 0.0:
         checks += 1
         hits += obs.mm >= profile.mm
+    if profile.cards and checks < 2:
+        # A lone check is too little; a card that members of other orgs share makes two.
+        checks += 1
+        hits += obs.pay in profile.cards
     if checks == 1:
         # A lone check must be a trait crowds lack, and clearly so.
         if profile.mm >= 0.0:

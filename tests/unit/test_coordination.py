@@ -511,3 +511,16 @@ def test_new_accounts_that_ask_for_reasoning_on_one_app_are_no_campaign() -> Non
                         **({"account_age_days": 500.0} | kw))
             )  # fmt: skip
     assert _run(CoordinationDetector(seed=3), _background(rng, 600) + users) == []
+
+
+def test_members_on_cards_shared_across_orgs_are_named_where_newness_alone_is_too_little() -> None:
+    """New accounts of one scripted client, paying with a few cards each shared across orgs,
+    asking their own questions: being new is a lone check, a shared card makes it two."""
+    rng = random.Random(41)
+    keys = lambda i: (f"net:10.96.{i}", f"pay:card-k{i % 8}", "client:script-k")  # noqa: E731
+    ring = _quiet(rng, keys, 40)
+    for s in ring:
+        s.prompt_fp = rng.getrandbits(64)
+    named = _named(_run(CoordinationDetector(seed=3), _background(rng) + ring))
+    assert len({a for a in named if a.startswith("quiet-")}) >= 36
+    assert not any(a.startswith("user-") for a in named)
