@@ -87,22 +87,25 @@ def _shared(values: list[float], orgs: list[float]) -> float:
     Accounts of one org sharing a card or a network is one customer; accounts of different
     orgs sharing them is what links a hydra.
     """
-    seen: dict[float, set[float]] = {}
-    for v, o in zip(values, orgs, strict=True):
-        if v:
-            seen.setdefault(v, set()).add(o or -1.0)
+    seen = _orgs_by_value(values, orgs)
     known = sum(1 for v in values if v)
     if not known:
         return 0.0
     return sum(1 for v in values if v and len(seen[v]) > 1) / known
 
 
-def _shared_values(values: list[float], orgs: list[float]) -> tuple[int, ...]:
-    """The known values (cards) that members of more than one organisation hold."""
+def _orgs_by_value(values: list[float], orgs: list[float]) -> dict[float, set[float]]:
+    """The organisations holding each known value (members without one count as one)."""
     seen: dict[float, set[float]] = {}
     for v, o in zip(values, orgs, strict=True):
         if v:
             seen.setdefault(v, set()).add(o or -1.0)
+    return seen
+
+
+def _shared_values(values: list[float], orgs: list[float]) -> tuple[int, ...]:
+    """The known values (cards) that members of more than one organisation hold."""
+    seen = _orgs_by_value(values, orgs)
     return tuple(sorted(int(v) for v, who in seen.items() if len(who) > 1))
 
 
@@ -170,10 +173,10 @@ def _tied(
     A group keyed by one card holds the shared card by construction; it is tied when its
     members also share a network (not merely a popular client) or a template: a family or
     team card alone pays for people who otherwise act apart. A group keyed by shared
-    infrastructure is tied when nearly all its members are new and most of their prompts
-    sit on one template: unrelated new accounts, one client stack, one script. Benign
-    crowds of sign-ups on one client stack are a mix of new and old accounts, asking their
-    own questions.
+    infrastructure (``net``, ``infra``, ``client``) is tied when nearly all its members are
+    new and most of their prompts sit on one template: unrelated new accounts, one stack,
+    one script. Benign crowds of sign-ups on one stack are a mix of new and old accounts,
+    asking their own questions.
     """
     if implied == "shared_payment":
         return net_share >= cfg.tied_net_share or "shared_template" in explicit

@@ -343,23 +343,36 @@ def test_a_group_that_fired_keeps_its_campaign_after_a_restart_with_all_new_memb
         restarted.import_link(b"bad", b"x")
 
 
+def _quiet(
+    rng: random.Random,
+    keys,
+    n: int = 60,
+    age: tuple[float, float] | None = None,
+    own_prompts: bool = False,
+    **kw: object,
+) -> list[AccountSignal]:
+    """Light accounts taking turns, that neither harvest openly nor spoof their client.
+
+    ``keys(i)`` are account i's keys and ``kw`` its other fields (the template and a new
+    age by default); ``age`` draws each signal's age from a range, and ``own_prompts``
+    gives every signal a prompt of its own instead of the template.
+    """
+    out = []
+    for k in range(4 * n):
+        i = k % n
+        if age is not None:
+            kw["account_age_days"] = rng.uniform(*age)
+        out.append(_member(rng, f"quiet-{i}", T0 + 3600 + k * 20.0, keys(i), org_id=f"org-q{i}", **kw))  # fmt: skip
+    if own_prompts:
+        for sig in out:
+            sig.prompt_fp = rng.getrandbits(64)
+    return out
+
+
 def _stratified(rng: random.Random, age: tuple[float, float]) -> list[AccountSignal]:
     """A swarm on one scripted client whose content single requests do not betray, beside a
     stratum of new accounts on the same client that harvest openly."""
-    out = []
-    for k in range(240):
-        i = k % 60
-        keys = (f"net:203.0.{i % 8}", "client:script-q")
-        out.append(
-            _member(
-                rng,
-                f"quiet-{i}",
-                T0 + 3600 + k * 20.0,
-                keys,
-                org_id=f"org-q{i}",
-                account_age_days=rng.uniform(*age),
-            )  # fmt: skip
-        )
+    out = _quiet(rng, lambda i: (f"net:203.0.{i % 8}", "client:script-q"), age=age)
     for k in range(80):
         i = k % 16
         keys = (f"net:198.18.{i}", "client:script-q")
@@ -428,15 +441,6 @@ def test_fired_groups_survive_a_restart_and_name_new_members_at_once() -> None:
     assert dropped and all(value == b"" for _, value in dropped), "expired groups are tombstoned"
 
 
-def _quiet(rng: random.Random, keys, n: int = 60, **kw: object) -> list[AccountSignal]:
-    """Light accounts that neither harvest openly nor spoof their client; ``keys(i)`` are
-    account i's keys and ``kw`` its other fields (the template and new age by default)."""
-    return [
-        _member(rng, f"quiet-{k % n}", T0 + 3600 + k * 20.0, keys(k % n), org_id=f"org-q{k % n}", **kw)
-        for k in range(4 * n)
-    ]  # fmt: skip
-
-
 def test_new_accounts_on_one_template_and_one_client_stack_are_tied() -> None:
     """No harvest, no shared card, no spoofing: unrelated new accounts, one script, one stack."""
     rng = random.Random(23)
@@ -451,9 +455,7 @@ def test_new_accounts_on_one_template_and_one_client_stack_are_tied() -> None:
 def test_sign_ups_on_one_client_stack_asking_their_own_questions_are_a_crowd() -> None:
     rng = random.Random(23)
     keys = lambda i: (f"net:203.0.{i % 8}", f"pay:card-q{i}", "client:browser-q")  # noqa: E731
-    own = _quiet(rng, keys, prompt_fp=None)
-    for s in own:
-        s.prompt_fp = rng.getrandbits(64)
+    own = _quiet(rng, keys, own_prompts=True, prompt_fp=None)
     assert _run(CoordinationDetector(seed=3), _background(rng) + own) == []
     # Half the crowd established, on the template: not nearly all new.
     mixed = _quiet(rng, keys)
@@ -475,9 +477,9 @@ def test_a_family_card_alone_ties_nothing() -> None:
     on the popular browsers everyone uses."""
     rng = random.Random(29)
     keys = lambda i: (f"net:10.99.{i}", "pay:card-shared", f"client:browser{i % 3}")  # noqa: E731
-    card = _quiet(rng, keys, 12, features={"new_model": 1.0, "rate_per_min": 0.05})
-    for s in card:
-        s.prompt_fp = rng.getrandbits(64)
+    card = _quiet(
+        rng, keys, 12, own_prompts=True, features={"new_model": 1.0, "rate_per_min": 0.05}
+    )
     assert _run(CoordinationDetector(seed=3), _background(rng) + card) == []
 
 
@@ -518,9 +520,7 @@ def test_members_on_cards_shared_across_orgs_are_named_where_newness_alone_is_to
     asking their own questions: being new is a lone check, a shared card makes it two."""
     rng = random.Random(41)
     keys = lambda i: (f"net:10.96.{i}", f"pay:card-k{i % 8}", "client:script-k")  # noqa: E731
-    ring = _quiet(rng, keys, 40)
-    for s in ring:
-        s.prompt_fp = rng.getrandbits(64)
+    ring = _quiet(rng, keys, 40, own_prompts=True)
     named = _named(_run(CoordinationDetector(seed=3), _background(rng) + ring))
     assert len({a for a in named if a.startswith("quiet-")}) >= 36
     assert not any(a.startswith("user-") for a in named)
