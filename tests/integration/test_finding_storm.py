@@ -90,10 +90,15 @@ def test_a_hydra_campaign_and_a_loud_account_do_not_storm(broker, unique, tmp_pa
     # campaign; a worker, whose signal order depends on partition interleaving, may fire two
     # heads before either's members are linked and open a finding for each (and a small
     # head's finding may close in a lull and open again). The bound is on storms: a few
-    # openings in all, each finding with bounded updates, naming most members.
+    # openings in all, each finding with bounded updates, naming most members. A part of new
+    # members goes out at most every flush_s (5 minutes) and only once it grows the campaign
+    # by a quarter, or after four times as long: over six hours that is a few dozen updates
+    # at most, where one update per member would be hundreds.
     opened = sum(lifecycle[uid][1] for uid in campaign)
     assert 1 <= opened <= 5, f"a few campaign findings, got {opened} openings"
-    assert all(lifecycle[uid][2] <= 20 for uid in campaign)
+    updates = [lifecycle[uid][2] for uid in campaign]
+    assert all(n <= 40 for n in updates), f"updates per campaign finding: {updates}"
+
     # Which members a worker names varies with how signals of different partitions
     # interleave (301 to 490 of 500 over sixteen runs on 2 cores); the bound is on storms.
     named = set().union(*(members[uid] for uid in campaign))
