@@ -314,7 +314,7 @@ def matches(profile: Profile, obs: Obs, cfg: CoordinationConfig, slack: int = 0)
     checks = hits = 0
     if profile.new:
         checks += 1
-        hits += 0.0 <= obs.age < cfg.new_days
+        hits += newness(obs.age, cfg.new_days) >= 0.5
     if profile.centres:
         checks += 1
         hits += on_template(obs.fp, profile.centres, cfg.template_radius)

@@ -5,8 +5,10 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.core.coordination_group import Group, Obs
+from app.core.coordination_config import CoordinationConfig
+from app.core.coordination_group import Group, Obs, Profile
 from app.core.coordination_keys import template_keys
+from app.core.coordination_score import matches
 from app.core.coordination_sketch import (
     Doorkeeper,
     PopulationSample,
@@ -81,3 +83,22 @@ def test_population_sample_is_bounded() -> None:
     skip = set(list(ps.sample)[:32])
     rest = ps.stats(skip)
     assert rest is not None and rest != got or len(skip) == 0
+
+
+def _member_obs(age: float, harvest: float) -> Obs:
+    return Obs(
+        h=1, account_id="a", ts=0.0, age=age, harvest=harvest, fp=0, org=0, net=0, infra=0,
+        client=0, pay=0, pivot=0.0, rate=0.1, risk=0.0, dc=0.0, mm=0.0,
+    )  # fmt: skip
+
+
+def test_the_new_check_asks_a_member_to_be_as_new_as_the_group_measures_it() -> None:
+    # A group's new-accounts family weighs an account fully new up to a week, fading to 0 at
+    # new_days; a member passes the new check where that weight is at least a half.
+    cfg = CoordinationConfig()
+    profile = Profile(new=True, harvest=0.1)
+    assert matches(profile, _member_obs(2.0, 0.3), cfg)
+    assert matches(profile, _member_obs(15.0, 0.3), cfg)
+    assert not matches(profile, _member_obs(25.0, 0.3), cfg)  # under new_days, barely new
+    assert not matches(profile, _member_obs(-1.0, 0.3), cfg)  # age unknown
+    assert not matches(profile, _member_obs(2.0, 0.05), cfg)  # new, not harvesting
