@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.core.coordination_keys import signal_from_event
-from app.core.features import EVIDENCE_CAP, AccountState
+from app.core.features import EVIDENCE_CAP, HARVEST, AccountState, client_hash
 from app.core.models import PopulationModel
 from app.core.population import DATACENTER_ASNS, ClientStacks, ModelCatalog, client_family
 from app.core.scoring import (
@@ -43,6 +43,7 @@ class AccountConfig:
     model_every_s: float = 600.0  # population model at most once per account per this time
     model_every_events: int = 32  # ... and per this many events of the account
     signal_every_s: float = 300.0  # account signals at most this often, unless risk jumps
+    side_signal_s: float = 60.0  # ... or a harvest request comes from another client stack
     established_days: float = 30.0  # accounts this old teach which client stacks are normal
     datacenter_asns: frozenset[int] = DATACENTER_ASNS
     weights: ScoreWeights = field(default_factory=ScoreWeights)
@@ -82,6 +83,15 @@ class AccountDetector:
         if st is None:
             st = self.accounts[ev.account_id] = AccountState()
         gap = ev.ts - st.last_ts
+        # A harvest-shaped request from a client other than the account's usual one: the
+        # side channel of an account that harvests among its own legitimate traffic. Its
+        # client and network are news for coordination even if a signal went out recently.
+        side = (
+            ev.flags & HARVEST != 0
+            and st.cc > 0
+            and client_hash(ev) != st.cl
+            and ev.ts - st.sig_ts >= cfg.side_signal_s
+        )
         asn = ev.asn
         st.update(
             ev,
@@ -90,12 +100,12 @@ class AccountDetector:
             self._mismatch(ev, st.n == 0),
         )
         n = st.n
-        if n - st.eval_n < cfg.eval_every and gap < cfg.eval_gap_s:
+        if n - st.eval_n < cfg.eval_every and gap < cfg.eval_gap_s and not side:
             return [], None
-        return self._evaluate(st, ev)
+        return self._evaluate(st, ev, side)
 
     def _evaluate(
-        self, st: AccountState, ev: Event
+        self, st: AccountState, ev: Event, side: bool = False
     ) -> tuple[list[Detection], AccountSignal | None]:
         cfg = self.config
         now = ev.ts
@@ -130,7 +140,7 @@ class AccountDetector:
             st.alert_ts = st.alert_risk = 0.0
         signal = None
         jumped = (before < cfg.alert_threshold) != (score < cfg.alert_threshold)
-        if st.sig_n == 0 or jumped or now - st.sig_ts >= cfg.signal_every_s:
+        if st.sig_n == 0 or jumped or side or now - st.sig_ts >= cfg.signal_every_s:
             signal = self._signal(st, ev)
         return detections, signal
 

@@ -56,6 +56,15 @@ _exp = math.exp
 _log = math.log
 
 
+def client_hash(ev: Event) -> int:
+    """A 32-bit hash of the event's client stack (user agent and TLS), 0 when it has none.
+
+    In-process hashes: only equality matters (a restored state may see one change).
+    """
+    ua, tls = ev.user_agent, ev.tls_fp
+    return hash((ua, tls)) & 0xFFFFFFFF if ua or tls else 0
+
+
 class AccountState:
     """Everything the core remembers about one account (about 1.5 KB in memory)."""
 
@@ -133,11 +142,9 @@ class AccountState:
         fp = ev.prompt_fp
         reused = self._sketch(fp) if fp is not None else False
 
-        ua, tls = ev.user_agent, ev.tls_fp
         switched = False
-        if ua or tls:
-            # In-process hashes: only equality matters (a restored state may see one change).
-            client = hash((ua, tls)) & 0xFFFFFFFF
+        client = client_hash(ev)
+        if client:
             if client == self.cl:
                 if self.cc < 64:
                     self.cc += 1

@@ -151,3 +151,26 @@ def test_same_seed_same_detections() -> None:
         return [(d.subject, d.ts, d.score) for d in run(Engine(seed=42), events)]
 
     assert once() == once()
+
+
+def test_a_harvest_request_from_a_side_client_is_signalled_at_once() -> None:
+    # An account chatting from its usual app, that sends harvest-shaped requests through a
+    # script on the side: the side requests carry other keys (client, maybe network), so the
+    # coordination stage hears of them even though a signal went out a minute ago.
+    engine = Engine(EngineConfig(account=AccountConfig(signal_every_s=300, side_signal_s=60)))
+    app = {"user_agent": "chat-app/2.1", "tls_fp": "t13d-app"}
+    side = {"user_agent": "python-httpx/0.27", "tls_fp": "t13d-script"}
+    t = T0
+    for i in range(20):
+        t += 100.0
+        engine.process_account(make_event("acc", t, event_id=f"a{i}", turn=2, **app))
+    last = t
+
+    def send(dt: float, flags: int, client: dict[str, str]) -> AccountSignal | None:
+        return engine.process_account(make_event("acc", last + dt, flags=flags, **client))[1]
+
+    assert send(70.0, 0, side) is None  # an ordinary request from the script: no news
+    sig = send(90.0, FLAG_COT, side)
+    assert sig is not None and sig.ts == last + 90.0
+    assert send(120.0, FLAG_COT, side) is None  # at most one per side_signal_s
+    assert send(130.0, FLAG_COT, app) is None  # harvest from its own app: the usual pace
