@@ -61,8 +61,8 @@ class Profile:
     def from_list(cls, data: list[Any]) -> Profile:
         """Inverse of :meth:`to_list` (a record written before ``cards`` has none)."""
         cards = tuple(int(c) for c in data[5]) if len(data) > 5 else ()
-        return cls(bool(data[0]), tuple(int(c) for c in data[1]),
-                   *(float(x) for x in data[2:5]), cards)  # fmt: skip
+        harvest, pivot, mm = (float(x) for x in data[2:5])
+        return cls(bool(data[0]), tuple(int(c) for c in data[1]), harvest, pivot, mm, cards)
 
 
 class Group:
