@@ -16,7 +16,9 @@ class CoordinationConfig:
     max_org_share: float = 0.5  # one org holding this share of members is one customer
     new_days: float = 30.0  # an account younger than this is new
     template_radius: int = 18  # SimHash distance to a group's template centre that still matches
-    harvest_member: float = 0.1  # member harvest evidence over the population median that matches
+    # Member harvest evidence over the population median that counts. One harvest-shaped
+    # request alone reaches 0.1 to 0.3, and ordinary accounts send such requests too.
+    harvest_member: float = 0.15
     # A group where fewer than this share of members harvest does not ask it of each member,
     # as long as two other checks remain (its harvest comes from a stratum, not from all).
     harvest_check_share: float = 0.3
