@@ -83,13 +83,14 @@ class AccountDetector:
         if st is None:
             st = self.accounts[ev.account_id] = AccountState()
         gap = ev.ts - st.last_ts
+        client = client_hash(ev)
         # A harvest-shaped request from a client other than the account's usual one: the
         # side channel of an account that harvests among its own legitimate traffic. Its
         # client and network are news for coordination even if a signal went out recently.
         side = (
             ev.flags & HARVEST != 0
             and st.cc > 0
-            and client_hash(ev) != st.cl
+            and client != st.cl
             and ev.ts - st.sig_ts >= cfg.side_signal_s
         )
         asn = ev.asn
@@ -98,6 +99,7 @@ class AccountDetector:
             self.catalog.is_new(ev.model, ev.ts),
             asn is not None and asn in cfg.datacenter_asns,
             self._mismatch(ev, st.n == 0),
+            client,
         )
         n = st.n
         if n - st.eval_n < cfg.eval_every and gap < cfg.eval_gap_s and not side:

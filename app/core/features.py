@@ -105,8 +105,13 @@ class AccountState:
         self.model_ts = self.sig_ts = 0.0
         self.alert_ts = self.alert_last_ts = self.alert_risk = 0.0
 
-    def update(self, ev: Event, new_model: bool, datacenter: bool, mismatch: bool) -> bool:
-        """Fold one event into the state; return whether its prompt reused a known template."""
+    def update(
+        self, ev: Event, new_model: bool, datacenter: bool, mismatch: bool, client: int = -1
+    ) -> bool:
+        """Fold one event into the state; return whether its prompt reused a known template.
+
+        ``client`` is the event's :func:`client_hash` where the caller has it already.
+        """
         ts = ev.ts
         n = self.n + 1
         self.n = n
@@ -143,7 +148,8 @@ class AccountState:
         reused = self._sketch(fp) if fp is not None else False
 
         switched = False
-        client = client_hash(ev)
+        if client < 0:
+            client = client_hash(ev)
         if client:
             if client == self.cl:
                 if self.cc < 64:
