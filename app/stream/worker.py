@@ -242,7 +242,17 @@ class DetectorWorker:
                     newest.get(message.partition, 0.0), max(sig.ts for sig, _ in entries)
                 )
         self.signal_watermark.advance(newest, time.monotonic())
+        # Links go to their table with the batch that made them: Faust flushes the producer
+        # before it commits these signals' offsets, so a group that fired before a crash
+        # keeps its campaign (and finding uid) after it, however soon the crash comes.
+        self._save_links()
         await self.publish(out)
+
+    def _save_links(self) -> None:
+        """Write the campaign links made since the last call to their table."""
+        if self.engine.coordination is not None:
+            for key, value in self.engine.coordination.export_links():
+                self.link_table[key] = value
 
     async def publish(self, out: BatchOutput) -> None:
         """Send dead letters, findings and signals; wait until the broker has them all.
@@ -334,9 +344,8 @@ class DetectorWorker:
         for uid in self.policy.dirty:
             self.finding_table[uid.encode()] = self.policy.export_record(uid) or b""
         self.policy.dirty.clear()
+        self._save_links()
         if self.engine.coordination is not None:
-            for key, value in self.engine.coordination.export_links():
-                self.link_table[key] = value
             now = time.monotonic()
             if now - self._groups_saved >= self.settings.group_checkpoint_seconds:
                 self._groups_saved = now
