@@ -27,6 +27,9 @@ from app.events import Event
 
 DETECTOR = "account-extraction"
 MAX_FAMILIES_CACHED = 4096
+# A harvest-shaped request sent from another client stack than the account's usual one
+# counts, in its coordination signal, as this much harvest evidence at least.
+SIDE_HARVEST = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +146,7 @@ class AccountDetector:
         signal = None
         jumped = (before < cfg.alert_threshold) != (score < cfg.alert_threshold)
         if st.sig_n == 0 or jumped or side or now - st.sig_ts >= cfg.signal_every_s:
-            signal = self._signal(st, ev)
+            signal = self._signal(st, ev, side)
         return detections, signal
 
     def _detection(
@@ -162,15 +165,18 @@ class AccountDetector:
             labels={"model": ev.model, "shape": _shape_label(st)},
         )
 
-    def _signal(self, st: AccountState, ev: Event) -> AccountSignal:
+    def _signal(self, st: AccountState, ev: Event, side: bool = False) -> AccountSignal:
         now = ev.ts
+        harvest = (st.ev if st.ev >= st.sv else st.sv) / EVIDENCE_CAP
+        if side and harvest < SIDE_HARVEST:
+            harvest = SIDE_HARVEST
         events = st.n - st.sig_n
         st.sig_n, st.sig_ts = st.n, now
         return signal_from_event(
             ev,
             events=events,
             risk=st.risk,
-            harvest=st.ev / EVIDENCE_CAP,
+            harvest=harvest,
             features={
                 "rate_per_min": rate_per_min(st, now),
                 "new_model": st.nm,

@@ -72,8 +72,9 @@ class AccountState:
         # volume and timing
         "n", "first_ts", "last_ts", "created_ts", "streak_ts", "rs", "gm", "gv",
         # request evidence: CUSUM of per-request harvest evidence, since when it has been
-        # positive, count of strong requests
-        "ev", "ev_ts", "hs",
+        # positive, count of strong requests; the same CUSUM over the requests sent from
+        # other client stacks than the account's usual one (a side channel)
+        "ev", "ev_ts", "hs", "sv",
         # short shares: harvest, agentic, template reuse, single-turn, max_tokens hits,
         # log2 output ratio, long completions, new model, datacenter, UA/TLS mismatch, IP churn
         "hv", "ag", "tp", "sg", "mx", "ot", "lg", "nm", "dc", "mm", "ch",
@@ -92,7 +93,7 @@ class AccountState:
         self.n = 0
         self.first_ts = self.last_ts = self.streak_ts = 0.0
         self.created_ts = -1.0
-        self.rs = self.gm = self.gv = self.ev = self.ev_ts = self.hs = 0.0
+        self.rs = self.gm = self.gv = self.ev = self.ev_ts = self.hs = self.sv = 0.0
         self.hv = self.ag = self.tp = self.sg = self.mx = self.ot = self.lg = 0.0
         self.nm = self.dc = self.mm = self.ch = self.sw = 0.0
         self.cl = self.cc = 0
@@ -187,6 +188,15 @@ class AccountState:
             if self.ev == 0.0:
                 self.ev_ts = ts  # a new episode of harvest-shaped traffic starts
             self.ev = EVIDENCE_CAP if e > EVIDENCE_CAP else e
+        # A side channel's evidence is not drained by the account's ordinary traffic: an
+        # account that harvests through a second client among its own work keeps it.
+        if switched:
+            e = r - DRIFT
+            if self.sv:
+                e += self.sv * _exp(gap * _K_EVIDENCE)
+            self.sv = 0.0 if e <= 0.0 else EVIDENCE_CAP if e > EVIDENCE_CAP else e
+        elif self.sv:
+            self.sv *= _exp(gap * _K_EVIDENCE)
         if self.hs:
             self.hs = self.hs * _exp(gap * _K_STRONG) + (1.0 if r >= STRONG else 0.0)
         elif r >= STRONG:
@@ -262,16 +272,23 @@ class AccountState:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AccountState:
-        """Rebuild a state from :meth:`to_bytes` output; raise ValueError if malformed."""
-        if len(data) != _PACK.size or data[0] != _VERSION:
-            raise ValueError(f"account state record of {len(data)} bytes is not version {_VERSION}")
+        """Rebuild a state from :meth:`to_bytes` output (or an older version's record);
+        raise ValueError if malformed."""
+        version = data[0] if data else -1
+        layout = _LAYOUTS.get(version)
+        if layout is None or len(data) != layout[1].size:
+            raise ValueError(
+                f"account state record of {len(data)} bytes is not version {_VERSION}"
+                f" (or an older known version)"
+            )
+        fields, pack = layout
         state = cls()
-        for name, value in zip(_FIELDS, _PACK.unpack(data)[1:], strict=True):
+        for name, value in zip(fields, pack.unpack(data)[1:], strict=True):
             setattr(state, name, value)
         return state
 
 
-_VERSION = 1
+_VERSION = 2
 _INT_FIELDS = ("n", "eval_n", "model_n", "sig_n", "c0", "c1", "c2", "c3", "ip", "cl", "cc")
 _FP_FIELDS = ("f0", "f1", "f2", "f3")
 _TS_FIELDS = (
@@ -288,10 +305,22 @@ _FLOAT_FIELDS = tuple(
     name for name in AccountState.__slots__ if name not in _INT_FIELDS + _FP_FIELDS + _TS_FIELDS
 )
 _FIELDS = _INT_FIELDS + _FP_FIELDS + _TS_FIELDS + _FLOAT_FIELDS
-_PACK = struct.Struct(
-    "<B"
-    + "I" * len(_INT_FIELDS)
-    + "Q" * len(_FP_FIELDS)
-    + "d" * len(_TS_FIELDS)
-    + "f" * len(_FLOAT_FIELDS)
-)
+
+
+def _layout(floats: tuple[str, ...]) -> tuple[tuple[str, ...], struct.Struct]:
+    fields = _INT_FIELDS + _FP_FIELDS + _TS_FIELDS + floats
+    return fields, struct.Struct(
+        "<B"
+        + "I" * len(_INT_FIELDS)
+        + "Q" * len(_FP_FIELDS)
+        + "d" * len(_TS_FIELDS)
+        + "f" * len(floats)
+    )
+
+
+_PACK = _layout(_FLOAT_FIELDS)[1]
+# Version 1 had no side-channel evidence (``sv``): such a record restores with none.
+_LAYOUTS = {
+    1: _layout(tuple(name for name in _FLOAT_FIELDS if name != "sv")),
+    _VERSION: (_FIELDS, _PACK),
+}

@@ -6,8 +6,9 @@ import random
 
 import pytest
 
-from app.core.account import DETECTOR, AccountConfig
+from app.core.account import DETECTOR, SIDE_HARVEST, AccountConfig
 from app.core.engine import Engine, EngineConfig
+from app.core.features import EVIDENCE_CAP
 from app.core.text import FLAG_CODE, FLAG_COT, FLAG_RUBRIC
 from app.core.types import AccountSignal
 from app.events import Event
@@ -172,5 +173,8 @@ def test_a_harvest_request_from_a_side_client_is_signalled_at_once() -> None:
     assert send(70.0, 0, side) is None  # an ordinary request from the script: no news
     sig = send(90.0, FLAG_COT, side)
     assert sig is not None and sig.ts == last + 90.0
+    # A short answer leaves no request evidence, yet the side channel itself is the news.
+    assert engine.accounts.accounts["acc"].ev < SIDE_HARVEST * EVIDENCE_CAP
+    assert sig.harvest >= SIDE_HARVEST
     assert send(120.0, FLAG_COT, side) is None  # at most one per side_signal_s
     assert send(130.0, FLAG_COT, app) is None  # harvest from its own app: the usual pace

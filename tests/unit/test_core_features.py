@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.core.features import DRIFT, EVIDENCE_CAP, STRONG, AccountState
+from app.core.features import _LAYOUTS, DRIFT, EVIDENCE_CAP, STRONG, AccountState
 from app.core.text import FLAG_CODE, FLAG_COT, FLAG_RUBRIC
 from app.events import Event
 
@@ -218,3 +219,38 @@ def test_requests_from_a_second_client_count_as_switches() -> None:
         ],
     )
     assert s.sw > 0.1
+
+
+def test_side_channel_evidence_is_not_drained_by_ordinary_traffic() -> None:
+    # Harvest through a second client among the account's own chat: the account's CUSUM
+    # drains on every ordinary request, the side channel's only fades with time.
+    s = AccountState()
+    app = {"user_agent": "chat-app/2.1", "tls_fp": "t13d-app"}
+    side = {"user_agent": "python-httpx/0.27", "tls_fp": "t13d-script"}
+    t = T0
+    for _ in range(30):
+        t += 60.0
+        s.update(make_event(ts=t, turn=3, **app), False, False, False)
+    for _ in range(3):
+        t += 60.0
+        s.update(harvest_request(t, **side), False, False, False)
+        for _ in range(5):
+            t += 60.0
+            s.update(make_event(ts=t, turn=3, **app), False, False, False)
+    assert s.ev == 0.0
+    assert s.sv > STRONG - DRIFT
+    before = s.sv
+    s.update(make_event(ts=t + 6 * 3600.0, turn=3, **app), False, False, False)
+    assert s.sv == pytest.approx(before / math.e, rel=1e-3)  # six hours fade it by e
+
+
+def test_a_version_1_record_restores_without_side_channel_evidence() -> None:
+    s = AccountState()
+    feed(s, [make_event(ts=T0 + i, flags=FLAG_COT) for i in range(10)])
+    s.sv = 3.0
+    fields, pack = _LAYOUTS[1]
+    old = pack.pack(1, *(getattr(s, name) for name in fields))
+    back = AccountState.from_bytes(old)
+    assert len(old) < len(s.to_bytes())
+    assert back.n == s.n and back.last_ts == s.last_ts and back.sv == 0.0
+    assert back.ev == pytest.approx(s.ev, rel=1e-6)
