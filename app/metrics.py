@@ -128,6 +128,9 @@ class Metrics:
             "assigned_partitions", "Partitions assigned to this worker."
         )
         self.ready = gauge("ready", "1 when the worker reports ready, else 0.")
+        self.stalls = counter(
+            "worker_stalls", "Times the worker stopped finishing batches while messages waited."
+        )
         for detector in detectors:
             self.scores.labels(detector=detector)
             for reason in SUPPRESSION_REASONS:

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     session_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     # After SIGTERM/SIGINT, exit anyway if a graceful stop has not finished (broker gone).
     shutdown_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Messages waiting and no batch finished for this long: log a stall report (task stacks).
+    stall_seconds: float = Field(default=120.0, gt=0, le=86400)
     allowlist_file: str | None = None
     seed: int = 42
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -71,7 +71,8 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.25) -> bool:
 
 
 def worker_env(unique: str) -> dict[str, str]:
-    """Worker settings for one test: its own topics, two partitions, a 1 s checkpoint."""
+    """Worker settings for one test: its own topics, two partitions, a 1 s checkpoint, a
+    stall report after 10 s."""
     return {
         "ABUSE_EVENTS_TOPIC": f"events-{unique}",
         "ABUSE_DLQ_TOPIC": f"dlq-{unique}",
@@ -80,4 +81,5 @@ def worker_env(unique: str) -> dict[str, str]:
         "ABUSE_PARTITIONS": "2",
         "ABUSE_CHECKPOINT_SECONDS": "1",
         "ABUSE_GROUP_CHECKPOINT_SECONDS": "1",
+        "ABUSE_STALL_SECONDS": "10",
     }

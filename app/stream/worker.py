@@ -30,6 +30,32 @@ log = logging.getLogger(__name__)
 ACTIVITY = {1: "new", 2: "update", 3: "close"}
 
 
+def task_stacks(limit: int = 16) -> str:
+    """Every asyncio task of this thread's loop with where it waits (file, line, function),
+    outermost first, following the chain of awaits."""
+    lines = []
+    for task in asyncio.all_tasks():
+        coro: Any = task.get_coro()
+        lines.append(f"task {task.get_name()} ({getattr(coro, '__qualname__', '?')}):")
+        for _ in range(limit):
+            if coro is None:
+                break
+            frame = (
+                getattr(coro, "cr_frame", None)
+                or getattr(coro, "gi_frame", None)
+                or getattr(coro, "ag_frame", None)
+            )
+            if frame is not None:
+                code = frame.f_code
+                lines.append(f"  {code.co_filename}:{frame.f_lineno} in {code.co_name}")
+            coro = (
+                getattr(coro, "cr_await", None)
+                or getattr(coro, "gi_yieldfrom", None)
+                or getattr(coro, "ag_await", None)
+            )
+    return "\n".join(lines)
+
+
 class BoundedShutdownWorker(faust.Worker):
     """Faust's worker, whose stop on a signal is bounded in time.
 
@@ -93,6 +119,8 @@ class DetectorWorker:
         self.signal_watermark = Watermark()
         self._signals_sent_ts = 0.0
         self._suppressed_seen: dict[tuple[str, str], int] = {}
+        self._progress = time.monotonic()  # when a batch of events or signals last finished
+        self._stalled = False
         self._signal_partitions = settings.partitions  # checked against the topic once assigned
         self._groups_saved = 0.0  # monotonic time fired groups were last written
         self._topic_names = {
@@ -115,6 +143,7 @@ class DetectorWorker:
             take = stream.take_events  # type: ignore[attr-defined]  # faust-streaming's, not in StreamT
             async for batch in take(settings.batch_size, within=settings.batch_seconds):
                 await self.handle_batch(batch)
+                self._progress = time.monotonic()
 
         @app.agent(topics.signals, name="coordinate-accounts")
         async def coordinate(stream: faust.StreamT) -> None:
@@ -122,6 +151,7 @@ class DetectorWorker:
             take = stream.take_events  # type: ignore[attr-defined]  # faust-streaming's, not in StreamT
             async for batch in take(settings.batch_size, within=settings.batch_seconds):
                 await self.handle_signals(batch)
+                self._progress = time.monotonic()
 
         @app.task
         async def feedback() -> None:
@@ -374,8 +404,9 @@ class DetectorWorker:
             self._signal_partitions = actual
 
     def report_state(self) -> None:
-        """Refresh lag, state-size and suppression metrics."""
+        """Refresh lag, state-size and suppression metrics; report a stall."""
         self._update_lag()
+        self._watch_stall(self._uncommitted(), time.monotonic())
         groups = self.engine.coordination.groups_tracked() if self.engine.coordination else 0
         campaigns = sum(
             1 for r in self.policy.records.values() if r.detector != "account-extraction"
@@ -386,6 +417,58 @@ class DetectorWorker:
             if count > seen:
                 self.metrics.suppressed.labels(detector=detector, reason=kind).inc(count - seen)
                 self._suppressed_seen[(detector, kind)] = count
+
+    def _watch_stall(self, waiting: int, now: float) -> None:
+        """Log once, with every task's stack, when messages wait and no batch finishes.
+
+        A worker that stops without an error (a send or a commit that never completes) is
+        otherwise silent: the log says where each task waits, and the ``worker_stalls``
+        counter tells the dashboards. Stacks carry code locations only, never values.
+        """
+        idle = now - self._progress
+        if waiting > 0 and idle >= self.settings.stall_seconds:
+            if not self._stalled:
+                self._stalled = True
+                self.metrics.stalls.inc()
+                log.error(
+                    "worker stalled: no batch finished for %.0f s while %d messages wait; %s\n"
+                    "%s\ntasks:\n%s",
+                    idle, waiting, self._consumer_state(), self._agent_stacks(), task_stacks(),
+                )  # fmt: skip
+        elif self._stalled and idle < self.settings.stall_seconds:
+            self._stalled = False
+            log.warning("worker processing again after a stall")
+
+    def _agent_stacks(self) -> str:
+        """Where each agent's own coroutine waits (Faust's format: code, never values)."""
+        try:
+            return str(self.app.agents.human_tracebacks())  # type: ignore[attr-defined]
+        except Exception as exc:  # a report must never fail the timer
+            return f"agent stacks unavailable: {exc!r}"
+
+    def _consumer_state(self) -> str:
+        """A line on the consumer's commit, flow and recovery state (for the stall report)."""
+        app, consumer = self.app, self.app.consumer
+        commit = getattr(consumer, "_commit_fut", None)
+        return (
+            f"commit pending: {commit is not None and not commit.done()}, "
+            f"flow active: {app.flow_control.is_active()}, "
+            f"rebalancing: {getattr(app, 'rebalancing', '?')}, "
+            f"in recovery: {getattr(app, 'in_recovery', '?')}"
+        )
+
+    def _uncommitted(self) -> int:
+        """Messages of the consumed topics not committed yet (read or not): work waiting."""
+        consumer = self.app.consumer
+        consumed = {self.topics.events.get_topic_name(), self.topics.signals.get_topic_name()}
+        committed = consumer._committed_offset  # type: ignore[attr-defined]  # no public accessor
+        waiting = 0
+        for tp in consumer.assignment():
+            if tp.topic in consumed:
+                high = consumer.highwater(tp)
+                if high is not None:
+                    waiting += max(0, int(high) - int(committed.get(tp) or 0))
+        return waiting
 
     def _update_lag(self) -> None:
         """Lag per assigned partition: high-water mark minus the last read offset."""

@@ -99,6 +99,7 @@ class KillRun:
     links_restored: list[int] = field(default_factory=list)  # per restart, from its log
     groups_restored: list[int] = field(default_factory=list)  # per restart, from its log
     truth: dict = field(default_factory=dict)
+    stalls: list[str] = field(default_factory=list)  # stall reports in the workers' logs
 
 
 @pytest.fixture(scope="module")
@@ -179,8 +180,11 @@ def run(broker, tmp_path_factory) -> KillRun:
     finally:
         feed.release.set()
         lives[-1].stop()
-    for k in range(1, KILLS + 1):
+    for k in range(KILLS + 1):
         text = (logs / f"w{k}.log").read_text()
+        out.stalls += [part[:6000] for part in text.split("[ERROR] worker stalled")[1:]]
+        if k == 0:
+            continue
         found = re.findall(r"restored (\d+) campaign links", text)
         out.links_restored.append(int(found[-1]) if found else 0)
         found = re.findall(r"restored (\d+) fired coordination groups", text)
@@ -198,11 +202,14 @@ def _committed_past(broker, group: str, env: dict[str, str], at: tuple[int, int]
 def test_every_event_processed_at_least_once(run):
     print(
         f"\nkill -9 x{KILLS}: {run.n} events; committed {run.committed}, topic ends {run.ends}; "
-        f"processed per incarnation (last scrape) {run.scraped}"
+        f"processed per incarnation (last scrape) {run.scraped}; stall reports {len(run.stalls)}"
     )
     assert all(run.flowing), "each kill must come while events still flow"
     assert run.read == run.n
-    assert run.committed == run.ends, "the consumer group must commit every offset of the topic"
+    assert run.committed == run.ends, (
+        "the consumer group must commit every offset of the topic; stall reports:\n"
+        + "\n".join(run.stalls)
+    )
     assert sum(run.ends.values()) == run.n
     assert run.last_alive
 

@@ -112,6 +112,7 @@ def test_worker_rides_out_a_frozen_broker(unique, tmp_path):
             )
             found = read_topic(broker.bootstrap, alerts, idle=1.0)
             ok = life.worker.metric(f'{PROCESSED}{{result="ok"}}')
+            stalls = life.worker.metric("abuse_detector_worker_stalls_total")
             assert life.worker.alive() and life.worker.pid == pid, (
                 "the same worker process, no restart"
             )
@@ -122,9 +123,17 @@ def test_worker_rides_out_a_frozen_broker(unique, tmp_path):
     print(
         f"\nbroker frozen {FREEZE_S:.0f} s after {at_freeze:.0f} of {len(messages)} events processed "
         f"({at_thaw - at_freeze:.0f} more while frozen); processing resumed {resume_s:.1f} s after SIGCONT, "
-        f"all committed {drained_s:.1f} s after it; ok={ok:.0f}"
+        f"all committed {drained_s:.1f} s after it; ok={ok:.0f}; stalls reported {stalls:.0f}"
     )
     assert read == len(messages) and committed == ends, f"committed {committed}, topic ends {ends}"
+    # The freeze is a stall the worker reports (ABUSE_STALL_SECONDS=10): once, with where each
+    # task waits and no event content, and it says so when it is processing again.
+    log = (tmp_path / "w.log").read_text()
+    report = log[log.index("worker stalled") :].split("worker processing again")[0]
+    assert "worker processing again after a stall" in log, log[-3000:]
+    assert log.count("worker stalled") == 1 and stalls == 1
+    assert "in publish" in report, report[:3000]
+    assert "loud-" not in report and "acct_" not in report
     assert ok >= len(messages), "every valid event processed"
     assert 0 < at_freeze < len(messages)
     owners = {m.key for m in found}
