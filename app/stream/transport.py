@@ -4,7 +4,8 @@ Faust delivers every fetched message through ``wait_first(callback(message),
 suspend_flow.wait())``, which creates two tasks per message and dominated the cost of a
 worker here. While flow is not suspended (no rebalance under way) nothing can interrupt
 the delivery, so this consumer awaits the callback directly and keeps Faust's original
-path for the moments when flow is suspended. Offsets, acks, gaps and commits are Faust's.
+path for the moments when flow is suspended. Offsets, acks, gaps and commits are Faust's,
+except that the commit offset is found over acked offsets without duplicates.
 """
 
 from __future__ import annotations
@@ -33,6 +34,22 @@ class ShortWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 class FastDrainConsumer(faust_aiokafka.Consumer):
     """The aiokafka consumer with a direct delivery fast path."""
+
+    def _new_offset(self, tp: Any) -> int | None:
+        """Faust's next commit offset for ``tp``, over acked offsets without duplicates.
+
+        Faust commits up to the end of the first run of consecutive acked offsets. An
+        offset acked twice (a message delivered again around a seek, acked while a commit
+        of it was in flight) split that run, and every such duplicate then cost a whole
+        commit interval: the partition's commit crawled while processing went on, and
+        after a restart the worker reprocessed everything since.
+        """
+        acked = self._acked[tp]
+        if acked:
+            unique = set(acked)
+            if len(unique) != len(acked):
+                acked[:] = sorted(unique)
+        return cast("int | None", super()._new_offset(tp))
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ShortWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)

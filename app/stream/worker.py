@@ -447,15 +447,62 @@ class DetectorWorker:
             return f"agent stacks unavailable: {exc!r}"
 
     def _consumer_state(self) -> str:
-        """A line on the consumer's commit, flow and recovery state (for the stall report)."""
+        """Lines on the consumer's commit, flow, recovery and fetch state (stall report)."""
         app, consumer = self.app, self.app.consumer
         commit = getattr(consumer, "_commit_fut", None)
-        return (
+        line = (
             f"commit pending: {commit is not None and not commit.done()}, "
             f"flow active: {app.flow_control.is_active()}, "
             f"rebalancing: {getattr(app, 'rebalancing', '?')}, "
             f"in recovery: {getattr(app, 'in_recovery', '?')}"
         )
+        try:  # Faust's and aiokafka's internals: what the fetcher is asked for, and queued
+            consumed = {self.topics.events.get_topic_name(), self.topics.signals.get_topic_name()}
+            mine = {tp for tp in consumer.assignment() if tp.topic in consumed}
+            active = getattr(consumer, "_active_partitions", None)
+
+            def tps(items: Any) -> list[str]:
+                return sorted(f"{tp.topic}[{tp.partition}]" for tp in items if tp in mine)
+
+            client = consumer._thread._ensure_consumer()  # type: ignore[attr-defined]
+            queues = [
+                f"{topic.get_topic_name() if hasattr(topic, 'get_topic_name') else topic}: "
+                f"{topic.queue.qsize()} queued, "
+                f"{len(getattr(topic.queue, '_pending_pressure_drop_callbacks', ()))} paused"
+                for topic in app.topics
+                if getattr(topic, "_queue", None) is not None
+            ]
+            read = consumer._read_offset  # type: ignore[attr-defined]
+            committed = consumer._committed_offset  # type: ignore[attr-defined]
+            acked = consumer._acked  # type: ignore[attr-defined]
+
+            def acks(tp: Any) -> str:
+                got = acked.get(tp) or []
+                lo = committed.get(tp) or 0
+                seen = set(got)
+                holes = [
+                    x for x in range(lo, min(read.get(tp) or lo, lo + 100_000)) if x not in seen
+                ]
+                return (
+                    f"acked {len(got)} ({len(got) - len(seen)} twice), "
+                    f"first unacked after the commit {holes[:5]}"
+                )
+
+            offsets = [
+                f"{tp.topic}[{tp.partition}] read {read.get(tp)} high {consumer.highwater(tp)} "
+                f"committed {committed.get(tp)} {acks(tp)}"
+                for tp in sorted(mine)
+            ]
+            line += (
+                f"\noffsets: {'; '.join(offsets)}"
+                f"\nnot fetched by Faust: {tps(mine - set(active or ()))}, "
+                f"paused: {tps(getattr(consumer, '_paused_partitions', ()))}, "
+                f"buffered: {tps(getattr(consumer, '_buffered_partitions', ()))}, "
+                f"paused in aiokafka: {tps(client.paused())}; queues: {queues}"
+            )
+        except Exception as exc:  # a report must never fail the timer
+            line += f"\nfetch state unavailable: {exc!r}"
+        return line
 
     def _uncommitted(self) -> int:
         """Messages of the consumed topics not committed yet (read or not): work waiting."""
