@@ -37,8 +37,8 @@ class CoordinationConfig:
     # New members of a campaign reach its finding within flush_s once they are min_part and
     # grow it by part_growth (any after four times flush_s): latency of naming new members
     # against the number of updates a campaign finding gets.
-    flush_s: float = 900.0  # a part of at least min_part members goes out after this long
-    min_part: int = 20  # (a smaller part waits four times as long)
+    flush_s: float = 300.0  # a part of at least min_part members goes out after this long
+    min_part: int = 5  # (a smaller part waits four times as long)
     part_growth: float = 0.25  # ... and at least this share of the members named before it
     refresh_s: float = 1200.0  # a campaign still in action re-asserts itself this often
     kin_radius: int = 6  # a fired group joins an open campaign whose template centre is this close

@@ -127,12 +127,15 @@ def test_worker_rides_out_a_frozen_broker(unique, tmp_path):
     )
     assert read == len(messages) and committed == ends, f"committed {committed}, topic ends {ends}"
     # The freeze is a stall the worker reports (ABUSE_STALL_SECONDS=10): once, with where each
-    # task waits and no event content, and it says so when it is processing again.
+    # agent and task waits, the offsets, no event content, and it says so when it is
+    # processing again.
     log = (tmp_path / "w.log").read_text()
     report = log[log.index("worker stalled") :].split("worker processing again")[0]
     assert "worker processing again after a stall" in log, log[-3000:]
     assert log.count("worker stalled") == 1 and stalls == 1
-    assert "in publish" in report, report[:3000]
+    # Where the agents wait (in a send, or for input while a commit hangs) and the offsets.
+    assert "process-events" in report and "coordinate-accounts" in report, report[:3000]
+    assert f"{env['ABUSE_EVENTS_TOPIC']}[0] read " in report, report[:3000]
     assert "loud-" not in report and "acct_" not in report
     assert ok >= len(messages), "every valid event processed"
     assert 0 < at_freeze < len(messages)
