@@ -12,6 +12,7 @@ from typing import Any
 
 import faust
 import orjson
+from mode.utils.tracebacks import format_task_stack
 
 from app.broker import create_topics
 from app.core.engine import Engine
@@ -30,30 +31,10 @@ log = logging.getLogger(__name__)
 ACTIVITY = {1: "new", 2: "update", 3: "close"}
 
 
-def task_stacks(limit: int = 16) -> str:
-    """Every asyncio task of this thread's loop with where it waits (file, line, function),
-    outermost first, following the chain of awaits."""
-    lines = []
-    for task in asyncio.all_tasks():
-        coro: Any = task.get_coro()
-        lines.append(f"task {task.get_name()} ({getattr(coro, '__qualname__', '?')}):")
-        for _ in range(limit):
-            if coro is None:
-                break
-            frame = (
-                getattr(coro, "cr_frame", None)
-                or getattr(coro, "gi_frame", None)
-                or getattr(coro, "ag_frame", None)
-            )
-            if frame is not None:
-                code = frame.f_code
-                lines.append(f"  {code.co_filename}:{frame.f_lineno} in {code.co_name}")
-            coro = (
-                getattr(coro, "cr_await", None)
-                or getattr(coro, "gi_yieldfrom", None)
-                or getattr(coro, "ag_await", None)
-            )
-    return "\n".join(lines)
+def task_stacks() -> str:
+    """Every asyncio task of this loop with where it waits, following its chain of awaits
+    (mode's formatter, without local variables: code locations only)."""
+    return "".join(format_task_stack(task) for task in asyncio.all_tasks())
 
 
 class BoundedShutdownWorker(faust.Worker):
@@ -123,6 +104,8 @@ class DetectorWorker:
         self._stalled = False
         self._signal_partitions = settings.partitions  # checked against the topic once assigned
         self._groups_saved = 0.0  # monotonic time fired groups were last written
+        # The topics the agents consume (changelogs and the assignor topic are our own writes).
+        self._consumed = {self.topics.events.get_topic_name(), self.topics.signals.get_topic_name()}
         self._topic_names = {
             "dlq": settings.dlq_topic,
             "alerts": settings.alerts_topic,
@@ -457,8 +440,7 @@ class DetectorWorker:
             f"in recovery: {getattr(app, 'in_recovery', '?')}"
         )
         try:  # Faust's and aiokafka's internals: what the fetcher is asked for, and queued
-            consumed = {self.topics.events.get_topic_name(), self.topics.signals.get_topic_name()}
-            mine = {tp for tp in consumer.assignment() if tp.topic in consumed}
+            mine = {tp for tp in consumer.assignment() if tp.topic in self._consumed}
             active = getattr(consumer, "_active_partitions", None)
 
             def tps(items: Any) -> list[str]:
@@ -507,11 +489,10 @@ class DetectorWorker:
     def _uncommitted(self) -> int:
         """Messages of the consumed topics not committed yet (read or not): work waiting."""
         consumer = self.app.consumer
-        consumed = {self.topics.events.get_topic_name(), self.topics.signals.get_topic_name()}
         committed = consumer._committed_offset  # type: ignore[attr-defined]  # no public accessor
         waiting = 0
         for tp in consumer.assignment():
-            if tp.topic in consumed:
+            if tp.topic in self._consumed:
                 high = consumer.highwater(tp)
                 if high is not None:
                     waiting += max(0, int(high) - int(committed.get(tp) or 0))
@@ -521,9 +502,10 @@ class DetectorWorker:
         """Lag per assigned partition: high-water mark minus the last read offset."""
         consumer = self.app.consumer
         lags = {}
-        consumed = {self.topics.events.get_topic_name(), self.topics.signals.get_topic_name()}
         for tp in consumer.assignment():
-            if tp.topic not in consumed:  # changelogs and the assignor topic are our own writes
+            if (
+                tp.topic not in self._consumed
+            ):  # changelogs and the assignor topic are our own writes
                 continue
             high = consumer.highwater(tp)
             read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]  # no public accessor

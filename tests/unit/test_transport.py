@@ -56,14 +56,14 @@ def consumer(batches: list[list[int]]) -> tuple[Any, list[int]]:
     return c, delivered
 
 
-def test_without_a_seek_every_record_is_delivered_once_in_order() -> None:
+def test_records_already_read_are_dropped_and_the_rest_delivered_in_order() -> None:
     c, delivered = consumer([[0, 1, 2], [3, 4], [2, 3, 5]])
     asyncio.run(c._drain_messages(SimpleNamespace(_stopped=asyncio.Event())))
     assert delivered == [0, 1, 2, 3, 4, 5]  # 2 and 3 again: dropped as already read
     assert c._read_offset[TOPIC] == 5
 
 
-def test_a_gap_in_fresh_offsets_is_still_marked() -> None:
+def test_a_gap_in_offsets_is_marked() -> None:
     c, delivered = consumer([[0, 1], [5, 6]])
     asyncio.run(c._drain_messages(SimpleNamespace(_stopped=asyncio.Event())))
     assert delivered == [0, 1, 5, 6]
