@@ -310,30 +310,39 @@ def matches(profile: Profile, obs: Obs, cfg: CoordinationConfig, slack: int = 0)
     a shared payment card. One check alone names members only if it is a spoofed client or
     clear harvesting: being new, or on the new model, is what crowds share too. Where the
     group's cards are shared across orgs, paying with one of them is a second check then.
+
+    For the same reason a member not tied by a card must pass a check crowds lack (on the
+    template, harvesting, spoofed client, a shared card): new sign-ups trying a model on
+    its release day are new and on the new model and nothing more. Where harvesting is the
+    only such check, the member's harvest must be clear, as for a lone check: one
+    reasoning-shaped request from a new account is no campaign's work.
     """
-    checks = hits = 0
+    crowd = crowd_hits = 0  # traits a crowd shares: new, on the new model
+    strong: list[bool] = []  # traits it lacks
     if profile.new:
-        checks += 1
-        hits += newness(obs.age, cfg.new_days) >= 0.5
+        crowd += 1
+        crowd_hits += newness(obs.age, cfg.new_days) >= 0.5
     if profile.centres:
-        checks += 1
-        hits += on_template(obs.fp, profile.centres, cfg.template_radius)
+        strong.append(on_template(obs.fp, profile.centres, cfg.template_radius))
     if profile.harvest >= 0.0:
-        checks += 1
-        hits += obs.harvest >= profile.harvest
+        strong.append(obs.harvest >= profile.harvest)
     if profile.pivot >= 0.0:
-        checks += 1
-        hits += obs.pivot >= profile.pivot
+        crowd += 1
+        crowd_hits += obs.pivot >= profile.pivot
     if profile.mm >= 0.0:
-        checks += 1
-        hits += obs.mm >= profile.mm
-    if profile.cards and checks < 2:
+        strong.append(obs.mm >= profile.mm)
+    if profile.cards and crowd + len(strong) < 2:
         # A lone check is too little; a card that members of other orgs share makes two.
-        checks += 1
-        hits += obs.pay in profile.cards
+        strong.append(obs.pay in profile.cards)
+    checks = crowd + len(strong)
+    clear = profile.harvest >= 0.0 and obs.harvest >= profile.harvest + cfg.harvest_member
     if checks == 1:
         # A lone check must be a trait crowds lack, and clearly so.
-        if profile.mm >= 0.0:
-            return hits == 1
-        return profile.harvest >= 0.0 and obs.harvest >= profile.harvest + cfg.harvest_member
-    return checks >= 2 and hits >= checks - slack
+        return strong == [True] if profile.mm >= 0.0 else clear
+    if checks < 2 or crowd_hits + sum(strong) < checks - slack:
+        return False
+    if slack:
+        return True  # tied by a card
+    if len(strong) == 1 and profile.harvest >= 0.0:
+        return clear
+    return any(strong)

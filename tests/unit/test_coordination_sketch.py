@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import random
 
 from hypothesis import given
@@ -102,3 +103,27 @@ def test_the_new_check_asks_a_member_to_be_as_new_as_the_group_measures_it() -> 
     assert not matches(profile, _member_obs(25.0, 0.3), cfg)  # under new_days, barely new
     assert not matches(profile, _member_obs(-1.0, 0.3), cfg)  # age unknown
     assert not matches(profile, _member_obs(2.0, 0.05), cfg)  # new, not harvesting
+
+
+def test_a_member_must_show_a_trait_crowds_lack() -> None:
+    # New and on the new model is every release-day sign-up: it names nobody untied,
+    # while a card shared with the campaign still ties such a member.
+    cfg = CoordinationConfig()
+    profile = Profile(new=True, pivot=0.3)
+    curious = dataclasses.replace(_member_obs(1.0, 0.0), pivot=1.0)
+    assert not matches(profile, curious, cfg)
+    assert matches(profile, curious, cfg, slack=1)
+    spoofed = dataclasses.replace(curious, mm=1.0)
+    assert matches(dataclasses.replace(profile, mm=0.5), spoofed, cfg)
+
+
+def test_harvest_beside_crowd_traits_must_be_clear() -> None:
+    # Where harvesting is the one check crowds lack, a single harvest-shaped request
+    # (just over the line) is not enough; clear harvesting is.
+    cfg = CoordinationConfig()
+    profile = Profile(new=True, harvest=0.15)
+    assert not matches(profile, _member_obs(2.0, 0.2), cfg)
+    assert matches(profile, _member_obs(2.0, 0.15 + cfg.harvest_member), cfg)
+    on_tpl = dataclasses.replace(profile, centres=(0xFFFF,))
+    member = dataclasses.replace(_member_obs(2.0, 0.2), fp=0xFFFF)
+    assert matches(on_tpl, member, cfg)  # with the template as well, the line is enough
