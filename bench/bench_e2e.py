@@ -79,7 +79,12 @@ def _worker_rate(broker: EmbeddedBroker, topic: str, n: int, workers: int = 1) -
             if done >= n:
                 break
             if time.perf_counter() - started > 600:
-                raise RuntimeError(f"workers processed only {done} of {n} events in 600 s")
+                raise RuntimeError(f"workers processed only {done} of {n} events in 600 s" + "".join(
+                    f"\n--- worker {i} ({p.metric('abuse_detector_events_processed_total'):.0f}"
+                    f" events, stalls {p.metric('abuse_detector_worker_stalls_total'):.0f},"
+                    f" log {p.log_path}):\n{p.log_tail(6000)}"
+                    for i, p in enumerate(procs)
+                ))  # fmt: skip
             time.sleep(0.1)
         t0, d0 = first or (started, 0)
         return (n - d0) / max(1e-9, time.perf_counter() - t0)
