@@ -22,6 +22,7 @@ from app.findings.suppress import Suppressions
 from app.metrics import Metrics, start_http_server
 from app.settings import Settings
 from app.stream.app import build_app
+from app.stream.dlq import dead_letter
 from app.stream.feedback import follow_feedback
 from app.stream.pipeline import BatchOutput, Pipeline, Record
 from app.stream.state import CheckpointedEngine
@@ -242,9 +243,25 @@ class DetectorWorker:
                     (AccountSignal.from_dict(body), [str(k) for k in keys])
                     for body, keys in orjson.loads(message.value)
                 ]
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                # Only workers write this topic, so this is a bug or a foreign producer: keep
+                # the message in the DLQ, where it can be read, and go on.
                 log.error(
-                    "skipping a malformed internal signal message at offset %s", message.offset
+                    "malformed internal signal message at %s[%s]@%s sent to the DLQ: %s",
+                    message.topic, message.partition, message.offset, type(exc).__name__,
+                )  # fmt: skip
+                out.dead_letters.append(
+                    dead_letter(
+                        message.key,
+                        message.value,
+                        "internal_signal",
+                        f"internal signal message is not a list of [signal, keys] entries "
+                        f"({type(exc).__name__})",
+                        message.topic,
+                        message.partition,
+                        message.offset,
+                        time.time(),
+                    )
                 )
                 self.metrics.dlq.labels(reason="internal_signal").inc()
                 continue

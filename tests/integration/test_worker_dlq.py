@@ -144,3 +144,25 @@ def test_valid_processed_and_malformed_dead_lettered(broker, worker):
     _, metrics_text = proc.get("/metrics")
     assert CANARY not in metrics_text
     assert CANARY not in proc.log_tail(10_000_000)
+
+
+def test_a_malformed_internal_signal_message_is_dead_lettered(broker, worker, unique):
+    # Only workers write the signal topic; a message there that is not [signal, keys]
+    # entries is kept in the DLQ with its source, and the worker goes on.
+    proc, env = worker
+    signals = f"test-dlq-{unique}-account-signals"
+    bad = [b"not json at all", orjson.dumps({"not": "a list"}), orjson.dumps([[{"ts": 1}, ["k"]]])]
+    produce(broker.bootstrap, signals, [(b"signals-0", v) for v in bad])
+    dlq = read_topic(broker.bootstrap, env["ABUSE_DLQ_TOPIC"], expect=len(bad))
+    assert len(dlq) == len(bad)
+    for msg in dlq:
+        headers = {k: v.decode() for k, v in msg.headers}
+        assert headers["reason"] == "internal_signal"
+        assert headers["source_topic"] == signals
+        assert "internal signal message" in headers["detail"]
+    assert sorted(m.value for m in dlq) == sorted(bad)
+    assert proc.metric('abuse_detector_dlq_events_total{reason="internal_signal"}') == len(bad)
+    # and it still processes events afterwards
+    produce(broker.bootstrap, env["ABUSE_EVENTS_TOPIC"], [(b"acct-1", _valid(1))])
+    assert wait_for(lambda: proc.metric("abuse_detector_events_processed_total") >= 1, 30)
+    assert proc.alive()
