@@ -16,15 +16,9 @@ from app.stream.process import WorkerProcess
 
 def _standard_events(n: int) -> list[tuple[bytes, bytes]]:
     """The first ``n`` events of the standard suite (fingerprints only), as the core bench."""
-    from itertools import islice
+    from bench.bench_core import _suite
 
-    from app.sim import Simulation, load_scenario
-
-    sim = Simulation(load_scenario("standard"))
-    return [
-        (event["account_id"].encode(), orjson.dumps(event))
-        for event in islice(sim.events(False), n)
-    ]
+    return [(e["account_id"].encode(), orjson.dumps(e)) for e in _suite(n, raw_text=False)]
 
 
 def _events(n: int) -> list[tuple[bytes, bytes]]:
@@ -75,6 +69,16 @@ async def _ceiling(bootstrap: str, topic: str, n: int) -> float:
         await consumer.stop()
 
 
+def _report(procs: list[WorkerProcess]) -> str:
+    """Each worker's processed count, stall reports and log tail, for a run that hangs."""
+    return "".join(
+        f"\n--- worker {i} ({p.metric('abuse_detector_events_processed_total'):.0f} events, "
+        f"stalls {p.metric('abuse_detector_worker_stalls_total'):.0f}, log {p.log_path}):\n"
+        f"{p.log_tail(6000)}"
+        for i, p in enumerate(procs)
+    )
+
+
 def _worker_rate(broker: EmbeddedBroker, topic: str, n: int, workers: int = 1) -> float:
     """Events/s of ``workers`` worker processes draining a pre-filled topic."""
     app_id = f"bench-{uuid.uuid4().hex[:6]}"
@@ -92,12 +96,9 @@ def _worker_rate(broker: EmbeddedBroker, topic: str, n: int, workers: int = 1) -
             if done >= n:
                 break
             if time.perf_counter() - started > 600:
-                raise RuntimeError(f"workers processed only {done} of {n} events in 600 s" + "".join(
-                    f"\n--- worker {i} ({p.metric('abuse_detector_events_processed_total'):.0f}"
-                    f" events, stalls {p.metric('abuse_detector_worker_stalls_total'):.0f},"
-                    f" log {p.log_path}):\n{p.log_tail(6000)}"
-                    for i, p in enumerate(procs)
-                ))  # fmt: skip
+                raise RuntimeError(
+                    f"workers processed only {done} of {n} events in 600 s{_report(procs)}"
+                )
             time.sleep(0.1)
         t0, d0 = first or (started, 0)
         return (n - d0) / max(1e-9, time.perf_counter() - t0)

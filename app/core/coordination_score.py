@@ -335,14 +335,18 @@ def matches(profile: Profile, obs: Obs, cfg: CoordinationConfig, slack: int = 0)
         # A lone check is too little; a card that members of other orgs share makes two.
         strong.append(obs.pay in profile.cards)
     checks = crowd + len(strong)
-    clear = profile.harvest >= 0.0 and obs.harvest >= profile.harvest + cfg.harvest_member
     if checks == 1:
         # A lone check must be a trait crowds lack, and clearly so.
-        return strong == [True] if profile.mm >= 0.0 else clear
+        return strong == [True] if profile.mm >= 0.0 else _clear_harvest(profile, obs, cfg)
     if checks < 2 or crowd_hits + sum(strong) < checks - slack:
         return False
     if slack:
         return True  # tied by a card
     if len(strong) == 1 and profile.harvest >= 0.0:
-        return clear
+        return _clear_harvest(profile, obs, cfg)
     return any(strong)
+
+
+def _clear_harvest(profile: Profile, obs: Obs, cfg: CoordinationConfig) -> bool:
+    """Whether a member harvests clearly: ``harvest_member`` above the profile's line."""
+    return profile.harvest >= 0.0 and obs.harvest >= profile.harvest + cfg.harvest_member

@@ -520,9 +520,7 @@ class DetectorWorker:
         consumer = self.app.consumer
         lags = {}
         for tp in consumer.assignment():
-            if (
-                tp.topic not in self._consumed
-            ):  # changelogs and the assignor topic are our own writes
+            if tp.topic not in self._consumed:
                 continue
             high = consumer.highwater(tp)
             read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]  # no public accessor
