@@ -17,6 +17,7 @@ one coordination state sees every account that shares that fingerprint.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from hashlib import blake2b
 
 from app.core.types import AccountSignal
@@ -59,9 +60,17 @@ def network_prefix(ip: str | None) -> str | None:
     return ".".join(parts[:3])
 
 
+@lru_cache(maxsize=16384)
 def _digest(*parts: object) -> str:
+    """Hash of a client stack (few distinct ones, so cached)."""
     raw = "\x1f".join("" if p is None else str(p) for p in parts).encode()
     return blake2b(raw, digest_size=6).hexdigest()
+
+
+@lru_cache(maxsize=4096)
+def _day(day: int) -> str:
+    """The UTC date (``YYYYMMDD``) of a day number since the epoch."""
+    return datetime.fromtimestamp(day * DAY_S, UTC).strftime("%Y%m%d")
 
 
 def signal_keys(event: Event) -> tuple[str, ...]:
@@ -80,8 +89,7 @@ def signal_keys(event: Event) -> tuple[str, ...]:
     if event.payment_fp:
         keys.append(f"pay:{event.payment_fp[:64]}")
     if event.account_created_ts is not None and event.asn is not None:
-        day = datetime.fromtimestamp(event.account_created_ts, UTC).strftime("%Y%m%d")
-        keys.append(f"cohort:{day}:{event.asn}")
+        keys.append(f"cohort:{_day(int(event.account_created_ts // DAY_S))}:{event.asn}")
     return tuple(keys)
 
 

@@ -32,6 +32,7 @@ EVIDENCE_FLOOR = 1.0  # request evidence under which no combination can reach an
 IDENTITY_CAP = 3.0  # most the weak-identity prior can add
 WEAK_IDENTITY = 1.5  # prior at which an identity counts as weak: its evidence counts at once
 SUSTAIN_MIN = (5.0, 30.0)  # minutes over which an established account's episode comes to count
+CONTENT_SHARE = (0.1, 0.3)  # recent share of harvest-shaped asks that corroborates long outputs
 
 
 def ramp(x: float, lo: float, hi: float) -> float:
@@ -97,11 +98,24 @@ def sustained(state: AccountState, now: float) -> float:
     return ramp((now - state.ev_ts) / 60.0, SUSTAIN_MIN[0], SUSTAIN_MIN[1])
 
 
-def effective_evidence(state: AccountState, now: float, identity: float) -> float:
-    """Return the request evidence that counts: all of it for a weak identity, and for an
-    established one only as the episode is sustained (a benchmark burst is short)."""
+def corroboration(state: AccountState, timing: float) -> float:
+    """Return how far (0..1) an account's recent traffic is harvest-shaped in what it asks,
+    not only in what it gets back: extraction content, agentic use or a reused template in
+    a fair share of recent requests, or machine timing. Long answers to a person's own
+    questions, with a harvest-shaped request now and then, are ordinary use."""
+    content = max(state.hv, state.ag, state.tp)
+    return max(ramp(content, CONTENT_SHARE[0], CONTENT_SHARE[1]), timing)
+
+
+def effective_evidence(state: AccountState, now: float, identity: float, timing: float) -> float:
+    """Return the request evidence that counts: all of it for a weak identity; for an
+    established one only as the episode is sustained (a benchmark burst is short), and
+    a quarter of it unless the traffic is corroborated (see :func:`corroboration`)."""
     weak = identity / WEAK_IDENTITY if identity < WEAK_IDENTITY else 1.0
-    return state.ev * (weak + (1.0 - weak) * sustained(state, now))
+    if weak >= 1.0:
+        return state.ev
+    held = sustained(state, now) * (0.25 + 0.75 * corroboration(state, timing))
+    return state.ev * (weak + (1.0 - weak) * held)
 
 
 def families(state: AccountState, now: float) -> tuple[float, ...]:
@@ -119,7 +133,7 @@ def families(state: AccountState, now: float) -> tuple[float, ...]:
         change = 0.0
     population = ramp(state.pop, 0.7, 0.95)
     identity = identity_prior(state, now)
-    evidence = effective_evidence(state, now, identity)
+    evidence = effective_evidence(state, now, identity, timing)
     return (evidence, strong, identity, timing, model, change, population)
 
 

@@ -178,3 +178,39 @@ def test_a_harvest_request_from_a_side_client_is_signalled_at_once() -> None:
     assert sig.harvest >= SIDE_HARVEST
     assert send(120.0, FLAG_COT, side) is None  # at most one per side_signal_s
     assert send(130.0, FLAG_COT, app) is None  # harvest from its own app: the usual pace
+
+
+def long_answers(
+    rng: random.Random, account: str, start: float, n: int, cot_every: int
+) -> list[Event]:
+    """An established account asking, at a person's pace, for long single-turn answers."""
+    out, t = [], start
+    for i in range(n):
+        t += rng.expovariate(1 / 360.0)
+        out.append(
+            make_event(
+                account,
+                t,
+                event_id=f"{account}-{i}",
+                prompt_tokens=rng.randrange(60, 200),
+                completion_tokens=rng.randrange(3900, 4000),
+                max_tokens=4000,
+                turn=1,
+                prompt_fp=rng.getrandbits(64),
+                flags=FLAG_COT if i % cot_every == cot_every - 1 else 0,
+                asn=7922,
+                ip="73.1.2.3",
+                account_created_ts=start - 400 * 86400,
+            )
+        )
+    return out
+
+
+def test_long_answers_alone_do_not_flag_an_established_account() -> None:
+    """Output shape counts in full for an established account only beside harvest-shaped
+    asks: one chain-of-thought request in sixteen is ordinary use, one in two is not."""
+    rng = random.Random(3)
+    quiet = run(account_only(), long_answers(rng, "essays", T0, 40, cot_every=16))
+    assert quiet == []
+    loud = run(account_only(), long_answers(rng, "harvest", T0, 40, cot_every=2))
+    assert {d.subject for d in loud} == {"harvest"}
