@@ -18,8 +18,10 @@ from app.core.scoring import (
     ScoreWeights,
     evidence,
     families,
+    identity_prior,
     rate_per_min,
     risk,
+    shape_weight,
     summary,
 )
 from app.core.types import AccountSignal, Detection
@@ -146,7 +148,7 @@ class AccountDetector:
         signal = None
         jumped = (before < cfg.alert_threshold) != (score < cfg.alert_threshold)
         if st.sig_n == 0 or jumped or side or now - st.sig_ts >= cfg.signal_every_s:
-            signal = self._signal(st, ev, side)
+            signal = self._signal(st, ev, side, fam)
         return detections, signal
 
     def _detection(
@@ -165,9 +167,18 @@ class AccountDetector:
             labels={"model": ev.model, "shape": _shape_label(st)},
         )
 
-    def _signal(self, st: AccountState, ev: Event, side: bool = False) -> AccountSignal:
+    def _signal(
+        self, st: AccountState, ev: Event, side: bool = False, fam: tuple[float, ...] = ()
+    ) -> AccountSignal:
         now = ev.ts
-        harvest = (st.ev if st.ev >= st.sv else st.sv) / EVIDENCE_CAP
+        # Side-channel evidence is corroborated by its second client stack; the account's
+        # own counts as much as it tells of harvesting (see ``shape_weight``).
+        main = st.ev
+        if main > 0.0:
+            main *= shape_weight(
+                st, fam[2] if fam else identity_prior(st, now), fam[3] if fam else 0.0
+            )
+        harvest = (main if main >= st.sv else st.sv) / EVIDENCE_CAP
         if side and harvest < SIDE_HARVEST:
             harvest = SIDE_HARVEST
         events = st.n - st.sig_n

@@ -118,6 +118,17 @@ def effective_evidence(state: AccountState, now: float, identity: float, timing:
     return state.ev * (weak + (1.0 - weak) * held)
 
 
+def shape_weight(state: AccountState, identity: float, timing: float) -> float:
+    """Return the share (0.25..1) of an account's request evidence that tells of harvesting
+    to coordination: all of it for a weak identity, and for an established one a quarter
+    unless corroborated (as in :func:`effective_evidence`, without the episode's length,
+    which a group measures in its own way)."""
+    weak = identity / WEAK_IDENTITY if identity < WEAK_IDENTITY else 1.0
+    if weak >= 1.0:
+        return 1.0
+    return weak + (1.0 - weak) * (0.25 + 0.75 * corroboration(state, timing))
+
+
 def families(state: AccountState, now: float) -> tuple[float, ...]:
     """Return each term of the risk, in :data:`FAMILY_NAMES` order (log-odds before weights)."""
     strong = state.hs if state.hs < 4.0 else 4.0

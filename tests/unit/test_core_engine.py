@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -214,3 +215,25 @@ def test_long_answers_alone_do_not_flag_an_established_account() -> None:
     assert quiet == []
     loud = run(account_only(), long_answers(rng, "harvest", T0, 40, cot_every=2))
     assert {d.subject for d in loud} == {"harvest"}
+
+
+def test_coordination_hears_long_answers_as_harvest_only_when_corroborated() -> None:
+    """The harvest an account signals to coordination is weighed as its own score weighs
+    it: a quarter of its request evidence for an established account asking for long
+    answers, all of it for a new account, or for one whose asks are harvest-shaped."""
+
+    def signalled(cot_every: int, created_days_ago: float) -> list[tuple[float, float]]:
+        engine = account_only()
+        rows = []
+        for e in long_answers(random.Random(8), "acc", T0, 40, cot_every):
+            e = dataclasses.replace(e, account_created_ts=e.ts - created_days_ago * 86400)
+            sig = engine.process_account(e)[1]
+            st = engine.accounts.accounts["acc"]
+            if sig is not None and st.ev > 2.0:
+                rows.append((sig.harvest, st.ev / EVIDENCE_CAP))
+        assert rows
+        return rows
+
+    assert all(h == pytest.approx(0.25 * ev, abs=0.01) for h, ev in signalled(16, 400.0)[3:])
+    assert all(h == pytest.approx(ev) for h, ev in signalled(16, 1.0))
+    assert all(h == pytest.approx(ev, abs=0.01) for h, ev in signalled(2, 400.0)[3:])
