@@ -240,7 +240,8 @@ class CoordinationDetector:
             return False
         camp = self._campaigns.get(g.subject) if g.subject else None
         tied = g.kind == "pay" or (camp is not None and o.pay != 0 and o.pay in camp.pays)
-        return matches(g.profile, o, self.config, slack=1 if tied else 0)
+        line = self._pop.harvest_median + self.config.harvest_member
+        return matches(g.profile, o, self.config, slack=1 if tied else 0, line=line)
 
     def _name(self, subject: str, o: Obs, touched: list[Campaign]) -> None:
         camp = self._campaigns.get(subject)

@@ -87,11 +87,18 @@ def _shared(values: list[float], orgs: list[float]) -> float:
     Accounts of one org sharing a card or a network is one customer; accounts of different
     orgs sharing them is what links a hydra.
     """
-    seen = _orgs_by_value(values, orgs)
-    known = sum(1 for v in values if v)
+    first: dict[float, float] = {}  # value -> the first org seen holding it
+    multi: set[float] = set()  # values held by more than one org
+    known = 0
+    for v, o in zip(values, orgs, strict=True):
+        if v:
+            known += 1
+            o = o or -1.0
+            if first.setdefault(v, o) != o:
+                multi.add(v)
     if not known:
         return 0.0
-    return sum(1 for v in values if v and len(seen[v]) > 1) / known
+    return sum(1 for v in values if v in multi) / known
 
 
 def _orgs_by_value(values: list[float], orgs: list[float]) -> dict[float, set[float]]:
@@ -301,7 +308,9 @@ def on_template(fp: int, centres: tuple[int, ...], radius: int) -> bool:
     return fp != 0 and any((fp ^ c).bit_count() <= radius for c in centres)
 
 
-def matches(profile: Profile, obs: Obs, cfg: CoordinationConfig, slack: int = 0) -> bool:
+def matches(
+    profile: Profile, obs: Obs, cfg: CoordinationConfig, slack: int = 0, line: float = -1.0
+) -> bool:
     """Whether one member's own signal fits the campaign profile of its group.
 
     Each strong family of the group that a single account can show (new, on one of the
@@ -316,14 +325,26 @@ def matches(profile: Profile, obs: Obs, cfg: CoordinationConfig, slack: int = 0)
     its release day are new and on the new model and nothing more. Where harvesting is the
     only such check, the member's harvest must be clear, as for a lone check: one
     reasoning-shaped request from a new account is no campaign's work.
+
+    An established member on one of the templates whose harvest is over the population's
+    ``line`` (its median plus ``harvest_member``; negative: never) passes the new check:
+    the campaign that mixes its harvest into its own accounts' traffic is not new, and
+    established crowds on a template do not harvest. Where the profile checks harvesting
+    too, that harvest must be ``harvest_member`` over the profile's line, so that one
+    harvest does not pass two checks.
     """
     crowd = crowd_hits = 0  # traits a crowd shares: new, on the new model
     strong: list[bool] = []  # traits it lacks
+    on_tpl = bool(profile.centres) and on_template(obs.fp, profile.centres, cfg.template_radius)
     if profile.new:
         crowd += 1
-        crowd_hits += newness(obs.age, cfg.new_days) >= 0.5
+        if profile.harvest >= 0.0 and line >= 0.0:
+            line = max(line, profile.harvest) + cfg.harvest_member  # harvest counts once
+        crowd_hits += newness(obs.age, cfg.new_days) >= 0.5 or (
+            on_tpl and 0.0 <= line <= obs.harvest
+        )
     if profile.centres:
-        strong.append(on_template(obs.fp, profile.centres, cfg.template_radius))
+        strong.append(on_tpl)
     if profile.harvest >= 0.0:
         strong.append(obs.harvest >= profile.harvest)
     if profile.pivot >= 0.0:

@@ -127,3 +127,27 @@ def test_harvest_beside_crowd_traits_must_be_clear() -> None:
     on_tpl = dataclasses.replace(profile, centres=(0xFFFF,))
     member = dataclasses.replace(_member_obs(2.0, 0.2), fp=0xFFFF)
     assert matches(on_tpl, member, cfg)  # with the template as well, the line is enough
+
+
+def test_an_established_member_on_the_template_that_harvests_passes_the_new_check() -> None:
+    # A campaign that mixes its harvest into its own established accounts' traffic: the
+    # group is mostly new, so it asks members to be new; an established member on the
+    # template with harvest over the population line is named all the same.
+    cfg = CoordinationConfig()
+    profile = Profile(new=True, centres=(0xFFFF,))
+    line = 0.15
+    member = dataclasses.replace(_member_obs(400.0, 0.2), fp=0xFFFF)
+    assert matches(profile, member, cfg, line=line)
+    assert not matches(profile, member, cfg)  # no population line given: never
+    assert not matches(profile, dataclasses.replace(member, harvest=0.1), cfg, line=line)
+    off_template = dataclasses.replace(member, fp=0xFFFF << 40)
+    assert not matches(profile, off_template, cfg, line=line)
+
+
+def test_harvest_that_stands_in_for_new_is_clear_where_harvest_is_checked_too() -> None:
+    cfg = CoordinationConfig()
+    profile = Profile(new=True, centres=(0xFFFF,), harvest=0.15)
+    member = dataclasses.replace(_member_obs(400.0, 0.2), fp=0xFFFF)
+    assert not matches(profile, member, cfg, line=0.15)  # one harvest, two checks: no
+    clear = dataclasses.replace(member, harvest=0.15 + cfg.harvest_member)
+    assert matches(profile, clear, cfg, line=0.15)
