@@ -33,6 +33,7 @@ IDENTITY_CAP = 3.0  # most the weak-identity prior can add
 WEAK_IDENTITY = 1.5  # prior at which an identity counts as weak: its evidence counts at once
 SUSTAIN_MIN = (5.0, 30.0)  # minutes over which an established account's episode comes to count
 CONTENT_SHARE = (0.1, 0.3)  # recent share of harvest-shaped asks that corroborates long outputs
+UNCORROBORATED = 0.25  # share of an established account's evidence that counts uncorroborated
 
 
 def ramp(x: float, lo: float, hi: float) -> float:
@@ -107,6 +108,11 @@ def corroboration(state: AccountState, timing: float) -> float:
     return max(ramp(content, CONTENT_SHARE[0], CONTENT_SHARE[1]), timing)
 
 
+def _counted(state: AccountState, timing: float) -> float:
+    """Share of an established account's evidence that counts: UNCORROBORATED up to all."""
+    return UNCORROBORATED + (1.0 - UNCORROBORATED) * corroboration(state, timing)
+
+
 def effective_evidence(state: AccountState, now: float, identity: float, timing: float) -> float:
     """Return the request evidence that counts: all of it for a weak identity; for an
     established one only as the episode is sustained (a benchmark burst is short), and
@@ -114,7 +120,7 @@ def effective_evidence(state: AccountState, now: float, identity: float, timing:
     weak = identity / WEAK_IDENTITY if identity < WEAK_IDENTITY else 1.0
     if weak >= 1.0:
         return state.ev
-    held = sustained(state, now) * (0.25 + 0.75 * corroboration(state, timing))
+    held = sustained(state, now) * _counted(state, timing)
     return state.ev * (weak + (1.0 - weak) * held)
 
 
@@ -126,7 +132,7 @@ def shape_weight(state: AccountState, identity: float, timing: float) -> float:
     weak = identity / WEAK_IDENTITY if identity < WEAK_IDENTITY else 1.0
     if weak >= 1.0:
         return 1.0
-    return weak + (1.0 - weak) * (0.25 + 0.75 * corroboration(state, timing))
+    return weak + (1.0 - weak) * _counted(state, timing)
 
 
 def families(state: AccountState, now: float) -> tuple[float, ...]:
