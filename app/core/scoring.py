@@ -34,6 +34,7 @@ WEAK_IDENTITY = 1.5  # prior at which an identity counts as weak: its evidence c
 SUSTAIN_MIN = (5.0, 30.0)  # minutes over which an established account's episode comes to count
 CONTENT_SHARE = (0.1, 0.3)  # recent share of harvest-shaped asks that corroborates long outputs
 UNCORROBORATED = 0.25  # share of an established account's evidence that counts uncorroborated
+UNCORROBORATED_WEAK = 0.5  # ... and of a weak identity's (it counts at once, but not in full)
 
 
 def ramp(x: float, lo: float, hi: float) -> float:
@@ -108,20 +109,20 @@ def corroboration(state: AccountState, timing: float) -> float:
     return max(ramp(content, CONTENT_SHARE[0], CONTENT_SHARE[1]), timing)
 
 
-def _counted(state: AccountState, timing: float) -> float:
-    """Share of an established account's evidence that counts: UNCORROBORATED up to all."""
-    return UNCORROBORATED + (1.0 - UNCORROBORATED) * corroboration(state, timing)
+def _counted(state: AccountState, timing: float, floor: float = UNCORROBORATED) -> float:
+    """Share of an account's evidence that counts: ``floor`` uncorroborated, up to all."""
+    return floor + (1.0 - floor) * corroboration(state, timing)
 
 
 def effective_evidence(state: AccountState, now: float, identity: float, timing: float) -> float:
-    """Return the request evidence that counts: all of it for a weak identity; for an
-    established one only as the episode is sustained (a benchmark burst is short), and
-    a quarter of it unless the traffic is corroborated (see :func:`corroboration`)."""
+    """Return the request evidence that counts: for a weak identity at once, half of it
+    unless the traffic is corroborated (see :func:`corroboration`); for an established one
+    only as the episode is sustained (a benchmark burst is short), and a quarter of it
+    unless corroborated."""
     weak = identity / WEAK_IDENTITY if identity < WEAK_IDENTITY else 1.0
-    if weak >= 1.0:
-        return state.ev
+    at_once = _counted(state, timing, UNCORROBORATED_WEAK)
     held = sustained(state, now) * _counted(state, timing)
-    return state.ev * (weak + (1.0 - weak) * held)
+    return state.ev * (weak * at_once + (1.0 - weak) * held)
 
 
 def shape_weight(state: AccountState, identity: float, timing: float) -> float:

@@ -9,7 +9,8 @@ import pytest
 
 from app.core.account import DETECTOR, SIDE_HARVEST, AccountConfig
 from app.core.engine import Engine, EngineConfig
-from app.core.features import EVIDENCE_CAP
+from app.core.features import EVIDENCE_CAP, AccountState
+from app.core.scoring import effective_evidence
 from app.core.text import FLAG_CODE, FLAG_COT, FLAG_RUBRIC
 from app.core.types import AccountSignal
 from app.events import Event
@@ -237,3 +238,16 @@ def test_coordination_hears_long_answers_as_harvest_only_when_corroborated() -> 
     assert all(h == pytest.approx(0.25 * ev, abs=0.01) for h, ev in signalled(16, 400.0)[3:])
     assert all(h == pytest.approx(ev) for h, ev in signalled(16, 1.0))
     assert all(h == pytest.approx(ev, abs=0.01) for h, ev in signalled(2, 400.0)[3:])
+
+
+def test_a_new_accounts_output_shape_evidence_counts_half_uncorroborated() -> None:
+    """A new account's request evidence counts at once, but output shape alone counts
+    half: a release-day sign-up reading long answers is not a harvester for that."""
+    st = AccountState()
+    st.n, st.ev, st.ev_ts = 8, 6.0, T0
+    identity = 2.0  # a day-old account: a weak identity
+    assert effective_evidence(st, T0 + 60.0, identity, timing=0.0) == pytest.approx(3.0)
+    st.hv = 0.3  # a third of its recent asks are reasoning-shaped
+    assert effective_evidence(st, T0 + 60.0, identity, timing=0.0) == pytest.approx(6.0)
+    st.hv = 0.0
+    assert effective_evidence(st, T0 + 60.0, identity, timing=1.0) == pytest.approx(6.0)
