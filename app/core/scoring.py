@@ -127,9 +127,9 @@ def effective_evidence(state: AccountState, now: float, identity: float, timing:
 
 def shape_weight(state: AccountState, identity: float, timing: float) -> float:
     """Return the share (0.25..1) of an account's request evidence that tells of harvesting
-    to coordination: all of it for a weak identity, and for an established one a quarter
-    unless corroborated (as in :func:`effective_evidence`, without the episode's length,
-    which a group measures in its own way)."""
+    to coordination: for an established account a quarter unless corroborated (as in
+    :func:`effective_evidence`, without the episode's length, which a group measures in its
+    own way), and all of it for a weak identity: the group weighs newness itself."""
     weak = identity / WEAK_IDENTITY if identity < WEAK_IDENTITY else 1.0
     if weak >= 1.0:
         return 1.0
