@@ -77,6 +77,11 @@ class CoordinationDetector:
         self._pop = Population()
         self._pop_n = 0
 
+    def _harvest_line(self) -> float:
+        """Harvest over which a member counts as harvesting: the population median plus
+        ``harvest_member``."""
+        return self._pop.harvest_median + self.config.harvest_member
+
     def _obs(self, s: AccountSignal) -> Obs:
         """Summarise a signal once for all of its groups."""
         f = s.features
@@ -89,9 +94,7 @@ class CoordinationDetector:
         age = -1.0 if s.account_age_days is None else float(s.account_age_days)
         mm = f.get("ua_tls_mismatch", 0.0)
         traits = (
-            (0.0 <= age < self.config.new_days)
-            + (harvest >= self._pop.harvest_median + self.config.harvest_member)
-            + (mm >= 0.5)
+            (0.0 <= age < self.config.new_days) + (harvest >= self._harvest_line()) + (mm >= 0.5)
         )
         return Obs(
             seeded_hash(s.account_id, self.seed), s.account_id, s.ts, age,
@@ -103,7 +106,7 @@ class CoordinationDetector:
 
     def _baseline(self, o: Obs) -> None:
         new = newness(o.age, self.config.new_days)
-        harvesting = float(o.harvest >= self._pop.harvest_median + self.config.harvest_member)
+        harvesting = float(o.harvest >= self._harvest_line())
         values = (new, o.harvest, o.dc, o.mm, o.pivot, float(o.suspect), harvesting, o.rate)
         self._sample.add(o.h, values)
         self._pop_n += 1
@@ -219,7 +222,7 @@ class CoordinationDetector:
         )  # fmt: skip
         if others < 2:
             return profile
-        line = self._pop.harvest_median + self.config.harvest_member
+        line = self._harvest_line()
         harvs = g.column(HARV)
         if sum(h >= line for h in harvs) >= self.config.harvest_check_share * max(1, len(harvs)):
             return profile
@@ -240,8 +243,7 @@ class CoordinationDetector:
             return False
         camp = self._campaigns.get(g.subject) if g.subject else None
         tied = g.kind == "pay" or (camp is not None and o.pay != 0 and o.pay in camp.pays)
-        line = self._pop.harvest_median + self.config.harvest_member
-        return matches(g.profile, o, self.config, slack=1 if tied else 0, line=line)
+        return matches(g.profile, o, self.config, slack=1 if tied else 0, line=self._harvest_line())
 
     def _name(self, subject: str, o: Obs, touched: list[Campaign]) -> None:
         camp = self._campaigns.get(subject)

@@ -109,9 +109,14 @@ def corroboration(state: AccountState, timing: float) -> float:
     return max(ramp(content, CONTENT_SHARE[0], CONTENT_SHARE[1]), timing)
 
 
-def _counted(state: AccountState, timing: float, floor: float = UNCORROBORATED) -> float:
+def _counted(corroborated: float, floor: float = UNCORROBORATED) -> float:
     """Share of an account's evidence that counts: ``floor`` uncorroborated, up to all."""
-    return floor + (1.0 - floor) * corroboration(state, timing)
+    return floor + (1.0 - floor) * corroborated
+
+
+def _weakness(identity: float) -> float:
+    """How weak (0..1) an identity is, from its prior: 1 from WEAK_IDENTITY up."""
+    return identity / WEAK_IDENTITY if identity < WEAK_IDENTITY else 1.0
 
 
 def effective_evidence(state: AccountState, now: float, identity: float, timing: float) -> float:
@@ -119,9 +124,12 @@ def effective_evidence(state: AccountState, now: float, identity: float, timing:
     unless the traffic is corroborated (see :func:`corroboration`); for an established one
     only as the episode is sustained (a benchmark burst is short), and a quarter of it
     unless corroborated."""
-    weak = identity / WEAK_IDENTITY if identity < WEAK_IDENTITY else 1.0
-    at_once = _counted(state, timing, UNCORROBORATED_WEAK)
-    held = sustained(state, now) * _counted(state, timing)
+    weak = _weakness(identity)
+    corroborated = corroboration(state, timing)
+    at_once = _counted(corroborated, UNCORROBORATED_WEAK)
+    if weak >= 1.0:
+        return state.ev * at_once
+    held = sustained(state, now) * _counted(corroborated)
     return state.ev * (weak * at_once + (1.0 - weak) * held)
 
 
@@ -130,10 +138,10 @@ def shape_weight(state: AccountState, identity: float, timing: float) -> float:
     to coordination: for an established account a quarter unless corroborated (as in
     :func:`effective_evidence`, without the episode's length, which a group measures in its
     own way), and all of it for a weak identity: the group weighs newness itself."""
-    weak = identity / WEAK_IDENTITY if identity < WEAK_IDENTITY else 1.0
+    weak = _weakness(identity)
     if weak >= 1.0:
         return 1.0
-    return weak + (1.0 - weak) * _counted(state, timing)
+    return weak + (1.0 - weak) * _counted(corroboration(state, timing))
 
 
 def families(state: AccountState, now: float) -> tuple[float, ...]:

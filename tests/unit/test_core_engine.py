@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -45,27 +47,49 @@ def harvester(
     return out
 
 
-def casual(rng: random.Random, account: str, start: float, n: int) -> list[Event]:
-    """An established account chatting in multi-turn conversations."""
+def paced(
+    rng: random.Random,
+    account: str,
+    start: float,
+    n: int,
+    gap: float,
+    fields: Callable[[int], dict[str, Any]],
+) -> list[Event]:
+    """An established account on a home network at a person's pace (exponential gaps of
+    mean ``gap`` seconds); ``fields(i)`` gives the rest of request ``i``."""
     out, t = [], start
     for i in range(n):
-        t += rng.expovariate(1 / 90)
+        t += rng.expovariate(1 / gap)
         out.append(
             make_event(
                 account,
                 t,
                 event_id=f"{account}-{i}",
-                prompt_tokens=rng.randrange(200, 3000),
-                completion_tokens=rng.randrange(50, 900),
-                turn=1 + i % 5,
-                prompt_fp=rng.getrandbits(64),
-                flags=rng.choice([0, 0, FLAG_CODE, FLAG_COT]),
+                **fields(i),
                 asn=7922,
                 ip="73.1.2.3",
                 account_created_ts=start - 400 * 86400,
             )
         )
     return out
+
+
+def casual(rng: random.Random, account: str, start: float, n: int) -> list[Event]:
+    """An established account chatting in multi-turn conversations."""
+    return paced(
+        rng,
+        account,
+        start,
+        n,
+        90.0,
+        lambda i: {
+            "prompt_tokens": rng.randrange(200, 3000),
+            "completion_tokens": rng.randrange(50, 900),
+            "turn": 1 + i % 5,
+            "prompt_fp": rng.getrandbits(64),
+            "flags": rng.choice([0, 0, FLAG_CODE, FLAG_COT]),
+        },
+    )
 
 
 def account_only() -> Engine:
@@ -186,26 +210,21 @@ def long_answers(
     rng: random.Random, account: str, start: float, n: int, cot_every: int
 ) -> list[Event]:
     """An established account asking, at a person's pace, for long single-turn answers."""
-    out, t = [], start
-    for i in range(n):
-        t += rng.expovariate(1 / 360.0)
-        out.append(
-            make_event(
-                account,
-                t,
-                event_id=f"{account}-{i}",
-                prompt_tokens=rng.randrange(60, 200),
-                completion_tokens=rng.randrange(3900, 4000),
-                max_tokens=4000,
-                turn=1,
-                prompt_fp=rng.getrandbits(64),
-                flags=FLAG_COT if i % cot_every == cot_every - 1 else 0,
-                asn=7922,
-                ip="73.1.2.3",
-                account_created_ts=start - 400 * 86400,
-            )
-        )
-    return out
+    return paced(
+        rng,
+        account,
+        start,
+        n,
+        360.0,
+        lambda i: {
+            "prompt_tokens": rng.randrange(60, 200),
+            "completion_tokens": rng.randrange(3900, 4000),
+            "max_tokens": 4000,
+            "turn": 1,
+            "prompt_fp": rng.getrandbits(64),
+            "flags": FLAG_COT if i % cot_every == cot_every - 1 else 0,
+        },
+    )
 
 
 def test_long_answers_alone_do_not_flag_an_established_account() -> None:
@@ -219,9 +238,10 @@ def test_long_answers_alone_do_not_flag_an_established_account() -> None:
 
 
 def test_coordination_hears_long_answers_as_harvest_only_when_corroborated() -> None:
-    """The harvest an account signals to coordination is weighed as its own score weighs
-    it: a quarter of its request evidence for an established account asking for long
-    answers, all of it for a new account, or for one whose asks are harvest-shaped."""
+    """The harvest an established account signals to coordination is weighed as its score
+    weighs it: a quarter of its request evidence when it asks for long answers, all of it
+    when its asks are harvest-shaped; a new account's counts in full (the group weighs
+    newness itself)."""
 
     def signalled(cot_every: int, created_days_ago: float) -> list[tuple[float, float]]:
         engine = account_only()
@@ -232,7 +252,7 @@ def test_coordination_hears_long_answers_as_harvest_only_when_corroborated() -> 
             st = engine.accounts.accounts["acc"]
             if sig is not None and st.ev > 2.0:
                 rows.append((sig.harvest, st.ev / EVIDENCE_CAP))
-        assert rows
+        assert len(rows) > 3
         return rows
 
     assert all(h == pytest.approx(0.25 * ev, abs=0.01) for h, ev in signalled(16, 400.0)[3:])
