@@ -22,7 +22,7 @@ class Campaign:
     parts, each listing at most ``max_named`` new members: the first goes out as soon as
     the campaign is found, later ones when they hold ``max_named`` new members, or, after
     ``flush_s``, at least ``min_part`` and ``part_growth`` of the members named before, or
-    any after four times ``flush_s``. Parts grow with the campaign, so a campaign of
+    any after ``straggler_s``. Parts grow with the campaign, so a campaign of
     thousands of accounts yields a few dozen updates, not hundreds.
     """
 
@@ -104,7 +104,7 @@ class Campaign:
                 and n >= cfg.part_growth * (self.total - n)
                 and waited >= cfg.flush_s
             )
-            or waited >= 4.0 * cfg.flush_s
+            or waited >= cfg.straggler_s
         )
 
     def detection(self, detector: str, ts: float, max_named: int) -> Detection:

@@ -35,11 +35,13 @@ class CoordinationConfig:
     score_gap_s: float = 600.0  # ... or after this much event time
     max_named: int = 200  # member accounts listed in one detection (one finding part)
     # New members of a campaign reach its finding within flush_s once they are min_part and
-    # grow it by part_growth (any after four times flush_s): latency of naming new members
-    # against the number of updates a campaign finding gets.
-    flush_s: float = 300.0  # a part of at least min_part members goes out after this long
-    min_part: int = 5  # (a smaller part waits four times as long)
+    # grow it by part_growth (any after straggler_s): latency of naming new members against
+    # the number of updates a campaign finding gets. Growth bounds the count (parts grow
+    # geometrically), straggler_s the rate of small parts of a campaign that trickles.
+    flush_s: float = 150.0  # a part of at least min_part members goes out after this long
+    min_part: int = 5  # (a smaller part waits straggler_s)
     part_growth: float = 0.25  # ... and at least this share of the members named before it
+    straggler_s: float = 1200.0  # any pending member goes out after this long
     refresh_s: float = 1200.0  # a campaign still in action re-asserts itself this often
     kin_radius: int = 6  # a fired group joins an open campaign whose template centre is this close
     kin_card_share: float = 0.5  # ... or that holds this share of its members' cards (> 1: never)

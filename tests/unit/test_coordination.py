@@ -259,13 +259,16 @@ def test_signals_delivered_once_per_key_find_what_one_delivery_finds() -> None:
 
 def test_a_campaign_that_goes_quiet_still_reports_its_last_members() -> None:
     rng = random.Random(7)
-    # Parts of at least 20 members after 15 minutes: the swarm's last few are left pending.
-    det = CoordinationDetector(CoordinationConfig(flush_s=900.0, min_part=20), seed=3)
+    # Parts of at least 20 members after 15 minutes, stragglers after an hour: the swarm's
+    # last few are left pending.
+    det = CoordinationDetector(
+        CoordinationConfig(flush_s=900.0, min_part=20, straggler_s=3600.0), seed=3
+    )
     signals = sorted(_background(rng) + _swarm(rng), key=lambda s: s.ts)
     dets = _run_open(det, signals)
     pending = sum(len(c.pending) for c in det._campaigns.values())
     assert pending > 0, "the swarm's last members wait for the next part"
-    later = det.due(signals[-1].ts + 4 * det.config.flush_s)
+    later = det.due(signals[-1].ts + det.config.straggler_s)
     assert _named(dets + later) == {f"hydra-{i}" for i in range(60)}
     assert det.flush(signals[-1].ts + 86400) == []
 
