@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from app.sim import generate, load_scenario
+from app.sim.output import write_jsonl
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "harvest_onset.py"
+
+
+def _tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("harvest_onset", TOOL)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_harvest_onset_counts_only_the_members_of_the_kind_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events, truth = generate(load_scenario("smoke"))
+    path = tmp_path / "smoke.jsonl.gz"
+    write_jsonl(events, path)
+    (tmp_path / "truth.json").write_text(json.dumps(truth))
+    tool = _tool()
+
+    found = tool.onset(path, truth, "cot-harvest")
+    (camp,) = [c for c in truth["campaigns"] if c["kind"] == "cot-harvest"]
+    assert set(found) == {camp["id"]}
+    hits = found[camp["id"]]
+    assert hits, "a cot-harvest campaign sends harvest-shaped requests"
+    assert {acc for _, acc in hits} <= set(camp["accounts"])
+    assert all(camp["start_ts"] <= ts <= camp["end_ts"] for ts, _ in hits)
+
+    assert tool.main([str(path), str(tmp_path / "truth.json"), "--kind", "cot-harvest"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    counts = [int(line.split()[3]) for line in lines if "first" in line]
+    assert counts == sorted(counts) and counts[-1] <= len(hits)
+    assert tool.main([str(path), str(tmp_path / "truth.json"), "--kind", "no-such-kind"]) == 1

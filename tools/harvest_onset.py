@@ -1,0 +1,69 @@
+"""How soon a simulated campaign's members show harvest-shaped requests.
+
+A campaign finding needs several members with evidence; this prints, for each campaign of a
+kind, how many members had sent a harvest-shaped request (a chain-of-thought, rubric or
+rewrite flag, derived from the event as the detector derives it) by each time after the
+campaign's start: the floor under any time to detect.
+
+    .venv/bin/python tools/harvest_onset.py EVENTS TRUTH [--kind blended]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+from pathlib import Path
+
+from app.core.features import HARVEST
+from app.errors import EventError
+from app.events import parse_event
+
+MINUTES = (15, 30, 60, 90, 120, 240)
+
+
+def onset(events: Path, truth: dict, kind: str) -> dict[str, list[tuple[float, str]]]:
+    """Per campaign of ``kind``: (event time, account) of its members' harvest requests."""
+    members = {
+        acc: c["id"] for c in truth["campaigns"] if c["kind"] == kind for acc in c["accounts"]
+    }
+    out: dict[str, list[tuple[float, str]]] = {c["id"]: [] for c in truth["campaigns"]}
+    opener = gzip.open if events.suffix == ".gz" else open
+    with opener(events, "rb") as fh:
+        for line in fh:
+            if b'"account_id"' not in line:
+                continue
+            try:
+                ev = parse_event(line.rstrip(b"\n"))
+            except EventError:
+                continue  # not an event of the contract; the detector would dead-letter it
+            camp = members.get(ev.account_id)
+            if camp is not None and ev.flags & HARVEST:
+                out[camp].append((ev.ts, ev.account_id))
+    return {k: v for k, v in out.items() if k in set(members.values())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("events", type=Path)
+    parser.add_argument("truth", type=Path)
+    parser.add_argument("--kind", default="blended")
+    args = parser.parse_args(argv)
+    truth = json.loads(args.truth.read_text())
+    starts = {c["id"]: (float(c["start_ts"]), len(c["accounts"])) for c in truth["campaigns"]}
+    found = onset(args.events, truth, args.kind)
+    if not found:
+        print(f"no campaign of kind {args.kind!r} in {args.truth}", file=sys.stderr)
+        return 1
+    for camp, hits in sorted(found.items()):
+        start, size = starts[camp]
+        print(f"{camp}: {size} members, {len(hits)} harvest-shaped requests")
+        for m in MINUTES:
+            early = [acc for ts, acc in hits if ts < start + m * 60]
+            print(f"  first {m:3d} min: {len(early):4d} requests from {len(set(early)):3d} members")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
