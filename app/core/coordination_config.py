@@ -38,7 +38,7 @@ class CoordinationConfig:
     # grow it by part_growth (any after straggler_s): latency of naming new members against
     # the number of updates a campaign finding gets. Growth bounds the count (parts grow
     # geometrically), straggler_s the rate of small parts of a campaign that trickles.
-    flush_s: float = 150.0  # a part of at least min_part members goes out after this long
+    flush_s: float = 60.0  # a part of at least min_part members goes out after this long
     min_part: int = 5  # (a smaller part waits straggler_s)
     part_growth: float = 0.25  # ... and at least this share of the members named before it
     straggler_s: float = 1200.0  # any pending member goes out after this long

@@ -91,7 +91,7 @@ def test_a_hydra_campaign_and_a_loud_account_do_not_storm(broker, unique, tmp_pa
     # heads before either's members are linked and open a finding for each (and a small
     # head's finding may close in a lull and open again). The bound is on storms: a few
     # openings in all, each finding with bounded updates, naming most members. A part of new
-    # members goes out at most every flush_s (2.5 minutes) and only once it grows the
+    # members goes out at most every flush_s (a minute) and only once it grows the
     # campaign by a quarter, or after straggler_s (20 minutes): over six hours that is a few dozen updates
     # at most, where one update per member would be hundreds.
     opened = sum(lifecycle[uid][1] for uid in campaign)
