@@ -11,37 +11,39 @@ campaign's start: the floor under any time to detect.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 from pathlib import Path
 
 from app.core.features import HARVEST
-from app.errors import EventError
+from app.errors import EventError, InputFileError
 from app.events import parse_event
+from app.replay import open_input
 
 MINUTES = (15, 30, 60, 90, 120, 240)
 
 
-def onset(events: Path, truth: dict, kind: str) -> dict[str, list[tuple[float, str]]]:
-    """Per campaign of ``kind``: (event time, account) of its members' harvest requests."""
+def onset(events: Path, truth: dict, kind: str) -> tuple[dict[str, list[tuple[float, str]]], int]:
+    """Per campaign of ``kind``: (event time, account) of its members' harvest requests;
+    and how many lines were not events of the contract (replay would dead-letter them)."""
     members = {
         acc: c["id"] for c in truth["campaigns"] if c["kind"] == kind for acc in c["accounts"]
     }
-    out: dict[str, list[tuple[float, str]]] = {c["id"]: [] for c in truth["campaigns"]}
-    opener = gzip.open if events.suffix == ".gz" else open
-    with opener(events, "rb") as fh:
+    out: dict[str, list[tuple[float, str]]] = {camp: [] for camp in set(members.values())}
+    bad = 0
+    with open_input(events) as fh:
         for line in fh:
-            if b'"account_id"' not in line:
+            if not line.strip():
                 continue
             try:
                 ev = parse_event(line.rstrip(b"\n"))
             except EventError:
-                continue  # not an event of the contract; the detector would dead-letter it
+                bad += 1
+                continue
             camp = members.get(ev.account_id)
             if camp is not None and ev.flags & HARVEST:
                 out[camp].append((ev.ts, ev.account_id))
-    return {k: v for k, v in out.items() if k in set(members.values())}
+    return out, bad
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     truth = json.loads(args.truth.read_text())
     starts = {c["id"]: (float(c["start_ts"]), len(c["accounts"])) for c in truth["campaigns"]}
-    found = onset(args.events, truth, args.kind)
+    try:
+        found, bad = onset(args.events, truth, args.kind)
+    except InputFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if bad:
+        print(f"{bad} lines are not events of the contract and were not counted", file=sys.stderr)
     if not found:
         print(f"no campaign of kind {args.kind!r} in {args.truth}", file=sys.stderr)
         return 1

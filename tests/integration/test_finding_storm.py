@@ -92,8 +92,8 @@ def test_a_hydra_campaign_and_a_loud_account_do_not_storm(broker, unique, tmp_pa
     # head's finding may close in a lull and open again). The bound is on storms: a few
     # openings in all, each finding with bounded updates, naming most members. A part of new
     # members goes out at most every flush_s (a minute) and only once it grows the
-    # campaign by a quarter, or after straggler_s (20 minutes): over six hours that is a few dozen updates
-    # at most, where one update per member would be hundreds.
+    # campaign by a quarter, or after straggler_s (20 minutes): over six hours that is a few
+    # dozen updates at most, where one update per member would be hundreds.
     opened = sum(lifecycle[uid][1] for uid in campaign)
     assert 1 <= opened <= 5, f"a few campaign findings, got {opened} openings"
     updates = [lifecycle[uid][2] for uid in campaign]

@@ -30,7 +30,8 @@ def test_harvest_onset_counts_only_the_members_of_the_kind_asked(
     (tmp_path / "truth.json").write_text(json.dumps(truth))
     tool = _tool()
 
-    found = tool.onset(path, truth, "cot-harvest")
+    found, bad = tool.onset(path, truth, "cot-harvest")
+    assert bad == 0
     (camp,) = [c for c in truth["campaigns"] if c["kind"] == "cot-harvest"]
     assert set(found) == {camp["id"]}
     hits = found[camp["id"]]
@@ -43,3 +44,6 @@ def test_harvest_onset_counts_only_the_members_of_the_kind_asked(
     counts = [int(line.split()[3]) for line in lines if "first" in line]
     assert counts == sorted(counts) and counts[-1] <= len(hits)
     assert tool.main([str(path), str(tmp_path / "truth.json"), "--kind", "no-such-kind"]) == 1
+    missing = tmp_path / "missing.jsonl"
+    assert tool.main([str(missing), str(tmp_path / "truth.json")]) == 2
+    assert "cannot read" in capsys.readouterr().err
