@@ -33,6 +33,7 @@ IDENTITY_CAP = 3.0  # most the weak-identity prior can add
 WEAK_IDENTITY = 1.5  # prior at which an identity counts as weak: its evidence counts at once
 SUSTAIN_MIN = (5.0, 30.0)  # minutes over which an established account's episode comes to count
 CONTENT_SHARE = (0.1, 0.3)  # recent share of harvest-shaped asks that corroborates long outputs
+CODE_SHARE_WEIGHT = 0.5  # code and tool asks corroborate at twice that share
 UNCORROBORATED = 0.25  # share of an established account's evidence that counts uncorroborated
 UNCORROBORATED_WEAK = 0.5  # ... and of a weak identity's (it counts at once, but not in full)
 
@@ -104,8 +105,9 @@ def corroboration(state: AccountState, timing: float) -> float:
     """Return how far (0..1) an account's recent traffic is harvest-shaped in what it asks,
     not only in what it gets back: extraction content, agentic use or a reused template in
     a fair share of recent requests, or machine timing. Long answers to a person's own
-    questions, with a harvest-shaped request now and then, are ordinary use."""
-    content = max(state.hv, state.ag, state.tp)
+    questions, with a harvest-shaped request now and then, are ordinary use; so is asking
+    for code, which corroborates only at twice the share (``CODE_SHARE_WEIGHT``)."""
+    content = max(state.hv, CODE_SHARE_WEIGHT * state.ag, state.tp)
     return max(ramp(content, CONTENT_SHARE[0], CONTENT_SHARE[1]), timing)
 
 

@@ -12,7 +12,7 @@ import pytest
 from app.core.account import DETECTOR, SIDE_HARVEST, AccountConfig
 from app.core.engine import Engine, EngineConfig
 from app.core.features import EVIDENCE_CAP, AccountState
-from app.core.scoring import effective_evidence
+from app.core.scoring import corroboration, effective_evidence
 from app.core.text import FLAG_CODE, FLAG_COT, FLAG_RUBRIC
 from app.core.types import AccountSignal
 from app.events import Event
@@ -271,3 +271,16 @@ def test_a_new_accounts_output_shape_evidence_counts_half_uncorroborated() -> No
     assert effective_evidence(st, T0 + 60.0, identity, timing=0.0) == pytest.approx(6.0)
     st.hv = 0.0
     assert effective_evidence(st, T0 + 60.0, identity, timing=1.0) == pytest.approx(6.0)
+
+
+def test_asking_for_code_corroborates_long_answers_only_at_twice_the_share() -> None:
+    """Developers ask for code as a matter of course: one code question among an
+    established account's last three asks does not make its long answers harvest-shaped,
+    where one reasoning-shaped ask in three, or code in most asks, does."""
+    st = AccountState()
+    st.ag = 1.0 / 3.0
+    assert corroboration(st, timing=0.0) < 0.5
+    st.ag, st.hv = 0.0, 1.0 / 3.0
+    assert corroboration(st, timing=0.0) == 1.0
+    st.ag, st.hv = 0.8, 0.0
+    assert corroboration(st, timing=0.0) == 1.0
