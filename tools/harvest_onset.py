@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from app.core.features import HARVEST
 from app.errors import EventError, InputFileError
@@ -32,7 +34,7 @@ def onset(events: Path, truth: dict, kind: str) -> tuple[dict[str, list[tuple[fl
     out: dict[str, list[tuple[float, str]]] = {camp: [] for camp in set(members.values())}
     bad = 0
     with open_input(events) as fh:
-        for line in fh:
+        for line in _lines(fh, events):
             if not line.strip():
                 continue
             try:
@@ -46,13 +48,24 @@ def onset(events: Path, truth: dict, kind: str) -> tuple[dict[str, list[tuple[fl
     return out, bad
 
 
+def _lines(fh: IO[bytes], path: Path) -> Iterator[bytes]:
+    try:
+        yield from fh
+    except (OSError, EOFError) as exc:  # a truncated or corrupt gzip
+        raise InputFileError(f"{path} is corrupt: {exc}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("events", type=Path)
     parser.add_argument("truth", type=Path)
     parser.add_argument("--kind", default="blended")
     args = parser.parse_args(argv)
-    truth = json.loads(args.truth.read_text())
+    try:
+        truth = json.loads(args.truth.read_text())
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read the truth file {args.truth}: {exc}", file=sys.stderr)
+        return 2
     starts = {c["id"]: (float(c["start_ts"]), len(c["accounts"])) for c in truth["campaigns"]}
     try:
         found, bad = onset(args.events, truth, args.kind)

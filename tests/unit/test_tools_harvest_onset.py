@@ -47,3 +47,8 @@ def test_harvest_onset_counts_only_the_members_of_the_kind_asked(
     missing = tmp_path / "missing.jsonl"
     assert tool.main([str(missing), str(tmp_path / "truth.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
+    corrupt = tmp_path / "corrupt.jsonl.gz"
+    corrupt.write_bytes(path.read_bytes()[:2000])
+    assert tool.main([str(corrupt), str(tmp_path / "truth.json")]) == 2
+    assert "corrupt" in capsys.readouterr().err
+    assert tool.main([str(path), str(tmp_path / "missing-truth.json")]) == 2
