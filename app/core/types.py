@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(slots=True, frozen=True)
@@ -82,6 +83,36 @@ class AccountSignal:
             "prompt_fp": self.prompt_fp,
             "flags": self.flags,
         }
+
+    def to_list(self) -> list[object]:
+        """Return the compact form of the re-keyed internal topic: the fields in order."""
+        return [
+            self.account_id, self.ts, list(self.keys), self.events, self.model,
+            self.account_age_days, self.risk, self.harvest, self.features, self.org_id,
+            self.prompt_fp, self.flags,
+        ]  # fmt: skip
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> AccountSignal:
+        """Inverse of :meth:`to_list`; raise ValueError (or TypeError) if malformed."""
+        if len(data) != 12:
+            raise ValueError(f"an account signal has 12 fields, got {len(data)}")
+        account_id, ts, keys, events, model, age, risk, harvest, features, org, fp, flags = data
+        return cls(
+            str(account_id), float(ts), tuple(str(k) for k in keys), int(events), str(model),
+            None if age is None else float(age), float(risk), float(harvest), dict(features),
+            str(org), int(fp), int(flags),
+        )  # fmt: skip
+
+    @classmethod
+    def decode(cls, body: Any) -> AccountSignal:
+        """A signal from an internal topic entry: the compact list, or the dict form that
+        workers of earlier versions write (so a rolling upgrade loses nothing)."""
+        if isinstance(body, list):
+            return cls.from_list(body)
+        if isinstance(body, dict):
+            return cls.from_dict(body)
+        raise TypeError(f"an account signal is a list or an object, not {type(body).__name__}")
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> AccountSignal:

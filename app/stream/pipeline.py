@@ -65,8 +65,8 @@ class BatchOutput:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     dlq_reasons: Counter[str] = field(default_factory=Counter)
     findings: list[dict[str, Any]] = field(default_factory=list)
-    # Account signals with coordination keys, as dicts (see ``Pipeline.signal_messages``).
-    signals: list[dict[str, Any]] = field(default_factory=list)
+    # Account signals with coordination keys (see ``Pipeline.signal_messages``).
+    signals: list[AccountSignal] = field(default_factory=list)
     accounts: set[str] = field(default_factory=set)
     detections: int = 0
     max_event_ts: float = 0.0
@@ -95,21 +95,35 @@ class Pipeline:
 
         Each key's partition is :func:`key_partition`, so every signal of one key reaches
         the one worker that owns the key's group. A message holds up to ``per_message``
-        entries ``[signal, [keys of this partition]]``: a signal travels once per partition
-        its keys fall in, not once per key, and a batch is a handful of messages.
+        entries ``[signal, [keys of this partition]]``, the signal in its compact list form
+        (:meth:`AccountSignal.to_list`), encoded once however many partitions it goes to: a
+        signal travels once per partition its keys fall in, not once per key, and a batch is
+        a handful of messages.
         """
-        by_partition: dict[int, list[list[Any]]] = {}
-        for body in out.signals:
+        dumps = orjson.dumps
+        by_partition: dict[int, list[bytes]] = {}
+        for signal in out.signals:
             split: dict[int, list[str]] = {}
-            for key in body["keys"]:
-                split.setdefault(key_partition(key, partitions), []).append(key)
+            for key in signal.keys:
+                p = key_partition(key, partitions)
+                keys = split.get(p)
+                if keys is None:
+                    split[p] = [key]
+                else:
+                    keys.append(key)
+            body = dumps(signal.to_list())
             for p, keys in split.items():
-                by_partition.setdefault(p, []).append([body, keys])
+                entry = b"[" + body + b"," + dumps(keys) + b"]"
+                entries = by_partition.get(p)
+                if entries is None:
+                    by_partition[p] = [entry]
+                else:
+                    entries.append(entry)
         messages = []
         for p, entries in sorted(by_partition.items()):
-            key = f"signals-{p}".encode()
+            name = f"signals-{p}".encode()
             for i in range(0, len(entries), per_message):
-                messages.append((p, key, orjson.dumps(entries[i : i + per_message])))
+                messages.append((p, name, b"[" + b",".join(entries[i : i + per_message]) + b"]"))
         return messages
 
     def handle(self, records: list[Record], now: float) -> BatchOutput:
@@ -144,7 +158,7 @@ class Pipeline:
                 continue
             detections, signal = self.stage.process_account(event)
             if signal is not None and signal.keys:
-                out.signals.append(signal.to_dict())
+                out.signals.append(signal)
             self.apply_detections(detections, out)
         return out
 

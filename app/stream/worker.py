@@ -215,7 +215,7 @@ class DetectorWorker:
         out = self.pipeline.handle(records, now)
         self.watermark.advance(out.partition_ts, time.monotonic())
         if out.signals:
-            self._signals_sent_ts = max(self._signals_sent_ts, max(b["ts"] for b in out.signals))
+            self._signals_sent_ts = max(self._signals_sent_ts, max(s.ts for s in out.signals))
         await self.publish(out)
         metrics.events_processed.labels(result="ok").inc(out.valid)
         if out.dead_letters:
@@ -235,12 +235,13 @@ class DetectorWorker:
         """
         out = BatchOutput()
         observe = self.engine.observe_signal
+        decode = AccountSignal.decode
         newest: dict[int, float] = {}  # newest signal time per signal-topic partition
         for event in batch:
             message = event.message
             try:
                 entries = [
-                    (AccountSignal.from_dict(body), [str(k) for k in keys])
+                    (decode(body), [str(k) for k in keys])
                     for body, keys in orjson.loads(message.value)
                 ]
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -182,10 +182,10 @@ def test_same_input_same_detections() -> None:
 def _rekeyed(det: CoordinationDetector, s: AccountSignal, partitions: int) -> list[Detection]:
     """Deliver a signal the way the worker does: through the signal topic's messages."""
     out: list[Detection] = []
-    messages = Pipeline.signal_messages(BatchOutput(signals=[s.to_dict()]), partitions)
+    messages = Pipeline.signal_messages(BatchOutput(signals=[s]), partitions)
     for _, _, value in messages:
         for body, keys in orjson.loads(value):
-            out.extend(det.observe(AccountSignal.from_dict(body), keys))
+            out.extend(det.observe(AccountSignal.decode(body), keys))
     return out
 
 
@@ -196,7 +196,7 @@ def test_signal_messages_carry_each_key_once_in_its_own_partition() -> None:
         )
         for i in range(25)
     ] + [AccountSignal(account_id="keyless", ts=T0, keys=())]
-    out = BatchOutput(signals=[s.to_dict() for s in signals if s.keys])
+    out = BatchOutput(signals=[s for s in signals if s.keys])
     messages = Pipeline.signal_messages(out, 4, per_message=10)
     delivered: list[tuple[str, str]] = []
     for partition, key, value in messages:
@@ -205,7 +205,7 @@ def test_signal_messages_carry_each_key_once_in_its_own_partition() -> None:
         assert 0 < len(entries) <= 10
         for body, keys in entries:
             assert all(key_partition(k, 4) == partition for k in keys)
-            delivered += [(body["account_id"], k) for k in keys]
+            delivered += [(AccountSignal.decode(body).account_id, k) for k in keys]
     partitioner = DefaultPartitioner()
     assert all(
         key_partition(k, 4) == partitioner(k.encode(), [0, 1, 2, 3], [0, 1, 2, 3])

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from app.core.coordination import signal_from_event, signal_keys
@@ -80,3 +81,18 @@ def test_signal_from_event_roundtrips() -> None:
     assert sig.account_age_days == pytest.approx(1.0)
     assert sig.org_id == "org-1" and sig.prompt_fp == 7 and sig.flags == 3
     assert AccountSignal.from_dict(sig.to_dict()) == sig
+
+
+def test_signal_wire_forms_roundtrip_and_garbage_is_refused() -> None:
+    """The internal topic carries the compact list form; a worker still reads the dict form
+    that earlier versions wrote, so a rolling upgrade loses no signal."""
+    ev = _event(org_id="org-1", prompt_fp=2**64 - 1, flags=3, ip="1.2.3.4")
+    sig = signal_from_event(ev, events=2, risk=0.5, harvest=0.25, features={"rate_per_min": 1.5})
+    assert sig.account_age_days is None and sig.keys
+    assert AccountSignal.decode(orjson.loads(orjson.dumps(sig.to_list()))) == sig
+    assert AccountSignal.decode(orjson.loads(orjson.dumps(sig.to_dict()))) == sig
+    aged = signal_from_event(_event(account_created_ts=TS - 86400), events=1, risk=0.0, harvest=0.0)
+    assert AccountSignal.decode(aged.to_list()) == aged
+    for bad in ("text", 7, None, [1, 2, 3], sig.to_list()[:-1], {"ts": 1.0}):
+        with pytest.raises((TypeError, ValueError, KeyError)):
+            AccountSignal.decode(bad)
