@@ -132,7 +132,9 @@ def open_input(path: Path) -> IO[bytes]:
     return raw
 
 
-def _lines(stream: IO[bytes]) -> Iterator[bytes]:
+def read_lines(stream: IO[bytes]) -> Iterator[bytes]:
+    """The lines of an events file opened by :func:`open_input`; raise InputFileError if the
+    file turns out truncated or corrupt."""
     try:
         yield from stream
     except (OSError, EOFError) as exc:  # truncated or corrupt gzip
@@ -161,7 +163,7 @@ def replay(
         out.parent.mkdir(parents=True, exist_ok=True)
         with stream, out.open("wb") as sink, errors.open("wb") as bad:
             next_close = 0.0
-            for lineno, line in enumerate(_lines(stream), start=1):
+            for lineno, line in enumerate(read_lines(stream), start=1):
                 summary.lines = lineno
                 if not line.strip():
                     continue

@@ -13,14 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 from app.core.features import HARVEST
 from app.errors import EventError, InputFileError
 from app.events import parse_event
-from app.replay import open_input
+from app.replay import open_input, read_lines
 
 MINUTES = (15, 30, 60, 90, 120, 240)
 
@@ -34,11 +32,11 @@ def onset(events: Path, truth: dict, kind: str) -> tuple[dict[str, list[tuple[fl
     out: dict[str, list[tuple[float, str]]] = {camp: [] for camp in set(members.values())}
     bad = 0
     with open_input(events) as fh:
-        for line in _lines(fh, events):
+        for line in read_lines(fh):
             if not line.strip():
                 continue
             try:
-                ev = parse_event(line.rstrip(b"\n"))
+                ev = parse_event(line.rstrip(b"\r\n"))
             except EventError:
                 bad += 1
                 continue
@@ -46,13 +44,6 @@ def onset(events: Path, truth: dict, kind: str) -> tuple[dict[str, list[tuple[fl
             if camp is not None and ev.flags & HARVEST:
                 out[camp].append((ev.ts, ev.account_id))
     return out, bad
-
-
-def _lines(fh: IO[bytes], path: Path) -> Iterator[bytes]:
-    try:
-        yield from fh
-    except (OSError, EOFError) as exc:  # a truncated or corrupt gzip
-        raise InputFileError(f"{path} is corrupt: {exc}") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -105,20 +105,10 @@ class Pipeline:
         for signal in out.signals:
             split: dict[int, list[str]] = {}
             for key in signal.keys:
-                p = key_partition(key, partitions)
-                keys = split.get(p)
-                if keys is None:
-                    split[p] = [key]
-                else:
-                    keys.append(key)
+                split.setdefault(key_partition(key, partitions), []).append(key)
             body = dumps(signal.to_list())
             for p, keys in split.items():
-                entry = b"[" + body + b"," + dumps(keys) + b"]"
-                entries = by_partition.get(p)
-                if entries is None:
-                    by_partition[p] = [entry]
-                else:
-                    entries.append(entry)
+                by_partition.setdefault(p, []).append(b"[" + body + b"," + dumps(keys) + b"]")
         messages = []
         for p, entries in sorted(by_partition.items()):
             name = f"signals-{p}".encode()
