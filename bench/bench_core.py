@@ -20,7 +20,9 @@ from typing import Any
 import orjson
 
 from app.core.engine import Engine, EngineConfig
+from app.core.types import AccountSignal
 from app.events import Event, event_from_dict, parse_event
+from app.stream.pipeline import BatchOutput, Pipeline
 
 EVENTS = 200_000
 RAW_EVENTS = 30_000
@@ -132,6 +134,30 @@ def rss_bytes_per_account(n_accounts: int) -> float:
     return max(0, _rss() - before) / engine.accounts_tracked()
 
 
+def _signals(events: list[Event]) -> list[AccountSignal]:
+    """The account signals with coordination keys that the account stage emits for ``events``."""
+    engine = Engine(EngineConfig(coordination_enabled=False))
+    out = []
+    for event in events:
+        signal = engine.process_account(event)[1]
+        if signal is not None and signal.keys:
+            out.append(signal)
+    return out
+
+
+def _decode_signals(messages: list[tuple[int, bytes, bytes]]) -> int:
+    """What the coordination agent does with the internal topic's messages before the core
+    (``DetectorWorker.handle_signals``); return the entries decoded."""
+    n = 0
+    for _, _, value in messages:
+        entries = [
+            (AccountSignal.decode(body), [str(k) for k in keys])
+            for body, keys in orjson.loads(value)
+        ]
+        n += len(entries)
+    return n
+
+
 def run() -> dict[str, Any]:
     """Measure the core; return the figures for bench/results.json."""
     rows = _suite(EVENTS, raw_text=False)
@@ -142,6 +168,11 @@ def run() -> dict[str, Any]:
         engine = _rate(_engine, events)
         text = _rate(_raw, raw, repeats=1)
         decode = _rate(lambda lines: [parse_event(line) for line in lines], raw, repeats=1)
+        # The internal signal topic's round trip, per event of the suite (4 partitions).
+        signals = BatchOutput(signals=_signals(events))
+        messages = Pipeline.signal_messages(signals, 4)
+        encode_sig = _rate(lambda _: Pipeline.signal_messages(signals, 4), events)
+        decode_sig = _rate(lambda _: _decode_signals(messages), events)
     probe = Engine(EngineConfig(coordination_enabled=False))
     probe.process_account(events[0])
     size = len(probe.export_account(events[0].account_id) or b"")
@@ -156,4 +187,7 @@ def run() -> dict[str, Any]:
         "core_bytes_per_account": round(bytes_per_account()),
         "core_rss_bytes_per_account_1m": round(rss_bytes_per_account(1_000_000)),
         "core_state_record_bytes": size,
+        "core_signals": len(signals.signals),
+        "core_signal_encode_us_per_event": round(encode_sig * 1e6, 2),
+        "core_signal_decode_us_per_event": round(decode_sig * 1e6, 2),
     }
