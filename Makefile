@@ -7,7 +7,7 @@ ARGS   ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-unit test-integration lint fmt typecheck bench clean
+.PHONY: help run test test-unit test-integration lint fmt typecheck bench compile clean-compiled clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,5 +45,11 @@ typecheck: $(STAMP) ## Type-check app/ with mypy
 bench: $(STAMP) ## Run the benchmarks, write bench/results.json
 	$(BIN)/python -m bench $(ARGS)
 
-clean: ## Remove the virtualenv and caches
+compile: $(STAMP) ## Build the detection core into C extensions with mypyc (make clean-compiled undoes it)
+	$(BIN)/python tools/build_core.py
+
+clean-compiled: ## Remove the compiled core: back to pure Python
+	rm -rf build app/*.so app/core/*.so
+
+clean: clean-compiled ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

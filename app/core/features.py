@@ -65,29 +65,34 @@ def client_hash(ev: Event) -> int:
     return hash((ua, tls)) & 0xFFFFFFFF if ua or tls else 0
 
 
+# The fields of AccountState, named at module level so the compiled build (mypyc) can
+# read them too.
+_SLOTS = (
+    # volume and timing
+    "n", "first_ts", "last_ts", "created_ts", "streak_ts", "rs", "gm", "gv",
+    # request evidence: CUSUM of per-request harvest evidence, since when it has been
+    # positive, count of strong requests; the same CUSUM over the requests sent from
+    # other client stacks than the account's usual one (a side channel)
+    "ev", "ev_ts", "hs", "sv",
+    # short shares: harvest, agentic, template reuse, single-turn, max_tokens hits,
+    # log2 output ratio, long completions, new model, datacenter, UA/TLS mismatch, IP churn
+    "hv", "ag", "tp", "sg", "mx", "ot", "lg", "nm", "dc", "mm", "ch",
+    # client stack: the account's majority UA/TLS (Boyer-Moore vote), share of others
+    "cl", "cc", "sw",
+    # own baseline (frozen while the account is flagged)
+    "b_hv", "b_mx", "b_ot",
+    # template sketch: four SimHash centres with counts
+    "f0", "f1", "f2", "f3", "c0", "c1", "c2", "c3",
+    # bookkeeping of the detector
+    "ip", "risk", "pop", "eval_n", "model_n", "model_ts", "sig_ts", "sig_n",
+    "alert_ts", "alert_last_ts", "alert_risk",
+)  # fmt: skip
+
+
 class AccountState:
     """Everything the core remembers about one account (about 1.5 KB in memory)."""
 
-    __slots__ = (
-        # volume and timing
-        "n", "first_ts", "last_ts", "created_ts", "streak_ts", "rs", "gm", "gv",
-        # request evidence: CUSUM of per-request harvest evidence, since when it has been
-        # positive, count of strong requests; the same CUSUM over the requests sent from
-        # other client stacks than the account's usual one (a side channel)
-        "ev", "ev_ts", "hs", "sv",
-        # short shares: harvest, agentic, template reuse, single-turn, max_tokens hits,
-        # log2 output ratio, long completions, new model, datacenter, UA/TLS mismatch, IP churn
-        "hv", "ag", "tp", "sg", "mx", "ot", "lg", "nm", "dc", "mm", "ch",
-        # client stack: the account's majority UA/TLS (Boyer-Moore vote), share of others
-        "cl", "cc", "sw",
-        # own baseline (frozen while the account is flagged)
-        "b_hv", "b_mx", "b_ot",
-        # template sketch: four SimHash centres with counts
-        "f0", "f1", "f2", "f3", "c0", "c1", "c2", "c3",
-        # bookkeeping of the detector
-        "ip", "risk", "pop", "eval_n", "model_n", "model_ts", "sig_ts", "sig_n",
-        "alert_ts", "alert_last_ts", "alert_risk",
-    )  # fmt: skip
+    __slots__ = _SLOTS
 
     def __init__(self) -> None:
         self.n = 0
@@ -301,9 +306,7 @@ _TS_FIELDS = (
     "alert_ts",
     "alert_last_ts",
 )
-_FLOAT_FIELDS = tuple(
-    name for name in AccountState.__slots__ if name not in _INT_FIELDS + _FP_FIELDS + _TS_FIELDS
-)
+_FLOAT_FIELDS = tuple(name for name in _SLOTS if name not in _INT_FIELDS + _FP_FIELDS + _TS_FIELDS)
 _FIELDS = _INT_FIELDS + _FP_FIELDS + _TS_FIELDS + _FLOAT_FIELDS
 
 

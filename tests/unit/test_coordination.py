@@ -459,7 +459,7 @@ def test_new_accounts_on_one_template_and_one_client_stack_are_tied() -> None:
 def test_sign_ups_on_one_client_stack_asking_their_own_questions_are_a_crowd() -> None:
     rng = random.Random(23)
     keys = lambda i: (f"net:203.0.{i % 8}", f"pay:card-q{i}", "client:browser-q")  # noqa: E731
-    own = _quiet(rng, keys, own_prompts=True, prompt_fp=None)
+    own = _quiet(rng, keys, own_prompts=True)
     assert _run(CoordinationDetector(seed=3), _background(rng) + own) == []
     # Half the crowd established, on the template: not nearly all new.
     mixed = _quiet(rng, keys)
