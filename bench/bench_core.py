@@ -176,7 +176,11 @@ def run() -> dict[str, Any]:
     probe = Engine(EngineConfig(coordination_enabled=False))
     probe.process_account(events[0])
     size = len(probe.export_account(events[0].account_id) or b"")
+    import app.core.features
+
     return {
+        # Whether `make compile` built the core into C extensions for this run.
+        "core_compiled": not app.core.features.__file__.endswith(".py"),
         "core_events": len(events),
         "core_account_stage_events_per_s": round(1 / account),
         "core_account_stage_us_per_event": round(account * 1e6, 2),
