@@ -46,6 +46,7 @@ bench: $(STAMP) ## Run the benchmarks, write bench/results.json
 	$(BIN)/python -m bench $(ARGS)
 
 compile: $(STAMP) ## Build the detection core into C extensions with mypyc (make clean-compiled undoes it)
+	rm -rf build  # mypyc's incremental build can fail on a changed source: build afresh
 	$(BIN)/python tools/build_core.py
 
 clean-compiled: ## Remove the compiled core: back to pure Python
