@@ -18,16 +18,14 @@ from setuptools import setup
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def modules() -> list[str]:
-    """The sources to compile, relative to the project root."""
-    core = sorted(p for p in (ROOT / "app" / "core").glob("*.py") if p.name != "__init__.py")
-    return [str(p.relative_to(ROOT)) for p in [*core, ROOT / "app" / "events.py"]]
-
-
 if __name__ == "__main__":
     os.chdir(ROOT)
+    sys.path.insert(0, str(ROOT))  # this tree's app, not an installed one
+    from app.core import compiled_sources
+
+    modules = [str(p.relative_to(ROOT)) for p in compiled_sources()]
     sys.argv[1:] = ["build_ext", "--inplace", "--parallel", str(os.cpu_count() or 1)]
     setup(
         name="abuse-detector-core",
-        ext_modules=mypycify(["--follow-imports=skip", *modules()], opt_level="3", separate=True),
+        ext_modules=mypycify(["--follow-imports=skip", *modules], opt_level="3", separate=True),
     )

@@ -12,11 +12,17 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 
-def _stale_extensions() -> list[str]:
-    """Sources of this package (and app/events.py) newer than their compiled extension."""
+def compiled_sources() -> list[Path]:
+    """The sources ``make compile`` builds: this package's modules and app/events.py."""
     here = Path(__file__).parent
+    core = sorted(p for p in here.glob("*.py") if p.name != "__init__.py")
+    return [*core, here.parent / "events.py"]
+
+
+def _stale_extensions() -> list[str]:
+    """Compiled sources newer than their extension."""
     out = []
-    for src in [*here.glob("*.py"), here.parent / "events.py"]:
+    for src in compiled_sources():
         for suffix in EXTENSION_SUFFIXES:
             ext = src.with_name(src.stem + suffix)
             if ext.exists() and ext.stat().st_mtime < src.stat().st_mtime:
