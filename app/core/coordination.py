@@ -165,14 +165,15 @@ class CoordinationDetector:
         cfg = self.config
         g.score_idx, g.score_ts = g.idx, ts
         pop = self._pop
-        v, src = score_group(g, pop, cfg), g
+        # A group that has not fired keeps no verdict: a crowd's need not be complete.
+        v, src = score_group(g, pop, cfg, early=not g.subject), g
         core = g.core
         if not v.campaign and core is not None and core.size() >= cfg.min_accounts:
             # A stratum of members that each show campaign traits, far beyond chance. It was
             # chosen by those traits, so it must also share something they do not imply.
             expected = g.n_est(cfg.sample_k) * pop.suspect
             if core.n_est(cfg.sample_k) >= 3.0 * expected + cfg.min_accounts:
-                cv = score_group(core, pop, cfg)
+                cv = score_group(core, pop, cfg, early=True)
                 if cv.campaign and beyond_selection(cv, g.kind):
                     v, src = cv, core
         g.score = v.score
@@ -181,8 +182,8 @@ class CoordinationDetector:
         g.profile = self._member_profile(g, v.profile)
         if g.subject and g.subject not in self._campaigns:
             g.subject = ""
-        fits = [m for m in map(src.member, range(src.size())) if self._fits(g, m)]
-        if not fits:
+        fits, fit = self._fitting(g, src)
+        if not fit:
             return
         if not g.subject:
             g.fired_ts = ts
@@ -204,6 +205,27 @@ class CoordinationDetector:
             touched.append(camp)
         for m in fits:
             self._name(g.subject, m, touched)
+
+    def _fitting(self, g: Group, src: Group) -> tuple[list[Obs], bool]:
+        """The members of ``src`` that fit ``g``'s campaign profile and whether any does.
+
+        Once ``g`` has fired, members already linked to a campaign cannot be named again,
+        so they are not listed; one of them fitting still counts (the campaign goes on).
+        """
+        if not g.subject:
+            fits = [m for m in map(src.member, range(src.size())) if self._fits(g, m)]
+            return fits, bool(fits)
+        linked = self._members.links
+        fits, fit = [], False
+        for row, h in enumerate(src.hashes):
+            if h not in linked:
+                m = src.member(row)
+                if self._fits(g, m):
+                    fits.append(m)
+                    fit = True
+            elif not fit and self._fits(g, src.member(row)):
+                fit = True
+        return fits, fit
 
     def _member_profile(self, g: Group, profile: Profile) -> Profile:
         """The checks a member of a fired group must pass (see ``matches``).

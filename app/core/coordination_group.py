@@ -7,11 +7,14 @@ Per member the group keeps a row of floats in one flat ``array('d')``.
 
 from __future__ import annotations
 
+import sys
 from array import array
 from dataclasses import dataclass
 from typing import Any
 
 from app.core.coordination_sketch import U64, Templates
+
+_BYTEORDER = sys.byteorder  # array("Q") holds native-order integers
 
 # Columns of a member row.
 N, FIRST, LAST, LIDX, GN, GMEAN, GM2, AGE, HARV, ORG, NET, INFRA, CLIENT, PAY = range(14)
@@ -71,7 +74,7 @@ class Group:
     __slots__ = (
         "key", "kind", "first_ts", "last_ts", "idx", "hashes", "fps", "rows", "ids",
         "templates", "subject", "fired_ts", "emit_ts", "score_idx", "score_ts", "score",
-        "named", "pending", "profile", "core",
+        "named", "pending", "profile", "core", "top",
     )  # fmt: skip
 
     def __init__(self, key: str, kind: str, ts: float) -> None:
@@ -91,6 +94,7 @@ class Group:
         self.pending: list[str] = []  # members to name in the next detection
         self.profile: Profile | None = None  # what members of its campaign show on their own
         self.core: Group | None = None  # the same key, suspect members only (a stratum)
+        self.top = 0  # the largest sampled hash, 0 when not known (recomputed on demand)
 
     def size(self) -> int:
         """Return how many members the sample holds."""
@@ -101,7 +105,26 @@ class Group:
         n = len(self.hashes)
         if n < k:
             return float(n)
-        return (k - 1) * (U64 / max(1, max(self.hashes)))
+        return (k - 1) * (U64 / max(1, self._top()))
+
+    def _top(self) -> int:
+        top = self.top
+        if not top and len(self.hashes):
+            top = self.top = max(self.hashes)
+        return top
+
+    def _row_of(self, h: int) -> int:
+        """Return the sample row holding hash ``h``, or -1.
+
+        A byte search of the packed hashes: ``array.index`` boxes every element it passes
+        and raises when the hash is absent, which most signals of a busy group are.
+        """
+        raw = self.hashes.tobytes()
+        needle = h.to_bytes(8, _BYTEORDER)
+        i = raw.find(needle)
+        while i > 0 and i & 7:  # a match across two elements: search on
+            i = raw.find(needle, i + 1)
+        return i >> 3 if i >= 0 else -1
 
     def observe(self, o: Obs, k: int, radius: int) -> int:
         """Fold one signal in; return the member row index, or -1 if not sampled."""
@@ -110,10 +133,8 @@ class Group:
         self.last_ts = max(self.last_ts, o.ts)
         if o.fp:
             self.templates.add(o.fp, radius)
-        hashes = self.hashes
-        try:
-            row = hashes.index(o.h)
-        except ValueError:
+        row = self._row_of(o.h)
+        if row < 0:
             row = self._admit(o.h, k)
             if row < 0:
                 return -1
@@ -139,15 +160,17 @@ class Group:
         hashes = self.hashes
         if len(hashes) < k:
             hashes.append(h)
+            self.top = 0
             self.fps.append(0)
             self.rows.extend([0.0] * F)
             self.ids.append("")
             return len(hashes) - 1
-        top = max(hashes)
+        top = self._top()
         if h >= top:
             return -1
-        row = hashes.index(top)
+        row = self._row_of(top)
         hashes[row] = h
+        self.top = 0  # the next largest is found when next needed
         return row
 
     def _fill(self, row: int, o: Obs, idx: int) -> None:

@@ -93,10 +93,11 @@ def _shared(values: list[float], orgs: list[float]) -> float:
     for v, o in zip(values, orgs, strict=True):
         if v:
             known += 1
-            o = o or -1.0
+            if not o:
+                o = -1.0
             if first.setdefault(v, o) != o:
                 multi.add(v)
-    if not known:
+    if not multi:
         return 0.0
     return sum(1 for v in values if v in multi) / known
 
@@ -169,7 +170,7 @@ def _independent(families: list[str]) -> int:
 
 def _tied(
     implied: str,
-    explicit: list[str],
+    template: bool,
     new_excess: float,
     tpl_share: float,
     net_share: float,
@@ -186,7 +187,7 @@ def _tied(
     asking their own questions.
     """
     if implied == "shared_payment":
-        return net_share >= cfg.tied_net_share or "shared_template" in explicit
+        return net_share >= cfg.tied_net_share or template
     return (
         implied == "shared_infra"
         and new_excess >= cfg.tied_new_excess
@@ -194,18 +195,37 @@ def _tied(
     )
 
 
-def score_group(group: Group, pop: Population, cfg: CoordinationConfig) -> Verdict:
-    """Measure every family over the member sample and decide campaign or crowd."""
+def score_group(
+    group: Group, pop: Population, cfg: CoordinationConfig, early: bool = False
+) -> Verdict:
+    """Measure every family over the member sample and decide campaign or crowd.
+
+    With ``early`` a group that cannot be a campaign for want of an anchor (see
+    ``ANCHORS`` and ``_tied``) is returned as soon as that is known: its verdict holds the
+    families measured so far, a score over them and no evidence. Most groups scored are
+    such crowds, and the rest of the families cost as much again.
+    """
     m = group.size()
     col = group.column
     orgs = col(ORG)
     s: dict[str, float] = dict.fromkeys(FAMILIES, 0.0)
     values: dict[str, tuple[float, float]] = {}
+    implied = IMPLIED.get(group.kind, "")
 
-    ages = [a for a in col(AGE) if a >= 0.0]
-    new = _mean([newness(a, cfg.new_days) for a in ages])
+    # The mean newness (see ``newness``) of the members whose age is known, inline: it is
+    # the commonest sum here.
+    new_days = cfg.new_days
+    fade = new_days - NEW_FULL_DAYS
+    total, aged = 0.0, 0
+    for a in col(AGE):
+        if a >= 0.0:
+            aged += 1
+            x = new_days - a
+            if x > 0.0:
+                total += 1.0 if x >= fade else x / fade
+    new = total / aged if aged else 0.0
     new_excess = 0.0  # share of the members not new in the population that are new here
-    if len(ages) * 2 >= m:
+    if aged * 2 >= m:
         new_excess = (new - pop.new) / max(1e-6, 1.0 - pop.new)
         s["new_accounts"] = ramp(new_excess, 0.15, 0.45)
     values["new_accounts"] = (new, pop.new)
@@ -214,7 +234,13 @@ def score_group(group: Group, pop: Population, cfg: CoordinationConfig) -> Verdi
     fps = [fp for fp in group.fps if fp]
     tpl_share = 0.0
     if centres and len(fps) >= 3:
-        tpl_share = sum(on_template(fp, centres, cfg.template_radius) for fp in fps) / len(fps)
+        radius, hits = cfg.template_radius, 0
+        for fp in fps:
+            for c in centres:
+                if (fp ^ c).bit_count() <= radius:
+                    hits += 1
+                    break
+        tpl_share = hits / len(fps)
         s["shared_template"] = ramp(tpl_share, 0.3, 0.7)
     values["shared_template"] = (tpl_share, 0.0)
 
@@ -222,18 +248,6 @@ def score_group(group: Group, pop: Population, cfg: CoordinationConfig) -> Verdi
     harv = _mean(harvs)
     s["harvest_content"] = ramp(harv - pop.harvest_median, 0.05, 0.2)
     values["harvest_content"] = (harv, pop.harvest_median)
-    # Every member harvesting alike, where the population almost never does: unrelated
-    # accounts behaving as one.
-    line = pop.harvest_median + cfg.harvest_member
-    unison = sum(h >= line for h in harvs) / max(1, m)
-    if pop.harvesting <= 0.05:
-        s["harvest_in_unison"] = ramp(unison, 0.7, 0.9)
-    values["harvest_in_unison"] = (unison, pop.harvesting)
-
-    net_share = max(_shared(col(NET), orgs), _shared(col(INFRA), orgs))
-    infra = max(net_share, _shared(col(CLIENT), orgs))
-    s["shared_infra"] = ramp(infra, 0.3, 0.8)
-    values["shared_infra"] = (infra, 0.0)
 
     pays = col(PAY)
     pay = _shared(pays, orgs)
@@ -244,6 +258,27 @@ def score_group(group: Group, pop: Population, cfg: CoordinationConfig) -> Verdi
     mm = _mean(col(MM))
     s["automation"] = ramp(mm - pop.mm, 0.15, 0.45)
     values["automation"] = (mm, pop.mm)
+
+    net_share = max(_shared(col(NET), orgs), _shared(col(INFRA), orgs))
+    anchored = any(s[a] >= 0.5 and a != implied for a in ANCHORS)
+    if not anchored:
+        template = s["shared_template"] >= 0.5 and implied != "shared_template"
+        anchored = _tied(implied, template, new_excess, tpl_share, net_share, cfg)
+    if early and not anchored:
+        score = 1.0 - math.prod(1.0 - 0.5 * x for x in s.values())
+        return Verdict(score, False, s, [], Profile(), "no_anchor")
+
+    # Every member harvesting alike, where the population almost never does: unrelated
+    # accounts behaving as one.
+    line = pop.harvest_median + cfg.harvest_member
+    unison = sum(h >= line for h in harvs) / max(1, m)
+    if pop.harvesting <= 0.05:
+        s["harvest_in_unison"] = ramp(unison, 0.7, 0.9)
+    values["harvest_in_unison"] = (unison, pop.harvesting)
+
+    infra = max(net_share, _shared(col(CLIENT), orgs))
+    s["shared_infra"] = ramp(infra, 0.3, 0.8)
+    values["shared_infra"] = (infra, 0.0)
 
     hetero, cv, per_member = timing(group)
     if per_member >= cfg.timing_min_signals and m >= cfg.min_accounts:
@@ -257,7 +292,6 @@ def score_group(group: Group, pop: Population, cfg: CoordinationConfig) -> Verdi
     s["model_pivot"] = ramp(pivot - pop.pivot, 0.2, 0.45)
     values["model_pivot"] = (pivot, pop.pivot)
 
-    implied = IMPLIED.get(group.kind, "")
     if implied:
         s[implied] = 1.0
     explicit = [f for f in FAMILIES if s[f] >= 0.5 and f != implied]
@@ -267,16 +301,13 @@ def score_group(group: Group, pop: Population, cfg: CoordinationConfig) -> Verdi
         blocked = "too_few_accounts"
     elif top_org >= cfg.max_org_share:
         blocked = "one_org"
-    elif not (
-        any(a in explicit for a in ANCHORS)
-        or _tied(implied, explicit, new_excess, tpl_share, net_share, cfg)
-    ):
+    elif not anchored:
         blocked = "no_anchor"
     elif (n := _independent(explicit)) + (1 if implied else 0) < cfg.min_families or n < 2:
         blocked = "no_conjunction"
     score = 1.0 - math.prod(1.0 - 0.5 * s[f] for f in FAMILIES)
     evidence = sorted(
-        (Evidence(f, v, b, round(s[f], 4)) for f, (v, b) in values.items()),
+        (Evidence(f, *values[f], round(s[f], 4)) for f in FAMILIES),
         key=lambda e: -e.weight,
     )
     evidence.append(Evidence("one_org_share", top_org, 0.0, 0.0))
