@@ -44,9 +44,14 @@ def pins() -> dict[str, str]:
 
 
 def ignored(path: str) -> bool:
-    return any(
-        fnmatch.fnmatch(path, pat) or path.startswith(pat.rstrip("/") + "/") for pat in IGNORE
-    )
+    """Docker's rule: the last pattern that matches decides; ``!`` keeps a path."""
+    out = False
+    for pat in IGNORE:
+        keep = pat.startswith("!")
+        pat = pat.lstrip("!")
+        if fnmatch.fnmatch(path, pat) or path.startswith(pat.rstrip("/") + "/"):
+            out = not keep
+    return out
 
 
 def test_base_image_is_python_311_slim() -> None:
@@ -72,8 +77,29 @@ def test_entrypoint_and_metrics_port() -> None:
 
 def test_install_uses_the_constraints() -> None:
     runs = " ".join(a for w, a in instructions() if w == "RUN")
-    assert runs.count("--constraint deploy/constraints.txt") == 2
+    installs = runs.count("pip install")
+    assert installs >= 3  # build tools, the package, the core's compiler
+    assert runs.count("--constraint deploy/constraints.txt") == installs
     assert "--no-build-isolation" in runs
+
+
+def test_image_builds_the_compiled_core_by_default_and_checks_it_loads() -> None:
+    args = [a for w, a in instructions() if w == "ARG"]
+    assert "COMPILE_CORE=1" in args
+    runs = " ".join(a for w, a in instructions() if w == "RUN")
+    assert "tools/build_core.py" in runs
+    # Loaded from the installed package (-P: not the build context's app/), not stale.
+    assert "-P -W error::RuntimeWarning" in runs and 'endswith(".so")' in runs
+    assert ignored("app/core/coordination.cpython-311-x86_64-linux-gnu.so")
+    assert not ignored("tools/build_core.py") and ignored("tools/harvest_onset.py")
+
+
+def test_constraints_pin_the_core_compiler() -> None:
+    pinned = pins()
+    dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    reqs = [Requirement(d) for group in dev.values() for d in group]
+    mypy = next(r for r in reqs if r.name == "mypy")
+    assert mypy.specifier.contains(pinned["mypy"])
 
 
 def test_every_copied_path_exists_and_is_not_ignored() -> None:
