@@ -56,6 +56,25 @@ GROUP_LINK = b"group:"
 FLAG_HARVEST = 0.05
 
 
+def routed_keys(keys: Sequence[str]) -> list[str]:
+    """The keys of a signal that groups form on, in order; the worker sends a signal only
+    to the partitions of these. Ignored kinds (``IGNORED``) never form a group, so
+    delivering them is wasted work. A signal with none of them still goes once, under its
+    first key, so that the population baseline counts every account (see ``observe``).
+    """
+    out = [k for k in keys if k.partition(":")[0] not in IGNORED]
+    return out if out or not keys else [keys[0]]
+
+
+def _baseline_key(keys: Sequence[str]) -> str:
+    """The key whose delivery counts a signal in the population baseline: the first
+    routed key (see :func:`routed_keys`)."""
+    for k in keys:
+        if k.partition(":")[0] not in IGNORED:
+            return k
+    return keys[0]
+
+
 def _h32(key: str) -> int:
     return zlib.crc32(key.encode()) or 1
 
@@ -123,11 +142,12 @@ class CoordinationDetector:
         partition of the keys (re-keyed across partitions), with the keys that partition
         carries. The signal keeps all its keys either way, since they
         describe the account (its network, client, card) in every group it joins, and it
-        counts once in the population baseline, on the delivery of its first key.
+        counts once in the population baseline, on the delivery of its first routed key
+        (:func:`routed_keys`).
         """
         cfg = self.config
         o = self._obs(signal)
-        if only is None or (signal.keys and signal.keys[0] in only):
+        if only is None or (signal.keys and _baseline_key(signal.keys) in only):
             self._baseline(o)
         touched: list[Campaign] = []
         groups = self._groups

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import orjson
 from aiokafka.partitioner import murmur2
 
+from app.core.coordination import routed_keys
 from app.core.types import AccountSignal, Detection
 from app.errors import EventError
 from app.events import Event, parse_event
@@ -94,7 +95,8 @@ class Pipeline:
         """The (partition, key, value) messages of the re-keyed signal topic for one batch.
 
         Each key's partition is :func:`key_partition`, so every signal of one key reaches
-        the one worker that owns the key's group. A message holds up to ``per_message``
+        the one worker that owns the key's group. Only the keys groups form on travel
+        (:func:`~app.core.coordination.routed_keys`); the signal itself keeps all its keys. A message holds up to ``per_message``
         entries ``[signal, [keys of this partition]]``, the signal in its compact list form
         (:meth:`AccountSignal.to_list`), encoded once however many partitions it goes to: a
         signal travels once per partition its keys fall in, not once per key, and a batch is
@@ -104,7 +106,7 @@ class Pipeline:
         by_partition: dict[int, list[bytes]] = {}
         for signal in out.signals:
             split: dict[int, list[str]] = {}
-            for key in signal.keys:
+            for key in routed_keys(signal.keys):
                 split.setdefault(key_partition(key, partitions), []).append(key)
             body = dumps(signal.to_list())
             for p, keys in split.items():

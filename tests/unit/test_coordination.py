@@ -7,10 +7,14 @@ import orjson
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from app.core.coordination import CoordinationConfig, CoordinationDetector
+from app.core.coordination import IGNORED, CoordinationConfig, CoordinationDetector
 from app.core.coordination_sketch import seeded_hash
+from app.core.engine import Engine, EngineConfig
 from app.core.text import FLAG_COT
 from app.core.types import AccountSignal, Detection
+from app.events import event_from_dict
+from app.sim import load_scenario
+from app.sim.generate import generate
 from app.stream.pipeline import BatchOutput, Pipeline, key_partition
 
 T0 = 1_767_225_600.0
@@ -215,6 +219,38 @@ def test_signal_messages_carry_each_key_once_in_its_own_partition() -> None:
     expected = [(s.account_id, k) for s in signals for k in s.keys]
     assert sorted(delivered) == sorted(expected), "every key of every signal exactly once"
     assert len(messages) < len(expected) / 5, "a batch is a handful of messages, not one per key"
+
+
+def test_only_keys_that_form_groups_travel_and_every_signal_counts_once() -> None:
+    """Template bands and sign-up cohorts never form a group: they are not routed. A signal
+    with nothing else still travels once, so the population baseline counts every account,
+    exactly as replay's one delivery does."""
+    events, _ = generate(load_scenario("smoke"), seed=1, raw_text=False)
+    stage = Engine(EngineConfig(coordination_enabled=False))
+    signals = [
+        s
+        for row in events
+        if (s := stage.process_account(event_from_dict(row))[1]) is not None and s.keys
+    ]
+    signals.append(AccountSignal(account_id="cohort-only", ts=signals[-1].ts, keys=("cohort:x:1",)))
+    kinds = {k.partition(":")[0] for s in signals for k in s.keys}
+    assert {"tpl", "cohort", "net", "client"} <= kinds, "the smoke run has every kind of key"
+    whole, rekeyed = CoordinationDetector(seed=5), CoordinationDetector(seed=5)
+    got_whole: list[Detection] = []
+    got_rekeyed: list[Detection] = []
+    delivered: list[str] = []
+    for s in signals:
+        got_whole.extend(whole.observe(s))
+        for _, _, value in Pipeline.signal_messages(BatchOutput(signals=[s]), 4):
+            for body, keys in orjson.loads(value):
+                delivered += keys
+                got_rekeyed.extend(rekeyed.observe(AccountSignal.decode(body), keys))
+    assert "cohort:x:1" in delivered
+    routed = [k for k in delivered if k.partition(":")[0] not in IGNORED]
+    assert len(routed) == len(delivered) - 1, "no template band or cohort key travels"
+    assert rekeyed._pop_n == whole._pop_n == len(signals)
+    assert rekeyed._pop == whole._pop
+    assert got_whole and _named(got_rekeyed) == _named(got_whole)
 
 
 def test_signals_delivered_once_per_key_find_what_one_delivery_finds() -> None:
