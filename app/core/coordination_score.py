@@ -265,6 +265,8 @@ def score_group(
         template = s["shared_template"] >= 0.5 and implied != "shared_template"
         anchored = _tied(implied, template, new_excess, tpl_share, net_share, cfg)
     if early and not anchored:
+        if implied:
+            s[implied] = 1.0
         score = 1.0 - math.prod(1.0 - 0.5 * x for x in s.values())
         return Verdict(score, False, s, [], Profile(), "no_anchor")
 

@@ -96,11 +96,11 @@ class Pipeline:
 
         Each key's partition is :func:`key_partition`, so every signal of one key reaches
         the one worker that owns the key's group. Only the keys groups form on travel
-        (:func:`~app.core.coordination.routed_keys`); the signal itself keeps all its keys. A message holds up to ``per_message``
-        entries ``[signal, [keys of this partition]]``, the signal in its compact list form
-        (:meth:`AccountSignal.to_list`), encoded once however many partitions it goes to: a
-        signal travels once per partition its keys fall in, not once per key, and a batch is
-        a handful of messages.
+        (:func:`~app.core.coordination.routed_keys`); the signal itself keeps all its keys.
+        A message holds up to ``per_message`` entries ``[signal, [keys of this
+        partition]]``, the signal in its compact list form (:meth:`AccountSignal.to_list`),
+        encoded once however many partitions it goes to: a signal travels once per
+        partition its keys fall in, not once per key, and a batch is a handful of messages.
         """
         dumps = orjson.dumps
         by_partition: dict[int, list[bytes]] = {}
