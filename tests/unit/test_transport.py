@@ -80,3 +80,20 @@ def test_an_offset_acked_twice_does_not_hold_the_commit_back() -> None:
     c._committed_offset = {TOPIC: 290}
     assert c._new_offset(TOPIC) == 294  # up to the real gap at 294
     assert c._acked[TOPIC] == [295]
+
+
+def test_the_app_keeps_only_the_monitor_state_faust_reads(tmp_path: Any) -> None:
+    from app.settings import load_settings
+    from app.stream.app import LeanMonitor, build_app
+
+    app, _ = build_app(load_settings(data_dir=str(tmp_path)))
+    monitor = app.monitor
+    assert isinstance(monitor, LeanMonitor)
+    monitor.on_stream_event_in(TOPIC, 7, None, None)
+    monitor.on_message_in(TOPIC, 7, SimpleNamespace())
+    monitor.on_stream_event_out(TOPIC, 7, None, None, None)
+    monitor.on_message_out(TOPIC, 7, SimpleNamespace())
+    # Faust's check for a stream that stopped taking events reads this; nothing else is kept.
+    assert TOPIC in monitor.stream_inbound_time and monitor.tp_read_offsets[TOPIC] == 7
+    assert monitor.events_total == monitor.messages_received_total == 0
+    assert not monitor.events_by_stream and not monitor.events_runtime
