@@ -176,3 +176,19 @@ def test_any_json_object_parses_or_raises_event_error(obj):
         assert isinstance(parse_event(orjson.dumps(obj)), Event)
     except EventError as exc:
         assert exc.reason
+
+
+def test_every_optional_string_and_integer_field_is_read_and_checked():
+    """The parser names each optional field in turn; this keeps it to the contract's lists."""
+    from app.events import _OPT_INT, _OPT_STR, MAX_TEXT_CHARS
+
+    for key in _OPT_STR:
+        event = event_from_dict({**BASE, key: "x" * (MAX_TEXT_CHARS + 5)})
+        assert getattr(event, key) == "x" * MAX_TEXT_CHARS, key
+        with pytest.raises(EventError, match=key):
+            event_from_dict({**BASE, key: 7})
+    for key, (lo, hi) in _OPT_INT.items():
+        assert getattr(event_from_dict({**BASE, key: hi}), key) == hi, key
+        with pytest.raises(EventError, match=key) as err:
+            event_from_dict({**BASE, key: lo - 1})
+        assert err.value.reason == "out_of_range"
