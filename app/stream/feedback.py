@@ -30,8 +30,39 @@ def client_security(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
-async def follow_feedback(settings: Settings, policy: AlertPolicy, metrics: Metrics) -> None:
-    """Apply every verdict on the feedback topic, oldest first, then keep following."""
+async def follow_feedback(
+    settings: Settings,
+    policy: AlertPolicy,
+    metrics: Metrics,
+    retry_s: float = 1.0,
+    max_retry_s: float = 30.0,
+) -> None:
+    """Apply every verdict on the feedback topic, oldest first, then keep following.
+
+    A broker that cannot be reached (at start-up, or gone before this consumer has
+    bootstrapped) is retried with a doubling wait up to ``max_retry_s``, never a crash of
+    the worker; verdicts resume after the last one applied, so none is applied twice.
+    """
+    from aiokafka.errors import KafkaError
+
+    positions: dict[int, int] = {}  # partition -> next offset to apply
+    delay = retry_s
+    while True:
+        try:
+            await _follow(settings, policy, metrics, positions)
+        except (KafkaError, OSError) as exc:
+            log.warning(
+                "feedback topic %s unreachable (%s); retrying in %.0f s",
+                settings.feedback_topic, exc, delay,
+            )  # fmt: skip
+            await asyncio.sleep(delay)
+            delay = min(max_retry_s, delay * 2)
+
+
+async def _follow(
+    settings: Settings, policy: AlertPolicy, metrics: Metrics, positions: dict[int, int]
+) -> None:
+    """Follow the feedback topic from ``positions`` (the beginning where none), updating them."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
@@ -39,20 +70,27 @@ async def follow_feedback(settings: Settings, policy: AlertPolicy, metrics: Metr
         enable_auto_commit=False,
         **client_security(settings),
     )
-    await consumer.start()
     try:
+        await consumer.start()
         partitions: set[int] = set()
         while not partitions:
             await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(settings.feedback_topic) or set()
             if not partitions:
                 await asyncio.sleep(1.0)
-        consumer.assign([TopicPartition(settings.feedback_topic, p) for p in partitions])
-        await consumer.seek_to_beginning()
+        tps = [TopicPartition(settings.feedback_topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        fresh = [tp for tp in tps if tp.partition not in positions]
+        if fresh:  # one request for all: each seek_to_beginning waits for the fetcher
+            await consumer.seek_to_beginning(*fresh)
+        for tp in tps:
+            if tp.partition in positions:
+                consumer.seek(tp, positions[tp.partition])
         while True:
             batches = await consumer.getmany(timeout_ms=200)
-            for records in batches.values():
+            for tp, records in batches.items():
                 for record in records:
+                    positions[tp.partition] = record.offset + 1
                     try:
                         verdict = parse_verdict(record.value or b"")
                     except EventError as exc:
