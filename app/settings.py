@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Messages waiting and no batch finished for this long: log a stall report (task stacks).
     stall_seconds: float = Field(default=120.0, gt=0, le=86400)
+    # The first batch of events waits this long at most for the feedback follower to have
+    # read every verdict already given (0: do not wait).
+    feedback_wait_seconds: float = Field(default=10.0, ge=0, le=600)
     allowlist_file: str | None = None
     seed: int = 42
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -36,12 +36,15 @@ async def follow_feedback(
     metrics: Metrics,
     retry_s: float = 1.0,
     max_retry_s: float = 30.0,
+    caught_up: asyncio.Event | None = None,
 ) -> None:
     """Apply every verdict on the feedback topic, oldest first, then keep following.
 
-    A broker that cannot be reached (at start-up, or gone before this consumer has
-    bootstrapped) is retried with a doubling wait up to ``max_retry_s``, never a crash of
-    the worker; verdicts resume after the last one applied, so none is applied twice.
+    ``caught_up`` is set once every verdict on the topic when following began is applied,
+    so the worker can hold its first events until then. A broker that cannot be reached
+    (at start-up, or gone before this consumer has bootstrapped) is retried with a
+    doubling wait up to ``max_retry_s``, never a crash of the worker; verdicts resume after
+    the last one applied, so none is applied twice.
     """
     from aiokafka.errors import KafkaError
 
@@ -49,7 +52,7 @@ async def follow_feedback(
     delay = retry_s
     while True:
         try:
-            await _follow(settings, policy, metrics, positions)
+            await _follow(settings, policy, metrics, positions, caught_up or asyncio.Event())
         except (KafkaError, OSError) as exc:
             log.warning(
                 "feedback topic %s unreachable (%s); retrying in %.0f s",
@@ -60,9 +63,14 @@ async def follow_feedback(
 
 
 async def _follow(
-    settings: Settings, policy: AlertPolicy, metrics: Metrics, positions: dict[int, int]
+    settings: Settings,
+    policy: AlertPolicy,
+    metrics: Metrics,
+    positions: dict[int, int],
+    caught_up: asyncio.Event,
 ) -> None:
-    """Follow the feedback topic from ``positions`` (the beginning where none), updating them."""
+    """Follow the feedback topic from ``positions`` (the beginning where none), updating
+    them; set ``caught_up`` once the topic's end offsets at the start are reached."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
@@ -86,7 +94,12 @@ async def _follow(
         for tp in tps:
             if tp.partition in positions:
                 consumer.seek(tp, positions[tp.partition])
+        ends = await consumer.end_offsets(tps)
         while True:
+            if not caught_up.is_set():
+                reached = [await consumer.position(tp) >= end for tp, end in ends.items()]
+                if all(reached):
+                    caught_up.set()
             batches = await consumer.getmany(timeout_ms=200)
             for tp, records in batches.items():
                 for record in records:
