@@ -19,9 +19,9 @@ COPY app ./app
 RUN /opt/venv/bin/pip install --no-build-isolation --constraint deploy/constraints.txt . \
  && /opt/venv/bin/pip check
 # The detection core compiled with mypyc (docs/performance.md, "The compiled core"): the
-# same code and findings, about 1.5x faster. The compiler and mypy stay in this stage;
-# --build-arg COMPILE_CORE=0 builds the pure-Python image. The extensions go beside the
-# installed sources, and the last step fails the build if Python would not load them.
+# same code and findings, both stages about 1.6x faster. The compiler and mypy stay in this
+# stage; --build-arg COMPILE_CORE=0 builds the pure-Python image. The extensions go beside
+# the installed sources, and the last step fails the build if Python would not load them.
 ARG COMPILE_CORE=1
 COPY tools/build_core.py tools/build_core.py
 RUN if [ "$COMPILE_CORE" = 1 ]; then \

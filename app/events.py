@@ -128,23 +128,6 @@ def _int(value: Any, key: str, lo: int, hi: int) -> int:
     return value
 
 
-def _opt_str(value: Any, key: str) -> str | None:
-    """An optional string field (one of ``_OPT_STR``), cut to ``MAX_TEXT_CHARS``."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _fail("wrong_type", f"{key} must be a string, got {type(value).__name__}")
-    return value[:MAX_TEXT_CHARS]
-
-
-def _opt_int(value: Any, key: str) -> int | None:
-    """An optional integer field, within its ``_OPT_INT`` range."""
-    if value is None:
-        return None
-    lo, hi = _OPT_INT[key]
-    return _int(value, key, lo, hi)
-
-
 def _fp(value: Any, key: str) -> int:
     if not isinstance(value, str) or len(value) != 16:
         raise _fail("wrong_type", f"{key} must be 16 hex digits")
@@ -185,20 +168,16 @@ def event_from_dict(obj: dict[str, Any]) -> Event:
         completion_tokens=_int(obj["completion_tokens"], "completion_tokens", 0, MAX_TOKENS),
     )
     get = obj.get
-    # Field by field rather than setattr over a list of names: a compiled build sets each
-    # slot directly, and this is the per-event path.
-    event.org_id = _opt_str(get("org_id"), "org_id")
-    event.api_key_id = _opt_str(get("api_key_id"), "api_key_id")
-    event.ip = _opt_str(get("ip"), "ip")
-    event.user_agent = _opt_str(get("user_agent"), "user_agent")
-    event.tls_fp = _opt_str(get("tls_fp"), "tls_fp")
-    event.endpoint = _opt_str(get("endpoint"), "endpoint")
-    event.conversation_id = _opt_str(get("conversation_id"), "conversation_id")
-    event.payment_fp = _opt_str(get("payment_fp"), "payment_fp")
-    event.asn = _opt_int(get("asn"), "asn")
-    event.max_tokens = _opt_int(get("max_tokens"), "max_tokens")
-    event.status = _opt_int(get("status"), "status")
-    event.turn = _opt_int(get("turn"), "turn")
+    for key in _OPT_STR:
+        value = get(key)
+        if value is not None:
+            if not isinstance(value, str):
+                raise _fail("wrong_type", f"{key} must be a string, got {type(value).__name__}")
+            setattr(event, key, value[:MAX_TEXT_CHARS])
+    for key, (lo, hi) in _OPT_INT.items():
+        value = get(key)
+        if value is not None:
+            setattr(event, key, _int(value, key, lo, hi))
     country = get("country")
     if country is not None:
         if not isinstance(country, str) or len(country) != 2 or not country.isalpha():

@@ -66,15 +66,6 @@ def routed_keys(keys: Sequence[str]) -> list[str]:
     return out if out or not keys else [keys[0]]
 
 
-def _baseline_key(keys: Sequence[str]) -> str:
-    """The key whose delivery counts a signal in the population baseline: the first
-    routed key (see :func:`routed_keys`)."""
-    for k in keys:
-        if k.partition(":")[0] not in IGNORED:
-            return k
-    return keys[0]
-
-
 def _h32(key: str) -> int:
     return zlib.crc32(key.encode()) or 1
 
@@ -147,7 +138,7 @@ class CoordinationDetector:
         """
         cfg = self.config
         o = self._obs(signal)
-        if only is None or (signal.keys and _baseline_key(signal.keys) in only):
+        if only is None or (signal.keys and routed_keys(signal.keys)[0] in only):
             self._baseline(o)
         touched: list[Campaign] = []
         groups = self._groups

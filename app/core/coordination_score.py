@@ -195,6 +195,11 @@ def _tied(
     )
 
 
+def _combined(s: dict[str, float]) -> float:
+    """A group's score: each family's strength halves the doubt left by the others."""
+    return 1.0 - math.prod(1.0 - 0.5 * s[f] for f in FAMILIES)
+
+
 def score_group(
     group: Group, pop: Population, cfg: CoordinationConfig, early: bool = False
 ) -> Verdict:
@@ -267,8 +272,7 @@ def score_group(
     if early and not anchored:
         if implied:
             s[implied] = 1.0
-        score = 1.0 - math.prod(1.0 - 0.5 * x for x in s.values())
-        return Verdict(score, False, s, [], Profile(), "no_anchor")
+        return Verdict(_combined(s), False, s, [], Profile(), "no_anchor")
 
     # Every member harvesting alike, where the population almost never does: unrelated
     # accounts behaving as one.
@@ -307,7 +311,7 @@ def score_group(
         blocked = "no_anchor"
     elif (n := _independent(explicit)) + (1 if implied else 0) < cfg.min_families or n < 2:
         blocked = "no_conjunction"
-    score = 1.0 - math.prod(1.0 - 0.5 * s[f] for f in FAMILIES)
+    score = _combined(s)
     evidence = sorted(
         (Evidence(f, *values[f], round(s[f], 4)) for f in FAMILIES),
         key=lambda e: -e.weight,

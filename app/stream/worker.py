@@ -106,9 +106,8 @@ class DetectorWorker:
         self._signal_partitions = settings.partitions  # checked against the topic once assigned
         self._groups_saved = 0.0  # monotonic time fired groups were last written
         # Set by the feedback follower once it has read every verdict given before it
-        # started; the first batch of events waits for it (``feedback_wait_seconds``).
+        # started, or by the first batch when it stops waiting (``feedback_wait_seconds``).
         self.feedback_caught_up = asyncio.Event()
-        self._feedback_waited = False
         # The topics the agents consume (changelogs and the assignor topic are our own writes).
         self._consumed = {self.topics.events.get_topic_name(), self.topics.signals.get_topic_name()}
         self._topic_names = {
@@ -209,22 +208,21 @@ class DetectorWorker:
         finding its first events raise. Bounded by ``feedback_wait_seconds``: with the
         broker unreachable the worker goes on, and the verdicts apply when they arrive.
         """
-        self._feedback_waited = True
         wait = self.settings.feedback_wait_seconds
-        if wait <= 0 or self.feedback_caught_up.is_set():
-            return
         try:
-            await asyncio.wait_for(self.feedback_caught_up.wait(), wait)
+            if wait > 0:
+                await asyncio.wait_for(self.feedback_caught_up.wait(), wait)
         except TimeoutError:
             log.warning(
                 "feedback topic %s not read to its end within %.0f s; processing events "
                 "anyway (verdicts apply as they arrive)",
                 self.settings.feedback_topic, wait,
             )  # fmt: skip
+        self.feedback_caught_up.set()  # later batches do not wait
 
     async def handle_batch(self, batch: list[Any]) -> BatchOutput:
         """Run one batch of api-events through the pipeline and publish what it produced."""
-        if not self._feedback_waited:
+        if not self.feedback_caught_up.is_set():
             await self._await_feedback()
         started = time.perf_counter()
         records = [

@@ -18,7 +18,7 @@ def test_an_unreachable_broker_is_retried_not_raised(caplog: pytest.LogCaptureFi
     # Nothing listens on this port: every bootstrap fails at once.
     settings = load_settings(broker_url=f"kafka://127.0.0.1:{free_port()}")
 
-    async def run() -> asyncio.Task[None]:
+    async def run() -> None:
         task = asyncio.create_task(
             follow_feedback(settings, AlertPolicy(), Metrics(), retry_s=0.1, max_retry_s=0.2)
         )
@@ -28,7 +28,6 @@ def test_an_unreachable_broker_is_retried_not_raised(caplog: pytest.LogCaptureFi
         with pytest.raises(asyncio.CancelledError):
             await task
         assert still_running, "the follower gave up (or raised) instead of retrying"
-        return task
 
     with caplog.at_level(logging.WARNING, logger="app.stream.feedback"):
         asyncio.run(run())
