@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -16,6 +18,8 @@ from app.errors import EventError
 from app.events import Event, parse_event
 from app.stream.dlq import DeadLetter, dead_letter
 
+log = logging.getLogger(__name__)
+PROCESSING_ERROR = "processing_error"  # DLQ reason: valid input the detector failed on
 SIGNALS_PER_MESSAGE = 500  # entries per internal signal message (a few hundred KB at most)
 
 
@@ -40,6 +44,26 @@ class Record:
     topic: str
     partition: int
     offset: int
+
+
+class Consumed(Protocol):
+    """What the pipeline reads of a consumed message: a :class:`Record` or aiokafka's
+    ``ConsumerRecord`` as the consumer's batch lane hands it over."""
+
+    @property
+    def key(self) -> bytes | None: ...
+
+    @property
+    def value(self) -> bytes | None: ...
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def partition(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
 
 
 class AccountStage(Protocol):
@@ -118,9 +142,10 @@ class Pipeline:
                 messages.append((p, name, b"[" + b",".join(entries[i : i + per_message]) + b"]"))
         return messages
 
-    def handle(self, records: list[Record], now: float) -> BatchOutput:
+    def handle(self, records: Sequence[Consumed], now: float) -> BatchOutput:
         """Process ``records`` in order; ``now`` (wall clock) only stamps dead letters."""
         out = BatchOutput()
+        failed = 0
         for rec in records:
             try:
                 event = parse_event(rec.value, self.max_event_bytes)
@@ -139,6 +164,34 @@ class Pipeline:
                 )
                 out.dlq_reasons[exc.reason] += 1
                 continue
+            if self.stage is not None:
+                try:
+                    detections, signal = self.stage.process_account(event)
+                    self.apply_detections(detections, out)
+                except Exception as exc:  # a bug must not stop the partition: keep the event
+                    failed += 1
+                    if failed == 1:  # one traceback per batch; the DLQ and its metric count all
+                        log.exception(
+                            "detection failed on %s[%s]@%s; the event is kept in the DLQ",
+                            rec.topic, rec.partition, rec.offset,
+                        )  # fmt: skip
+                    out.dead_letters.append(
+                        dead_letter(
+                            rec.key,
+                            rec.value,
+                            PROCESSING_ERROR,
+                            f"detection failed on this event ({type(exc).__name__}); "
+                            "it can be replayed from here once fixed",
+                            rec.topic,
+                            rec.partition,
+                            rec.offset,
+                            now,
+                        )
+                    )
+                    out.dlq_reasons[PROCESSING_ERROR] += 1
+                    continue
+                if signal is not None and signal.keys:
+                    out.signals.append(signal)
             out.valid += 1
             out.accounts.add(event.account_id)
             out.event_ts.append(event.ts)
@@ -146,12 +199,8 @@ class Pipeline:
                 out.max_event_ts = event.ts
             if event.ts > out.partition_ts.get(rec.partition, 0.0):
                 out.partition_ts[rec.partition] = event.ts
-            if self.stage is None:
-                continue
-            detections, signal = self.stage.process_account(event)
-            if signal is not None and signal.keys:
-                out.signals.append(signal)
-            self.apply_detections(detections, out)
+        if failed > 1:
+            log.error("detection failed on %d events of this batch, all kept in the DLQ", failed)
         return out
 
     def apply_detections(self, detections: list[Detection], out: BatchOutput) -> None:

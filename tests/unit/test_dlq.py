@@ -47,3 +47,40 @@ def test_pipeline_counts_valid_and_dead_letters():
     assert out.valid == 3 and len(out.dead_letters) == 1
     assert out.dlq_reasons == {"invalid_json": 1}
     assert out.accounts == {"a"} and out.max_event_ts == 1_769_940_000
+
+
+def test_an_event_the_detector_fails_on_is_kept_and_the_batch_goes_on(caplog):
+    from app.core.engine import Engine
+
+    engine = Engine(seed=1)
+
+    class Stage:
+        def process_account(self, event):
+            if event.account_id.startswith("bad"):
+                raise KeyError("bug")
+            return engine.process_account(event)
+
+    def event(i: int, account: str) -> bytes:
+        return orjson.dumps(
+            {
+                "event_id": str(i),
+                "ts": 1_769_940_000 + i,
+                "account_id": account,
+                "model": "m",
+                "prompt_tokens": 1,
+                "completion_tokens": 2,
+                "prompt": "secret words",
+            }
+        )
+
+    accounts = ["a", "bad1", "b", "bad2", "c"]
+    records = [Record(a.encode(), event(i, a), "t", 0, i) for i, a in enumerate(accounts)]
+    out = Pipeline(Stage()).handle(records, now=0.0)
+    assert out.valid == 3 and out.accounts == {"a", "b", "c"}
+    assert out.dlq_reasons == {"processing_error": 2}
+    kept = [(dict(d.headers)["source_offset"], dict(d.headers)["reason"]) for d in out.dead_letters]
+    assert kept == [(b"1", b"processing_error"), (b"3", b"processing_error")]
+    assert all(b"secret words" not in d.value for d in out.dead_letters)
+    # One traceback for the batch, then a count; never the event's content.
+    assert caplog.text.count("Traceback") == 1 and "2 events of this batch" in caplog.text
+    assert "secret words" not in caplog.text
