@@ -52,7 +52,6 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     max_event_bytes: int = Field(default=65536, ge=256, le=16 * 1024 * 1024)
     batch_size: int = Field(default=2000, ge=1, le=100_000)
-    batch_seconds: float = Field(default=0.05, gt=0, le=10)
     stream_buffer_maxsize: int = Field(default=20_000, ge=100)
     session_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     # After SIGTERM/SIGINT, exit anyway if a graceful stop has not finished (broker gone).

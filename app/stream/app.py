@@ -12,6 +12,7 @@ import faust
 from faust.sensors import Monitor
 
 from app.settings import Settings
+from app.stream.transport import BatchHandler
 from app.stream.transport import register as register_transport
 
 RAW: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
@@ -50,6 +51,19 @@ def broker_credentials(settings: Settings) -> Any:
     return None
 
 
+class StreamApp(faust.App):
+    """Faust's app plus the handlers of the topics its consumer delivers in batches.
+
+    ``batch_handlers`` maps a topic name to the coroutine function that takes each fetch's
+    records of that topic (see :mod:`app.stream.transport`); the topic must also be
+    subscribed (``app.topics.add``). Other topics go through Faust's agents and tables.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batch_handlers: dict[str, BatchHandler] = {}
+
+
 class LeanMonitor(Monitor):
     """Faust's monitor without its per-message and per-event statistics.
 
@@ -76,11 +90,11 @@ class LeanMonitor(Monitor):
         return None
 
 
-def build_app(settings: Settings) -> tuple[faust.App, Topics]:
+def build_app(settings: Settings) -> tuple[StreamApp, Topics]:
     """Create the Faust app (not started) and declare its topics."""
     datadir = Path(settings.data_dir)
     datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = StreamApp(
         settings.app_id,
         broker=[f"{register_transport()}://{server}" for server in settings.bootstrap_servers],
         broker_credentials=broker_credentials(settings),

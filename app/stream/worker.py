@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import faust
@@ -24,7 +24,7 @@ from app.settings import Settings
 from app.stream.app import build_app
 from app.stream.dlq import dead_letter
 from app.stream.feedback import follow_feedback
-from app.stream.pipeline import BatchOutput, Pipeline, Record
+from app.stream.pipeline import BatchOutput, Consumed, Pipeline
 from app.stream.state import CheckpointedEngine
 from app.stream.watermark import Watermark
 
@@ -124,21 +124,14 @@ class DetectorWorker:
     def _register(self) -> None:
         app, topics, settings = self.app, self.topics, self.settings
 
-        @app.agent(topics.events, name="process-events")
-        async def process_events(stream: faust.StreamT) -> None:
-            """Decode, validate and detect on batches of api-events."""
-            take = stream.take_events  # type: ignore[attr-defined]  # faust-streaming's, not in StreamT
-            async for batch in take(settings.batch_size, within=settings.batch_seconds):
-                await self.handle_batch(batch)
-                self._progress = time.monotonic()
-
-        @app.agent(topics.signals, name="coordinate-accounts")
-        async def coordinate(stream: faust.StreamT) -> None:
-            """Fold re-keyed account signals into fingerprint groups; publish campaign findings."""
-            take = stream.take_events  # type: ignore[attr-defined]  # faust-streaming's, not in StreamT
-            async for batch in take(settings.batch_size, within=settings.batch_seconds):
-                await self.handle_signals(batch)
-                self._progress = time.monotonic()
+        # The worker's two input topics go through the consumer's batch lane (see
+        # app/stream/transport.py): each fetch's records in one call, acked once handled.
+        for topic, handler in (
+            (topics.events, self.on_events),
+            (topics.signals, self.on_signals),
+        ):
+            app.topics.add(topic)  # subscribed, with acks, like an agent's topic
+            app.batch_handlers[topic.get_topic_name()] = handler
 
         @app.task
         async def feedback() -> None:
@@ -220,21 +213,26 @@ class DetectorWorker:
             )  # fmt: skip
         self.feedback_caught_up.set()  # later batches do not wait
 
-    async def handle_batch(self, batch: list[Any]) -> BatchOutput:
+    async def on_events(self, records: list[Any]) -> None:
+        """The batch handler of api-events: the fetch's records in batches of at most
+        ``batch_size``, each published before the next starts."""
+        size = self.settings.batch_size
+        for i in range(0, len(records), size):
+            await self.handle_batch(records[i : i + size])
+            self._progress = time.monotonic()
+
+    async def on_signals(self, records: list[Any]) -> None:
+        """The batch handler of the re-keyed signal topic."""
+        size = self.settings.batch_size
+        for i in range(0, len(records), size):
+            await self.handle_signals(records[i : i + size])
+            self._progress = time.monotonic()
+
+    async def handle_batch(self, records: Sequence[Consumed]) -> BatchOutput:
         """Run one batch of api-events through the pipeline and publish what it produced."""
         if not self.feedback_caught_up.is_set():
             await self._await_feedback()
         started = time.perf_counter()
-        records = [
-            Record(
-                e.message.key,
-                e.message.value,
-                e.message.topic,
-                e.message.partition,
-                e.message.offset,
-            )
-            for e in batch
-        ]
         metrics = self.metrics
         metrics.events_consumed.inc(len(records))
         now = time.time()
@@ -253,7 +251,7 @@ class DetectorWorker:
         metrics.observe_batch(time.perf_counter() - started, len(records))
         return out
 
-    async def handle_signals(self, batch: list[Any]) -> None:
+    async def handle_signals(self, batch: Sequence[Consumed]) -> None:
         """Feed a batch of re-keyed signal messages to coordination.
 
         A message holds ``[signal, [keys]]`` entries (see ``Pipeline.signal_messages``): the
@@ -263,12 +261,11 @@ class DetectorWorker:
         observe = self.engine.observe_signal
         decode = AccountSignal.decode
         newest: dict[int, float] = {}  # newest signal time per signal-topic partition
-        for event in batch:
-            message = event.message
+        for message in batch:
             try:
                 entries = [
                     (decode(body), [str(k) for k in keys])
-                    for body, keys in orjson.loads(message.value)
+                    for body, keys in orjson.loads(message.value or b"")
                 ]
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
                 # Only workers write this topic, so this is a bug or a foreign producer: keep
@@ -459,19 +456,12 @@ class DetectorWorker:
                 self.metrics.stalls.inc()
                 log.error(
                     "worker stalled: no batch finished for %.0f s while %d messages wait; %s\n"
-                    "%s\ntasks:\n%s",
-                    idle, waiting, self._consumer_state(), self._agent_stacks(), task_stacks(),
+                    "tasks:\n%s",
+                    idle, waiting, self._consumer_state(), task_stacks(),
                 )  # fmt: skip
         elif self._stalled and idle < self.settings.stall_seconds:
             self._stalled = False
             log.warning("worker processing again after a stall")
-
-    def _agent_stacks(self) -> str:
-        """Where each agent's own coroutine waits (Faust's format: code, never values)."""
-        try:
-            return str(self.app.agents.human_tracebacks())  # type: ignore[attr-defined]
-        except Exception as exc:  # a report must never fail the timer
-            return f"agent stacks unavailable: {exc!r}"
 
     def _consumer_state(self) -> str:
         """Lines on the consumer's commit, flow, recovery and fetch state (stall report)."""

@@ -133,8 +133,9 @@ def test_worker_rides_out_a_frozen_broker(unique, tmp_path):
     report = log[log.index("worker stalled") :].split("worker processing again")[0]
     assert "worker processing again after a stall" in log, log[-3000:]
     assert log.count("worker stalled") == 1 and stalls == 1
-    # Where the agents wait (in a send, or for input while a commit hangs) and the offsets.
-    assert "process-events" in report and "coordinate-accounts" in report, report[:3000]
+    # Where the fetch loop waits (in a batch's send, or for records while a commit hangs)
+    # and the offsets.
+    assert "_drain_messages" in report and "_commit_handler" in report, report[:3000]
     assert f"{env['ABUSE_EVENTS_TOPIC']}[0] read " in report, report[:3000]
     assert "loud-" not in report and "acct_" not in report
     assert ok >= len(messages), "every valid event processed"

@@ -1,4 +1,5 @@
-"""The worker's consumer (FastDrainConsumer): its fetch loop and its commit offsets."""
+"""The worker's consumer (FastDrainConsumer): its batch lane, its per-message path and its
+commit offsets, on a real (unstarted) consumer of the worker's app with a scripted fetch."""
 
 from __future__ import annotations
 
@@ -7,93 +8,160 @@ from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from faust.types import TP
 
+from app.settings import load_settings
+from app.stream.app import build_app
 from app.stream.transport import FastDrainConsumer
 
-TOPIC = TP("api-events", 0)
+EVENTS = TP("api-events", 0)
+OTHER = TP("some-changelog", 0)
 
 
-class Record(SimpleNamespace):
-    """The parts of a Faust message the fetch loop reads."""
+def record(tp: TP, offset: int) -> SimpleNamespace:
+    """The parts of an aiokafka ConsumerRecord the consumer and the worker read."""
+    return SimpleNamespace(
+        topic=tp.topic, partition=tp.partition, offset=offset, key=b"k", value=b"v",
+        timestamp=0, timestamp_type=0, headers=[], checksum=None,
+        serialized_key_size=1, serialized_value_size=1,
+    )  # fmt: skip
 
 
-def consumer(batches: list[list[int]]) -> tuple[Any, list[int]]:
-    """A FastDrainConsumer with fake Faust plumbing: ``batches`` of offsets to fetch in turn."""
-    c: Any = object.__new__(FastDrainConsumer)
-    delivered: list[int] = []
-    c._stopped, c._crashed = asyncio.Event(), asyncio.Event()
-    c._read_offset = defaultdict(lambda: None)
-    c._committed_offset = {}
-    c._n_acked, c._commit_every = 0, None
-    c.gaps = []
-    c.diag = SimpleNamespace(set_flag=lambda flag: None, unset_flag=lambda flag: None)
-    c.app = SimpleNamespace(
-        topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
-        flow_control=SimpleNamespace(is_active=lambda: True),
-    )
-    c.suspend_flow = asyncio.Event()
-    c.transport = SimpleNamespace(app=SimpleNamespace(should_stop=True))
+class Harness:
+    """A FastDrainConsumer whose fetches return ``fetches`` in turn, then stop it."""
 
-    async def sleep(n: float) -> None:
-        await asyncio.sleep(0)
+    def __init__(self, tmp_path: Any, fetches: list[dict[TP, list[int]]]) -> None:
+        app, _ = build_app(load_settings(data_dir=str(tmp_path)))
+        self.consumer: Any = app.consumer
+        assert isinstance(self.consumer, FastDrainConsumer)
+        self.batches: list[list[tuple[str, int, int]]] = []
+        self.messages: list[int] = []
+        self.seeks = 0
+        self.during_handler: Any = None  # called inside the handler, e.g. a rebalance
+        self.fail = False
+        c = self.consumer
+        app.batch_handlers[EVENTS.topic] = self.handler
+        c.app.topics._acking_topics.update({EVENTS.topic, OTHER.topic})
+        c.callback = self.callback
+        app.flow_control.resume()  # as a started worker's: not suspended
 
-    async def getmany(timeout: float) -> Any:
-        if not batches:
-            c._stopped.set()
-            return
-        for offset in batches.pop(0):
-            yield TOPIC, Record(offset=offset, topic=TOPIC.topic)
+        async def wait_next_records(timeout: float) -> Any:
+            if not fetches:
+                c._stopped.set()
+                return {}, None
+            return {tp: [record(tp, o) for o in offs] for tp, offs in fetches.pop(0).items()}, None
 
-    async def add_gap(tp: TP, start: int, end: int) -> None:
-        c.gaps.append((start, end))
+        async def perform_seek() -> None:
+            self.seeks += 1
 
-    async def callback(message: Record) -> None:
-        delivered.append(message.offset)
+        c._wait_next_records = wait_next_records
+        c.perform_seek = perform_seek
+        c.highwater = lambda tp: 100
 
-    c.sleep, c.getmany, c.callback = sleep, getmany, callback
-    c._add_gap = add_gap
-    return c, delivered
+    async def handler(self, records: list[Any]) -> None:
+        self.batches.append([(r.topic, r.partition, r.offset) for r in records])
+        if self.during_handler:
+            await self.during_handler()
+        if self.fail:
+            raise RuntimeError("publish failed")
+
+    async def callback(self, message: Any) -> None:
+        self.messages.append(message.offset)
+
+    def run(self) -> None:
+        asyncio.run(self.consumer._drain_messages(SimpleNamespace(_stopped=asyncio.Event())))
 
 
-def test_records_already_read_are_dropped_and_the_rest_delivered_in_order() -> None:
-    c, delivered = consumer([[0, 1, 2], [3, 4], [2, 3, 5]])
-    asyncio.run(c._drain_messages(SimpleNamespace(_stopped=asyncio.Event())))
-    assert delivered == [0, 1, 2, 3, 4, 5]  # 2 and 3 again: dropped as already read
-    assert c._read_offset[TOPIC] == 5
+def test_each_fetch_reaches_the_handler_in_one_call_and_is_acked_after_it(tmp_path: Any) -> None:
+    e1 = TP("api-events", 1)
+    h = Harness(tmp_path, [{EVENTS: [0, 1, 2], e1: [0, 1]}, {EVENTS: [3, 4]}, {EVENTS: [2, 3, 5]}])
+    h.run()
+    assert h.batches == [
+        [("api-events", 0, 0), ("api-events", 0, 1), ("api-events", 0, 2),
+         ("api-events", 1, 0), ("api-events", 1, 1)],
+        [("api-events", 0, 3), ("api-events", 0, 4)],
+        [("api-events", 0, 5)],  # 2 and 3 again (before the read offset): dropped
+    ]  # fmt: skip
+    c = h.consumer
+    assert c._read_offset[EVENTS] == 5 and c._read_offset[e1] == 1
+    assert c._new_offset(EVENTS) == 6 and c._new_offset(e1) == 2
+    assert c.app.monitor.stream_inbound_time[EVENTS] > 0  # Faust's stalled-stream check
+    assert h.seeks == 0 and not h.messages
 
 
-def test_a_gap_in_offsets_is_marked() -> None:
-    c, delivered = consumer([[0, 1], [5, 6]])
-    asyncio.run(c._drain_messages(SimpleNamespace(_stopped=asyncio.Event())))
-    assert delivered == [0, 1, 5, 6]
-    assert c.gaps == [(2, 5)]
+def test_offsets_missing_between_fetches_are_acked_as_a_gap(tmp_path: Any) -> None:
+    h = Harness(tmp_path, [{EVENTS: [0, 1]}, {EVENTS: [5, 6]}])
+    h.run()
+    assert [len(b) for b in h.batches] == [2, 2]
+    assert h.consumer._new_offset(EVENTS) == 7  # 2-4 do not exist (compacted): no hole
+
+
+def test_a_batch_whose_handler_fails_is_not_acked_and_stops_the_fetch(tmp_path: Any) -> None:
+    h = Harness(tmp_path, [{EVENTS: [0, 1]}, {EVENTS: [2]}])
+    h.fail = True
+    with pytest.raises(RuntimeError, match="publish failed"):
+        h.run()
+    assert len(h.batches) == 1
+    assert h.consumer._new_offset(EVENTS) is None  # nothing to commit: read again
+
+
+def test_a_batch_that_a_rebalance_overtakes_is_read_again(tmp_path: Any) -> None:
+    h = Harness(tmp_path, [{EVENTS: [0, 1]}, {EVENTS: [2]}])
+    c = h.consumer
+
+    async def rebalance() -> None:
+        if len(h.batches) == 1:
+            c._revocations += 1  # what on_partitions_revoked records
+
+    h.during_handler = rebalance
+    h.run()
+    assert len(h.batches) == 2 and h.seeks == 1  # back to the committed offsets
+    assert c._acked[EVENTS] == [2]  # the first batch's offsets are not acked
+
+
+def test_other_topics_go_message_by_message_through_faust(tmp_path: Any) -> None:
+    h = Harness(tmp_path, [{OTHER: [0, 1, 2]}, {OTHER: [1, 2, 3]}])
+    h.run()
+    assert h.messages == [0, 1, 2, 2, 3]  # Faust delivers an offset equal to the read one
+    assert not h.batches and h.consumer._read_offset[OTHER] == 3
 
 
 def test_an_offset_acked_twice_does_not_hold_the_commit_back() -> None:
     # A message delivered again and acked while a commit of it was in flight leaves its
     # offset twice in the acked list; Faust's run of consecutive offsets would stop there.
     c: Any = object.__new__(FastDrainConsumer)
-    c._acked = {TOPIC: [290, 290, 291, 292, 292, 293, 295]}
-    c._acked_index = {TOPIC: {290, 291, 292, 293, 295}}
+    c._acked = {EVENTS: [290, 290, 291, 292, 292, 293, 295]}
+    c._acked_index = {EVENTS: {290, 291, 292, 293, 295}}
     c._gap = defaultdict(list)  # no gaps (Faust keeps an IntervalTree per partition)
-    c._committed_offset = {TOPIC: 290}
-    assert c._new_offset(TOPIC) == 294  # up to the real gap at 294
-    assert c._acked[TOPIC] == [295]
+    c._committed_offset = {EVENTS: 290}
+    assert c._new_offset(EVENTS) == 294  # up to the real gap at 294
+    assert c._acked[EVENTS] == [295]
+
+
+def test_one_run_of_acked_offsets_commits_to_its_end_unless_a_hole_precedes_it() -> None:
+    c: Any = object.__new__(FastDrainConsumer)
+    c._gap = defaultdict(list)
+    c._acked = {EVENTS: list(range(100, 200))}
+    c._acked_index = {EVENTS: set(range(100, 200))}
+    c._committed_offset = {EVENTS: 50}
+    assert c._new_offset(EVENTS) is None  # 51-99 not acked yet
+    c._committed_offset = {EVENTS: 100}
+    assert c._new_offset(EVENTS) == 200
+    assert c._acked[EVENTS] == [] and c._acked_index[EVENTS] == set()
 
 
 def test_the_app_keeps_only_the_monitor_state_faust_reads(tmp_path: Any) -> None:
-    from app.settings import load_settings
-    from app.stream.app import LeanMonitor, build_app
+    from app.stream.app import LeanMonitor
 
     app, _ = build_app(load_settings(data_dir=str(tmp_path)))
     monitor = app.monitor
     assert isinstance(monitor, LeanMonitor)
-    monitor.on_stream_event_in(TOPIC, 7, None, None)
-    monitor.on_message_in(TOPIC, 7, SimpleNamespace())
-    monitor.on_stream_event_out(TOPIC, 7, None, None, None)
-    monitor.on_message_out(TOPIC, 7, SimpleNamespace())
+    monitor.on_stream_event_in(EVENTS, 7, None, None)
+    monitor.on_message_in(EVENTS, 7, SimpleNamespace())
+    monitor.on_stream_event_out(EVENTS, 7, None, None, None)
+    monitor.on_message_out(EVENTS, 7, SimpleNamespace())
     # Faust's check for a stream that stopped taking events reads this; nothing else is kept.
-    assert TOPIC in monitor.stream_inbound_time and monitor.tp_read_offsets[TOPIC] == 7
+    assert EVENTS in monitor.stream_inbound_time and monitor.tp_read_offsets[EVENTS] == 7
     assert monitor.events_total == monitor.messages_received_total == 0
     assert not monitor.events_by_stream and not monitor.events_runtime
