@@ -6,6 +6,7 @@ import contextlib
 import logging
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -153,6 +154,42 @@ class Metrics:
         if event_ts > self._newest_event_ts:
             self._newest_event_ts = event_ts
             self.last_event_ts.set(event_ts)
+
+    def observe_events(self, event_ts: Sequence[float], now: float) -> None:
+        """Record the ages of a batch of processed events, as :meth:`observe_event` would
+        one by one, with one update per histogram bucket instead of one per event.
+
+        prometheus-client has no bulk observe, and one observe per event (a bucket search
+        and a lock per call) cost a few percent of a worker: the bucket counts are found
+        here and added to the histogram's own counters. A histogram without those
+        counters (another client version) is observed event by event.
+        """
+        if not event_ts:
+            return
+        hist = self.event_age
+        buckets = getattr(hist, "_buckets", None)
+        bounds = getattr(hist, "_upper_bounds", None)
+        total = getattr(hist, "_sum", None)
+        if buckets is None or bounds is None or total is None or len(buckets) != len(bounds):
+            for ts in event_ts:
+                self.observe_event(ts, now)
+            return
+        counts = [0] * len(bounds)
+        ages = 0.0
+        for ts in event_ts:
+            age = now - ts
+            if age < 0.0:
+                age = 0.0  # clock skew: an event from the future counts as age 0
+            ages += age
+            counts[bisect_left(bounds, age)] += 1  # the first bucket with age <= bound
+        for bucket, n in zip(buckets, counts, strict=True):
+            if n:
+                bucket.inc(n)
+        total.inc(ages)
+        newest = max(event_ts)
+        if newest > self._newest_event_ts:
+            self._newest_event_ts = newest
+            self.last_event_ts.set(newest)
 
     def record_finding(
         self, detector: str, severity: str, activity: str, score: float | None = None

@@ -246,8 +246,7 @@ class DetectorWorker:
             metrics.events_processed.labels(result="invalid").inc(len(out.dead_letters))
             for reason, count in out.dlq_reasons.items():
                 metrics.dlq.labels(reason=reason).inc(count)
-        for ts in out.event_ts:
-            metrics.observe_event(ts, now)
+        metrics.observe_events(out.event_ts, now)
         metrics.observe_batch(time.perf_counter() - started, len(records))
         return out
 

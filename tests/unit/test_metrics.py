@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from app import __version__
 from app.metrics import (
     ACTIVITIES,
+    AGE_BUCKETS,
     KNOWN_DETECTORS,
     SEVERITIES,
     SUPPRESSION_REASONS,
@@ -76,6 +77,40 @@ def test_event_age_and_last_event_ts_only_moves_forward(
     metrics.observe_event(200.0, now=150.0)  # clock skew: event from the future counts as age 0
     assert reg.get_sample_value("abuse_detector_event_age_seconds_bucket", {"le": "0.1"}) == 1
     assert reg.get_sample_value("abuse_detector_last_event_timestamp_seconds") == 200.0
+
+
+def test_a_batch_of_event_ages_exports_what_one_by_one_would() -> None:
+    import random
+
+    rng = random.Random(7)
+    now = 1_700_000_000.0
+    # Ages on and around every bucket bound, tiny, huge, and from the future.
+    ages = [b for b in AGE_BUCKETS for _ in range(3)] + [rng.uniform(0, 7200) for _ in range(500)]
+    ages += [b * 1.0000001 for b in AGE_BUCKETS] + [0.0, -5.0, 1e9]
+    stamps = [now - a for a in ages]
+    one, many = CollectorRegistry(), CollectorRegistry()
+    by_one, by_batch = Metrics(registry=one), Metrics(registry=many)
+    for ts in stamps:
+        by_one.observe_event(ts, now)
+    by_batch.observe_events(stamps[:300], now)
+    by_batch.observe_events(stamps[300:], now)
+    by_batch.observe_events([], now)
+
+    def samples(reg: CollectorRegistry) -> dict[tuple[str, str], float]:
+        return {
+            (s.name, s.labels.get("le", "")): s.value
+            for family in reg.collect()
+            if family.name
+            in ("abuse_detector_event_age_seconds", "abuse_detector_last_event_timestamp_seconds")
+            for s in family.samples
+            if not s.name.endswith("_created")
+        }
+
+    got, want = samples(many), samples(one)
+    assert want[("abuse_detector_event_age_seconds_count", "")] == len(ages)
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        assert got[key] == pytest.approx(value), key
 
 
 def test_findings_scores_and_suppressions(metrics: Metrics, reg: CollectorRegistry) -> None:
