@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from time import monotonic
 from typing import Any, cast
 
+from aiokafka.errors import IllegalStateError
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -122,9 +123,9 @@ class FastDrainConsumer(faust_aiokafka.Consumer):
         revocations: int,
     ) -> None:
         """Deliver one fetch: batch topics in one call per topic, the rest per message."""
-        if not self.flow_active or self._revocations != revocations:
-            # A rebalance began while these were fetched: read again from the committed
-            # offsets once it is over (Faust's own fetch does the same).
+        if not self.flow_active:
+            # A rebalance stopped the flow during the fetch: Faust's own fetch drops the
+            # records and seeks back to the committed offsets; so does this one.
             await self._seek_back()
             return
         generation = self.app.consumer_generation_id
@@ -136,7 +137,7 @@ class FastDrainConsumer(faust_aiokafka.Consumer):
                 continue
             monitor.track_tp_end_offset(tp, self.highwater(tp))
             if tp.topic not in handlers:
-                await self._deliver_each(tp, recs)
+                await self._deliver_each(tp, recs)  # changelogs: table recovery reads them
                 continue
             r_offset = self._read_offset[tp]
             if r_offset is not None and recs[0].offset < r_offset:
@@ -148,12 +149,17 @@ class FastDrainConsumer(faust_aiokafka.Consumer):
                 first = r_offset + 1  # offsets missing before it (compaction, markers)
             batches.setdefault(tp.topic, []).extend(recs)
             runs.append((tp, first, recs[-1].offset))
+        if not runs:
+            return
+        if self._revocations != revocations:
+            # A rebalance began while these were fetched: they may predate its seek.
+            await self._rewind(runs, "fetched before it")
+            return
         for topic, batch in batches.items():
             await handlers[topic](batch)
         if self._revocations != revocations or self.app.consumer_generation_id != generation:
-            # Partitions moved while the batch ran: its offsets are not acked here, the
-            # owners read them again from the committed offsets.
-            await self._seek_back()
+            # Partitions moved while the batch ran: its offsets are not acked here.
+            await self._rewind(runs, "handled while it ran")
             return
         now = monotonic()
         for tp, first, last in runs:
@@ -174,6 +180,43 @@ class FastDrainConsumer(faust_aiokafka.Consumer):
             await self.perform_seek()
         except Exception as exc:  # the assignment that follows seeks again
             self.log.warning("could not seek back to the committed offsets: %r", exc)
+
+    async def _rewind(self, runs: list[tuple[Any, int, int]], what: str) -> None:
+        """Read the batch's partitions again from their committed offsets.
+
+        Only those partitions: a seek of every partition would also move the changelog
+        partitions that table recovery is reading. (Faust seeks every stream partition
+        to its committed offset when recovery after a rebalance ends; this covers a batch
+        that ends after that seek.) A partition no longer assigned is left
+        to its new owner; one with nothing committed yet goes back to its beginning (the
+        group's ``earliest`` reset policy).
+        """
+        count = sum(last - first + 1 for _, first, last in runs)
+        self.log.info(
+            "a rebalance overtook a batch of about %d records %s; not acked, read again "
+            "from the committed offsets",
+            count, what,
+        )  # fmt: skip
+        try:
+            assigned = self.assignment()
+            tps = sorted({tp for tp, _, _ in runs if tp in assigned})
+            if not tps:
+                return
+            thread = cast(Any, self._thread)
+            client = thread._ensure_consumer()
+            offsets = await thread.call_thread(client.seek_to_committed, *tps)
+            fresh = [tp for tp in tps if not offsets.get(tp)]
+            if fresh:
+                await thread.call_thread(client.seek_to_beginning, *fresh)
+            for tp in tps:
+                offset = offsets.get(tp)
+                self._read_offset[tp] = offset if offset else None
+        except IllegalStateError:
+            # Assigned no more: the rebalance under way ends, after table recovery, with a
+            # seek of every assigned partition to its committed offset.
+            self.log.info("partitions of that batch are being reassigned; their owner rewinds")
+        except Exception as exc:  # the next assignment's seek covers it too
+            self.log.warning("could not rewind the batch's partitions: %r", exc)
 
     async def _deliver_each(self, tp: Any, records: list[Any]) -> None:
         """Faust's path, one message at a time through the conductor's callback."""

@@ -37,7 +37,9 @@ class Harness:
         assert isinstance(self.consumer, FastDrainConsumer)
         self.batches: list[list[tuple[str, int, int]]] = []
         self.messages: list[int] = []
-        self.seeks = 0
+        self.seeks: list[Any] = []
+        self.committed: dict[TP, int] = {}  # what the group committed, per partition
+        self.assigned = {EVENTS, TP("api-events", 1), OTHER}
         self.during_handler: Any = None  # called inside the handler, e.g. a rebalance
         self.fail = False
         c = self.consumer
@@ -53,10 +55,25 @@ class Harness:
             return {tp: [record(tp, o) for o in offs] for tp, offs in fetches.pop(0).items()}, None
 
         async def perform_seek() -> None:
-            self.seeks += 1
+            self.seeks.append("all")
 
+        async def seek_to_committed(*tps: TP) -> dict[TP, int | None]:
+            self.seeks.extend(("committed", tp) for tp in tps)
+            return {tp: self.committed.get(tp) for tp in tps}
+
+        async def seek_to_beginning(*tps: TP) -> None:
+            self.seeks.extend(("beginning", tp) for tp in tps)
+
+        async def call_thread(fun: Any, *args: Any) -> Any:
+            return await fun(*args)
+
+        client = SimpleNamespace(
+            seek_to_committed=seek_to_committed, seek_to_beginning=seek_to_beginning
+        )
         c._wait_next_records = wait_next_records
         c.perform_seek = perform_seek
+        c._thread = SimpleNamespace(_ensure_consumer=lambda: client, call_thread=call_thread)
+        c.assignment = lambda: self.assigned
         c.highwater = lambda tp: 100
 
     async def handler(self, records: list[Any]) -> None:
@@ -87,7 +104,7 @@ def test_each_fetch_reaches_the_handler_in_one_call_and_is_acked_after_it(tmp_pa
     assert c._read_offset[EVENTS] == 5 and c._read_offset[e1] == 1
     assert c._new_offset(EVENTS) == 6 and c._new_offset(e1) == 2
     assert c.app.monitor.stream_inbound_time[EVENTS] > 0  # Faust's stalled-stream check
-    assert h.seeks == 0 and not h.messages
+    assert not h.seeks and not h.messages
 
 
 def test_offsets_missing_between_fetches_are_acked_as_a_gap(tmp_path: Any) -> None:
@@ -107,7 +124,10 @@ def test_a_batch_whose_handler_fails_is_not_acked_and_stops_the_fetch(tmp_path: 
 
 
 def test_a_batch_that_a_rebalance_overtakes_is_read_again(tmp_path: Any) -> None:
-    h = Harness(tmp_path, [{EVENTS: [0, 1]}, {EVENTS: [2]}])
+    e1, e2 = TP("api-events", 1), TP("api-events", 2)
+    h = Harness(tmp_path, [{EVENTS: [0, 1], e1: [7], e2: [3]}, {EVENTS: [2]}])
+    h.committed = {EVENTS: 0, e1: 5}
+    h.assigned = {EVENTS, e1, OTHER}  # e2 went to another worker
     c = h.consumer
 
     async def rebalance() -> None:
@@ -116,8 +136,32 @@ def test_a_batch_that_a_rebalance_overtakes_is_read_again(tmp_path: Any) -> None
 
     h.during_handler = rebalance
     h.run()
-    assert len(h.batches) == 2 and h.seeks == 1  # back to the committed offsets
-    assert c._acked[EVENTS] == [2]  # the first batch's offsets are not acked
+    assert len(h.batches) == 2
+    # Only the batch's partitions still assigned, back to what the group committed (the
+    # beginning where nothing is): never every partition, which would move the changelogs
+    # table recovery reads.
+    assert h.seeks == [("committed", EVENTS), ("committed", e1), ("beginning", EVENTS)]
+    assert c._acked[EVENTS] == [2] and not c._acked[e1]  # the first batch is not acked
+    assert c._read_offset[e1] == 5
+
+
+def test_records_fetched_across_a_rebalance_are_not_handled(tmp_path: Any) -> None:
+    h = Harness(tmp_path, [{EVENTS: [0, 1], OTHER: [0, 1]}, {EVENTS: [0, 1, 2]}])
+    c = h.consumer
+    fetch = c._wait_next_records
+
+    async def fetch_during_a_rebalance(timeout: float) -> Any:
+        got = await fetch(timeout)
+        if not h.seeks:
+            c._revocations += 1
+        return got
+
+    c._wait_next_records = fetch_during_a_rebalance
+    h.run()
+    assert h.batches == [[("api-events", 0, o) for o in (0, 1, 2)]]  # read again, once
+    assert h.messages == [0, 1]  # a changelog's records still reach table recovery
+    assert h.seeks == [("committed", EVENTS), ("beginning", EVENTS)]
+    assert c._new_offset(EVENTS) == 3
 
 
 def test_other_topics_go_message_by_message_through_faust(tmp_path: Any) -> None:
