@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import signal
 import subprocess
@@ -73,7 +74,7 @@ class WorkerProcess:
                 return resp.status, resp.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, ""
-        except OSError:
+        except (OSError, http.client.HTTPException):  # down, or died mid-answer (kill -9)
             return 0, ""
 
     def wait_ready(self, timeout: float = 60.0) -> float:
