@@ -1,1 +1,1 @@
-"""The stream layer: Faust app, topics, tables and agents wired to the pure core."""
+"""The stream layer: Faust app, topics, tables and the consumer's batch lane, wired to the pure core."""

@@ -56,7 +56,7 @@ class StreamApp(faust.App):
 
     ``batch_handlers`` maps a topic name to the coroutine function that takes each fetch's
     records of that topic (see :mod:`app.stream.transport`); the topic must also be
-    subscribed (``app.topics.add``). Other topics go through Faust's agents and tables.
+    subscribed (``app.topics.add``). Other topics (changelogs) take Faust's own path.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

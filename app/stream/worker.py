@@ -1,4 +1,4 @@
-"""The Faust worker: agents stay short — decode, call the core, send, count."""
+"""The Faust worker: batch handlers stay short — decode, call the core, send, count."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ class BoundedShutdownWorker(faust.Worker):
 
 
 class DetectorWorker:
-    """One worker process: the Faust app, its agents, and the pipeline they call."""
+    """One worker process: the Faust app, its batch handlers, and the pipeline they call."""
 
     def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
         self.settings = settings
@@ -108,7 +108,7 @@ class DetectorWorker:
         # Set by the feedback follower once it has read every verdict given before it
         # started, or by the first batch when it stops waiting (``feedback_wait_seconds``).
         self.feedback_caught_up = asyncio.Event()
-        # The topics the agents consume (changelogs and the assignor topic are our own writes).
+        # The topics the worker consumes (changelogs and the assignor topic are our own writes).
         self._consumed = {self.topics.events.get_topic_name(), self.topics.signals.get_topic_name()}
         self._topic_names = {
             "dlq": settings.dlq_topic,
