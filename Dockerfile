@@ -16,7 +16,7 @@ COPY pyproject.toml README.md ./
 COPY app ./app
 # No build isolation: the pinned setuptools above builds the package; --constraint pins
 # the whole dependency tree, so two builds of one commit install the same versions.
-RUN /opt/venv/bin/pip install --no-build-isolation --constraint deploy/constraints.txt . \
+RUN /opt/venv/bin/pip install --no-build-isolation --constraint deploy/constraints.txt '.[rocksdb]' \
  && /opt/venv/bin/pip check
 # The detection core compiled with mypyc (docs/performance.md, "The compiled core"): the
 # same code and findings, both stages about 1.6x faster. The compiler and mypy stay in this

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -86,8 +87,13 @@ class Settings(BaseSettings):
     @field_validator("store_url")
     @classmethod
     def _check_store(cls, value: str) -> str:
-        if urlsplit(value).scheme not in ("memory", "rocksdb", "aerospike"):
+        scheme = urlsplit(value).scheme
+        if scheme not in ("memory", "rocksdb", "aerospike"):
             raise ValueError(f"unknown table store {value!r} (use memory:// or rocksdb://)")
+        if scheme == "rocksdb" and not (find_spec("rocksdict") or find_spec("rocksdb")):
+            raise ValueError(
+                "rocksdb:// needs the rocksdict package: pip install 'abuse-detector[rocksdb]'"
+            )
         return value
 
     @model_validator(mode="after")

@@ -23,6 +23,11 @@ PROCESSING_ERROR = "processing_error"  # DLQ reason: valid input the detector fa
 SIGNALS_PER_MESSAGE = 500  # entries per internal signal message (a few hundred KB at most)
 
 
+def partition_of(key: bytes, partitions: int) -> int:
+    """The producer's default partition for ``key`` (murmur2, as Kafka's clients compute it)."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def key_partition(key: str, partitions: int) -> int:
     """The partition of the re-keyed signal topic that carries a coordination key.
@@ -32,7 +37,7 @@ def key_partition(key: str, partitions: int) -> int:
     group lands on the partition of the signals that build it, and the worker that owns
     the one restores the other.
     """
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+    return partition_of(key.encode(), partitions)
 
 
 @dataclass(slots=True, frozen=True)

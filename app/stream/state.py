@@ -7,11 +7,16 @@ account from the table the first time it sees it again.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, MutableMapping
+from typing import Any, cast
+
+from faust.streams import _current_event
 
 from app.core.engine import Engine
 from app.core.types import AccountSignal, Detection
 from app.events import Event
+from app.stream.pipeline import partition_of
 
 
 class CheckpointedEngine:
@@ -51,3 +56,45 @@ class CheckpointedEngine:
                 n += 1
         self.dirty.clear()
         return n
+
+
+class _Message:
+    __slots__ = ("partition",)
+
+    def __init__(self, partition: int) -> None:
+        self.partition = partition
+
+
+class _PartitionEvent:
+    """What Faust's RocksDB store reads of the event being processed: its partition."""
+
+    __slots__ = ("message", "__weakref__")
+
+    def __init__(self, partition: int) -> None:
+        self.message = _Message(partition)
+
+
+def table_writer(
+    table: MutableMapping[Any, Any], partitions: int
+) -> Callable[[bytes, bytes], None]:
+    """``table[key] = value`` that works from outside a stream with every table store.
+
+    Faust's RocksDB store files a write under the partition of the event being processed
+    (``faust.streams.current_event()``) and refuses one made outside a stream; the worker
+    writes from its batch handlers and its checkpoint timer, where there is none. The write
+    is made under the partition the producer's default partitioner gives the key, which is
+    where the table (``use_partitioner``) sends the changelog record, so recovery refills
+    the same partition. The memory store ignores the partition.
+    """
+    events = [_PartitionEvent(p) for p in range(partitions)]  # kept alive for the weakrefs
+    refs = [weakref.ref(event) for event in events]
+
+    def put(key: bytes, value: bytes) -> None:
+        token = _current_event.set(cast(Any, refs[partition_of(key, partitions)]))
+        try:
+            table[key] = value
+        finally:
+            _current_event.reset(token)
+
+    put.events = events  # type: ignore[attr-defined]  # owns what the weakrefs point at
+    return put

@@ -25,7 +25,7 @@ from app.stream.app import build_app
 from app.stream.dlq import dead_letter
 from app.stream.feedback import follow_feedback
 from app.stream.pipeline import BatchOutput, Consumed, Pipeline
-from app.stream.state import CheckpointedEngine
+from app.stream.state import CheckpointedEngine, table_writer
 from app.stream.watermark import Watermark
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,11 @@ class DetectorWorker:
         self.link_table = self.app.Table("campaign-links", **tables)
         self.group_table = self.app.Table("coordination-groups", **tables)
         self.policy.loader = lambda uid: self.finding_table.get(uid.encode())
+        # Table writes name their partition: Faust's RocksDB store needs one outside a stream.
+        self._put_account = table_writer(self.account_table, settings.partitions)
+        self._put_finding = table_writer(self.finding_table, settings.partitions)
+        self._put_link = table_writer(self.link_table, settings.partitions)
+        self._put_group = table_writer(self.group_table, settings.partitions)
         self.stage = CheckpointedEngine(self.engine, self.account_table)
         self.pipeline = Pipeline(self.stage, self.policy, max_event_bytes=settings.max_event_bytes)
         self._assigned = False
@@ -305,7 +310,7 @@ class DetectorWorker:
         """Write the campaign links made since the last call to their table."""
         if self.engine.coordination is not None:
             for key, value in self.engine.coordination.export_links():
-                self.link_table[key] = value
+                self._put_link(key, value)
 
     async def publish(self, out: BatchOutput) -> None:
         """Send dead letters, findings and signals; wait until the broker has them all.
@@ -386,7 +391,7 @@ class DetectorWorker:
         Closes come first, so a closed finding's record is emptied in the same checkpoint and
         a later detection starts a new lifecycle instead of reviving the stale record.
         """
-        self.stage.checkpoint()
+        self.stage.checkpoint(self._put_account)
         watermark = self.close_watermark(time.monotonic())
         out = BatchOutput()
         if watermark and self.engine.coordination is not None:
@@ -395,7 +400,7 @@ class DetectorWorker:
             self.pipeline.apply_detections(self.engine.coordination.due(watermark), out)
         closes = self.policy.close_quiet(watermark) if watermark else []
         for uid in self.policy.dirty:
-            self.finding_table[uid.encode()] = self.policy.export_record(uid) or b""
+            self._put_finding(uid.encode(), self.policy.export_record(uid) or b"")
         self.policy.dirty.clear()
         self._save_links()
         if self.engine.coordination is not None:
@@ -403,7 +408,7 @@ class DetectorWorker:
             if now - self._groups_saved >= self.settings.group_checkpoint_seconds:
                 self._groups_saved = now
                 for key, value in self.engine.coordination.export_groups():
-                    self.group_table[key] = value
+                    self._put_group(key, value)
         out.findings.extend(closes)
         if out.findings:
             await self.publish(out)

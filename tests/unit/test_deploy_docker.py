@@ -102,6 +102,17 @@ def test_constraints_pin_the_core_compiler() -> None:
     assert mypy.specifier.contains(pinned["mypy"])
 
 
+def test_image_supports_the_rocksdb_table_store() -> None:
+    # The README's production setting (ABUSE_STORE_URL=rocksdb://) needs rocksdict.
+    runs = " ".join(a for w, a in instructions() if w == "RUN")
+    assert "'.[rocksdb]'" in runs
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    rocksdict = next(Requirement(d) for d in extras["rocksdb"])
+    assert rocksdict.name == "rocksdict" and rocksdict.specifier.contains(pins()["rocksdict"])
+
+
 def test_every_copied_path_exists_and_is_not_ignored() -> None:
     for word, args in instructions():
         if word != "COPY" or args.startswith("--from"):

@@ -76,3 +76,12 @@ def test_worker_refuses_bad_settings_with_one_line(env):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("abuse-detector: error: invalid settings")
     assert "Traceback" not in result.stderr and "topsecret-pw" not in result.stderr
+
+
+def test_the_rocksdb_store_without_its_library_is_a_clear_error(monkeypatch) -> None:
+    import app.settings as settings_module
+
+    monkeypatch.setattr(settings_module, "find_spec", lambda name: None)
+    with pytest.raises(SettingsError, match=r"pip install 'abuse-detector\[rocksdb\]'"):
+        load_settings(store_url="rocksdb://")
+    assert load_settings(store_url="memory://").store_url == "memory://"
