@@ -75,7 +75,7 @@ class _PartitionEvent:
 
 
 def table_writer(
-    table: MutableMapping[Any, Any], partitions: int
+    table: MutableMapping[Any, Any], partitions: int, store_reads_partition: bool = True
 ) -> Callable[[bytes, bytes], None]:
     """``table[key] = value`` that works from outside a stream with every table store.
 
@@ -84,8 +84,12 @@ def table_writer(
     writes from its batch handlers and its checkpoint timer, where there is none. The write
     is made under the partition the producer's default partitioner gives the key, which is
     where the table (``use_partitioner``) sends the changelog record, so recovery refills
-    the same partition. The memory store ignores the partition.
+    the same partition. The memory store ignores the partition: with
+    ``store_reads_partition`` false the write is the table's own ``__setitem__``, without
+    the cost of hashing every key.
     """
+    if not store_reads_partition:
+        return table.__setitem__
     events = [_PartitionEvent(p) for p in range(partitions)]  # kept alive for the weakrefs
     refs = [weakref.ref(event) for event in events]
 

@@ -92,10 +92,11 @@ class DetectorWorker:
         self.group_table = self.app.Table("coordination-groups", **tables)
         self.policy.loader = lambda uid: self.finding_table.get(uid.encode())
         # Table writes name their partition: Faust's RocksDB store needs one outside a stream.
-        self._put_account = table_writer(self.account_table, settings.partitions)
-        self._put_finding = table_writer(self.finding_table, settings.partitions)
-        self._put_link = table_writer(self.link_table, settings.partitions)
-        self._put_group = table_writer(self.group_table, settings.partitions)
+        named = not settings.store_url.startswith("memory:")
+        self._put_account = table_writer(self.account_table, settings.partitions, named)
+        self._put_finding = table_writer(self.finding_table, settings.partitions, named)
+        self._put_link = table_writer(self.link_table, settings.partitions, named)
+        self._put_group = table_writer(self.group_table, settings.partitions, named)
         self.stage = CheckpointedEngine(self.engine, self.account_table)
         self.pipeline = Pipeline(self.stage, self.policy, max_event_bytes=settings.max_event_bytes)
         self._assigned = False

@@ -35,6 +35,13 @@ def test_each_write_names_the_partition_its_changelog_record_goes_to() -> None:
     assert current_event() is None  # nothing left behind for the next write
 
 
+def test_the_memory_store_writes_without_a_partition() -> None:
+    table: dict[bytes, bytes] = {}
+    put = table_writer(table, 4, store_reads_partition=False)
+    put(b"acct", b"state")
+    assert table == {b"acct": b"state"}
+
+
 def test_the_producers_partitioner_agrees() -> None:
     from aiokafka.partitioner import DefaultPartitioner
 
