@@ -117,6 +117,7 @@ def build_app(settings: Settings) -> tuple[StreamApp, Topics]:
         key_serializer="raw",
         value_serializer="raw",
         monitor=LeanMonitor(),
+        recovery_consistency_check=settings.recovery_consistency_check,
     )
     topics = Topics(
         events=app.topic(settings.events_topic, partitions=settings.partitions, **RAW),

@@ -85,3 +85,12 @@ def test_the_rocksdb_store_without_its_library_is_a_clear_error(monkeypatch) -> 
     with pytest.raises(SettingsError, match=r"pip install 'abuse-detector\[rocksdb\]'"):
         load_settings(store_url="rocksdb://")
     assert load_settings(store_url="memory://").store_url == "memory://"
+
+
+def test_the_recovery_consistency_check_reaches_faust(tmp_path) -> None:
+    from app.stream.app import build_app
+
+    on, _ = build_app(load_settings(data_dir=str(tmp_path)))
+    off, _ = build_app(load_settings(data_dir=str(tmp_path), recovery_consistency_check=False))
+    assert on.conf.recovery_consistency_check is True
+    assert off.conf.recovery_consistency_check is False
