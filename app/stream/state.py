@@ -66,12 +66,16 @@ class _Message:
 
 
 class _PartitionEvent:
-    """What Faust's RocksDB store reads of the event being processed: its partition."""
+    """What Faust's RocksDB store reads of the event being processed: its partition.
 
-    __slots__ = ("message", "__weakref__")
+    Faust keeps a weak reference to the current event; ``ref`` is this one's.
+    """
+
+    __slots__ = ("message", "ref", "__weakref__")
 
     def __init__(self, partition: int) -> None:
         self.message = _Message(partition)
+        self.ref = weakref.ref(self)
 
 
 def table_writer(
@@ -90,15 +94,13 @@ def table_writer(
     """
     if not store_reads_partition:
         return table.__setitem__
-    events = [_PartitionEvent(p) for p in range(partitions)]  # kept alive for the weakrefs
-    refs = [weakref.ref(event) for event in events]
+    events = [_PartitionEvent(p) for p in range(partitions)]  # alive as long as ``put``
 
     def put(key: bytes, value: bytes) -> None:
-        token = _current_event.set(cast(Any, refs[partition_of(key, partitions)]))
+        token = _current_event.set(cast(Any, events[partition_of(key, partitions)].ref))
         try:
             table[key] = value
         finally:
             _current_event.reset(token)
 
-    put.events = events  # type: ignore[attr-defined]  # owns what the weakrefs point at
     return put

@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import faust
@@ -220,18 +220,21 @@ class DetectorWorker:
         self.feedback_caught_up.set()  # later batches do not wait
 
     async def on_events(self, records: list[Any]) -> None:
-        """The batch handler of api-events: the fetch's records in batches of at most
-        ``batch_size``, each published before the next starts."""
-        size = self.settings.batch_size
-        for i in range(0, len(records), size):
-            await self.handle_batch(records[i : i + size])
-            self._progress = time.monotonic()
+        """The batch handler of api-events."""
+        await self._in_steps(records, self.handle_batch)
 
     async def on_signals(self, records: list[Any]) -> None:
         """The batch handler of the re-keyed signal topic."""
+        await self._in_steps(records, self.handle_signals)
+
+    async def _in_steps(
+        self, records: list[Any], handle: Callable[[list[Any]], Awaitable[Any]]
+    ) -> None:
+        """A fetch's records in steps of at most ``batch_size``, each published before the
+        next starts."""
         size = self.settings.batch_size
         for i in range(0, len(records), size):
-            await self.handle_signals(records[i : i + size])
+            await handle(records[i : i + size])
             self._progress = time.monotonic()
 
     async def handle_batch(self, records: Sequence[Consumed]) -> BatchOutput:

@@ -36,10 +36,17 @@ def test_each_write_names_the_partition_its_changelog_record_goes_to() -> None:
 
 
 def test_the_memory_store_writes_without_a_partition() -> None:
-    table: dict[bytes, bytes] = {}
+    seen: list[Any] = []
+
+    class Plain(dict):
+        def __setitem__(self, key: Any, value: Any) -> None:
+            seen.append(current_event())  # no partition named: nothing hashed per write
+            super().__setitem__(key, value)
+
+    table = Plain()
     put = table_writer(table, 4, store_reads_partition=False)
     put(b"acct", b"state")
-    assert table == {b"acct": b"state"}
+    assert table == {b"acct": b"state"} and seen == [None]
 
 
 def test_the_producers_partitioner_agrees() -> None:
