@@ -117,16 +117,20 @@ def test_a_worker_on_rocksdb_restarts_from_its_stores_after_kill_9(broker, uniqu
         second.wait_ready(90)
         send_all(broker.bootstrap, env["ABUSE_EVENTS_TOPIC"], encode(later))
         assert wait_for(lambda: second.metric(PROCESSED) >= len(later), 120, 0.5), second.log_tail()
-        time.sleep(2)
+
+        def alerts() -> list[tuple[str, int]]:
+            topic = env["ABUSE_ALERTS_TOPIC"]
+            return [uid_activity(m.value) for m in read_topic(broker.bootstrap, topic, idle=1.0)]
+
+        wait_for(lambda: (uid, 3) in alerts(), 30, 1.0)
         assert second.alive(), second.log_tail()
-        after = [
-            uid_activity(m.value)
-            for m in read_topic(broker.bootstrap, env["ABUSE_ALERTS_TOPIC"], idle=1.0)
-        ]
+        after = alerts()
     text = log.read_text()
     print(
         f"\nrocksdb restart: stores {len(stores)}; "
-        + "; ".join(line.split("] ", 1)[-1] for line in text.splitlines() if "restored" in line)
+        + "; ".join(
+            line.rsplit("] ", 1)[-1].strip() for line in text.splitlines() if "restored" in line
+        )
     )
     assert "ConsistencyError" not in text and "checkpoint failed" not in text
     for what in ("campaign links", "fired coordination groups", "open findings"):
