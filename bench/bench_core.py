@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from app.core.engine import Engine, EngineConfig
-from app.core.types import AccountSignal
+from app.core.types import AccountSignal, decode_signal_entries
 from app.events import Event, event_from_dict, parse_event
 from app.stream.pipeline import BatchOutput, Pipeline
 
@@ -150,11 +150,7 @@ def _decode_signals(messages: list[tuple[int, bytes, bytes]]) -> int:
     (``DetectorWorker.handle_signals``); return the entries decoded."""
     n = 0
     for _, _, value in messages:
-        entries = [
-            (AccountSignal.decode(body), [str(k) for k in keys])
-            for body, keys in orjson.loads(value)
-        ]
-        n += len(entries)
+        n += len(decode_signal_entries(orjson.loads(value)))
     return n
 
 

@@ -131,3 +131,29 @@ class AccountSignal:
             prompt_fp=int(data.get("prompt_fp") or 0),  # type: ignore[call-overload]
             flags=int(data.get("flags") or 0),  # type: ignore[call-overload]
         )
+
+
+def decode_signal_entries(data: Any) -> list[tuple[AccountSignal, list[str]]]:
+    """The entries of one message of the re-keyed signal topic, as JSON-decoded: each a
+    signal (either wire form, :meth:`AccountSignal.decode`) and the keys of it that the
+    message's partition carries. Raise TypeError or ValueError (KeyError from the dict
+    form) on anything else.
+
+    Compiled with the core: the worker decodes every delivery of every signal here.
+    """
+    if not isinstance(data, list):
+        raise TypeError(f"a signal message is a list of entries, not {type(data).__name__}")
+    out: list[tuple[AccountSignal, list[str]]] = []
+    for entry in data:
+        if not isinstance(entry, list) or len(entry) != 2:
+            raise ValueError("a signal message entry is a [signal, keys] pair")
+        body, keys = entry
+        if not isinstance(keys, list):
+            raise TypeError(f"a signal entry's keys are a list, not {type(keys).__name__}")
+        only: list[str] = []
+        for key in keys:
+            if not isinstance(key, str):
+                raise TypeError(f"a signal key is a string, not {type(key).__name__}")
+            only.append(key)
+        out.append((AccountSignal.decode(body), only))
+    return out

@@ -16,7 +16,7 @@ from mode.utils.tracebacks import format_task_stack
 
 from app.broker import create_topics
 from app.core.engine import Engine
-from app.core.types import AccountSignal
+from app.core.types import decode_signal_entries
 from app.findings.policy import AlertPolicy
 from app.findings.suppress import Suppressions
 from app.metrics import Metrics, start_http_server
@@ -267,14 +267,11 @@ class DetectorWorker:
         """
         out = BatchOutput()
         observe = self.engine.observe_signal
-        decode = AccountSignal.decode
+        decode = decode_signal_entries
         newest: dict[int, float] = {}  # newest signal time per signal-topic partition
         for message in batch:
             try:
-                entries = [
-                    (decode(body), [str(k) for k in keys])
-                    for body, keys in orjson.loads(message.value or b"")
-                ]
+                entries = decode(orjson.loads(message.value or b""))
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
                 # Only workers write this topic, so this is a bug or a foreign producer: keep
                 # the message in the DLQ, where it can be read, and go on.

@@ -11,7 +11,7 @@ from app.core.coordination import IGNORED, CoordinationConfig, CoordinationDetec
 from app.core.coordination_sketch import seeded_hash
 from app.core.engine import Engine, EngineConfig
 from app.core.text import FLAG_COT
-from app.core.types import AccountSignal, Detection
+from app.core.types import AccountSignal, Detection, decode_signal_entries
 from app.events import event_from_dict
 from app.sim import load_scenario
 from app.sim.generate import generate
@@ -188,8 +188,8 @@ def _rekeyed(det: CoordinationDetector, s: AccountSignal, partitions: int) -> li
     out: list[Detection] = []
     messages = Pipeline.signal_messages(BatchOutput(signals=[s]), partitions)
     for _, _, value in messages:
-        for body, keys in orjson.loads(value):
-            out.extend(det.observe(AccountSignal.decode(body), keys))
+        for signal, keys in decode_signal_entries(orjson.loads(value)):
+            out.extend(det.observe(signal, keys))
     return out
 
 
@@ -242,9 +242,9 @@ def test_only_keys_that_form_groups_travel_and_every_signal_counts_once() -> Non
     for s in signals:
         got_whole.extend(whole.observe(s))
         for _, _, value in Pipeline.signal_messages(BatchOutput(signals=[s]), 4):
-            for body, keys in orjson.loads(value):
+            for signal, keys in decode_signal_entries(orjson.loads(value)):
                 delivered += keys
-                got_rekeyed.extend(rekeyed.observe(AccountSignal.decode(body), keys))
+                got_rekeyed.extend(rekeyed.observe(signal, keys))
     assert "cohort:x:1" in delivered
     routed = [k for k in delivered if k.partition(":")[0] not in IGNORED]
     assert len(routed) == len(delivered) - 1, "no template band or cohort key travels"

@@ -5,7 +5,7 @@ import pytest
 
 from app.core.coordination import signal_from_event, signal_keys
 from app.core.coordination_keys import key_kind, network_prefix, template_keys
-from app.core.types import AccountSignal
+from app.core.types import AccountSignal, decode_signal_entries
 from app.events import Event
 
 TS = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -96,3 +96,23 @@ def test_signal_wire_forms_roundtrip_and_garbage_is_refused() -> None:
     for bad in ("text", 7, None, [1, 2, 3], sig.to_list()[:-1], {"ts": 1.0}):
         with pytest.raises((TypeError, ValueError, KeyError)):
             AccountSignal.decode(bad)
+
+
+def test_signal_message_entries_decode_and_anything_else_is_refused() -> None:
+    """A message of the signal topic is a list of [signal, keys] entries; the worker sends
+    to its DLQ whatever raises here, so nothing malformed is half-read or coerced."""
+    sig = signal_from_event(_event(ip="1.2.3.4"), events=1, risk=0.1, harvest=0.0)
+    keys = [k for k in sig.keys if k.startswith("net:")]
+    message = orjson.loads(orjson.dumps([[sig.to_list(), keys], [sig.to_dict(), []]]))
+    assert decode_signal_entries(message) == [(sig, keys), (sig, [])]
+    body = sig.to_list()
+    for bad in (
+        {"not": "a list"},
+        [body],  # an entry without its keys
+        [[body, keys, "extra"]],
+        [[body, "net:1.2.3"]],  # keys as a string, not a list
+        [[body, [5]]],  # a key that is not a string
+        [[{"ts": 1.0}, keys]],  # a signal without its fields
+    ):
+        with pytest.raises((TypeError, ValueError, KeyError)):
+            decode_signal_entries(bad)
