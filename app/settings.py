@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     # offsets below the records it serves, so the helpers that run it turn the check off.
     recovery_consistency_check: bool = True
     stream_buffer_maxsize: int = Field(default=20_000, ge=100)
+    # Python's cyclic garbage collector scans its young generation after this many net
+    # allocations of container objects (Python's own default is 700; 0 keeps it). Every
+    # event and signal allocates dozens, so the default collects hundreds of times a second.
+    gc_young_threshold: int = Field(default=100_000, ge=0, le=10_000_000)
     session_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     # After SIGTERM/SIGINT, exit anyway if a graceful stop has not finished (broker gone).
     shutdown_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
