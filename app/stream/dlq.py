@@ -10,6 +10,9 @@ import orjson
 _TEXT_FIELDS = ("prompt", "system_prompt")
 # For payloads that are not parseable JSON: blank out anything that looks like a text field.
 _TEXT_RE = re.compile(rb'("(?:system_)?prompt"\s*:\s*")((?:[^"\\]|\\.)*)("?)', re.DOTALL)
+_KEY_RE = re.compile(rb'"(?:system_)?prompt"\s*:')
+REDACTED = b"prompt text removed"
+DROPPED = b"payload dropped: not JSON, and prompt text could not be located in it"
 
 
 @dataclass(slots=True, frozen=True)
@@ -21,21 +24,41 @@ class DeadLetter:
     headers: list[tuple[str, bytes]]
 
 
-def redact_text(value: bytes) -> tuple[bytes, bool]:
-    """Remove raw prompt text from a rejected payload; return (payload, whether redacted)."""
-    if b"prompt" not in value:
-        return value, False
+def redact_text(value: bytes) -> tuple[bytes, bytes]:
+    """Remove raw prompt text from a rejected payload: (payload, what was done, or b"").
+
+    A JSON payload loses every ``prompt`` and ``system_prompt`` field at any depth (a batch
+    in an array, a nested request, a key written with escapes). A payload that is not JSON
+    keeps its bytes with each ``"prompt": "..."`` string blanked; where that cannot be sure
+    of every text field (a field that is not a plain string, or escapes that could spell
+    one) the payload is dropped and only the headers remain.
+    """
+    if b"prompt" not in value and b"\\u" not in value:
+        return value, b""
     try:
         obj = orjson.loads(value)
     except orjson.JSONDecodeError:
         redacted, count = _TEXT_RE.subn(rb"\1[redacted]\3", value)
-        return redacted, count > 0
-    if isinstance(obj, dict) and any(f in obj for f in _TEXT_FIELDS):
-        for field in _TEXT_FIELDS:
-            if field in obj:
-                obj[field] = "[redacted]"
-        return orjson.dumps(obj), True
-    return value, False
+        if b"\\u" in value or len(_KEY_RE.findall(redacted)) > count:
+            return b"", DROPPED
+        return redacted, REDACTED if count else b""
+    return (orjson.dumps(obj), REDACTED) if _strip_text(obj) else (value, b"")
+
+
+def _strip_text(obj: object) -> bool:
+    """Blank every text field in a decoded JSON value, at any depth; whether any was."""
+    found, todo = False, [obj]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, dict):
+            for field in _TEXT_FIELDS:
+                if field in item:
+                    item[field] = "[redacted]"
+                    found = True
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+    return found
 
 
 def dead_letter(
@@ -66,7 +89,7 @@ def dead_letter(
         ("time", f"{now:.3f}".encode()),
     ]
     if redacted:
-        headers.append(("redacted", b"prompt text removed"))
+        headers.append(("redacted", redacted))
     if original_size > len(payload):
         headers.append(("truncated", f"first {len(payload)} of {original_size} bytes".encode()))
     return DeadLetter(key=key, value=payload, headers=headers)

@@ -25,6 +25,29 @@ def test_prompt_text_is_redacted_in_json_and_broken_json():
     assert redacted and b"secret words" not in value
 
 
+def test_prompt_text_is_redacted_at_any_depth_or_the_payload_dropped():
+    """Batches in an array, nested requests and escaped keys lose their text; a payload that
+    is not JSON and holds a text field the pattern cannot blank is dropped whole."""
+    secret = b"SECRET words"
+    for payload in (
+        b'[{"prompt": "SECRET words"}, {"system_prompt": "SECRET words"}]',
+        b'{"req": {"messages": [{"prompt": "SECRET words"}]}}',
+        b'{"\\u0070rompt": "SECRET words", "ts": "bad"}',
+    ):
+        value, how = redact_text(payload)
+        assert how == b"prompt text removed" and secret not in value, payload
+        assert orjson.loads(value), "the payload stays JSON"
+    for payload in (
+        b'{"prompt": ["SECRET words"], bad',  # not a plain string: the pattern cannot blank it
+        b'{"\\u0070rompt": "SECRET words", bad',  # escapes in a payload that is not JSON
+    ):
+        value, how = redact_text(payload)
+        assert value == b"" and how.startswith(b"payload dropped"), payload
+        letter = dead_letter(None, payload, "invalid_json", "bad", "t", 0, 0, 0.0)
+        assert letter.value == b"" and dict(letter.headers)["redacted"] == how
+    assert redact_text(b'{"a": 1, bad') == (b'{"a": 1, bad', b""), "nothing to remove: kept"
+
+
 def test_large_payload_is_truncated_and_marked():
     letter = dead_letter(None, b"x" * 1000, "too_large", "too big", "t", 0, 0, 0.0, max_bytes=100)
     assert len(letter.value) == 100
