@@ -100,8 +100,8 @@ class AccountSignal:
         account_id, ts, keys, events, model, age, risk, harvest, features, org, fp, flags = data
         return cls(
             str(account_id), float(ts), tuple(str(k) for k in keys), int(events), str(model),
-            None if age is None else float(age), float(risk), float(harvest), dict(features),
-            str(org), int(fp), int(flags),
+            None if age is None else float(age), float(risk), float(harvest),
+            _features(features), str(org), _fingerprint(fp), int(flags),
         )  # fmt: skip
 
     @classmethod
@@ -126,11 +126,24 @@ class AccountSignal:
             account_age_days=data.get("account_age_days"),  # type: ignore[arg-type]
             risk=float(data.get("risk") or 0.0),  # type: ignore[arg-type]
             harvest=float(data.get("harvest") or 0.0),  # type: ignore[arg-type]
-            features=dict(data.get("features") or {}),  # type: ignore[call-overload]
+            features=_features(data.get("features") or {}),
             org_id=str(data.get("org_id") or ""),
-            prompt_fp=int(data.get("prompt_fp") or 0),  # type: ignore[call-overload]
+            prompt_fp=_fingerprint(data.get("prompt_fp") or 0),
             flags=int(data.get("flags") or 0),  # type: ignore[call-overload]
         )
+
+
+def _features(value: Any) -> dict[str, float]:
+    """A signal's feature summary from the wire: names to numbers, or TypeError/ValueError."""
+    return {str(name): float(x) for name, x in dict(value).items()}
+
+
+def _fingerprint(value: Any) -> int:
+    """A 64-bit SimHash from the wire (0 when unknown), or ValueError out of range."""
+    fp = int(value)
+    if not 0 <= fp < 1 << 64:
+        raise ValueError("a prompt fingerprint is an unsigned 64-bit number")
+    return fp
 
 
 def decode_signal_entries(data: Any) -> list[tuple[AccountSignal, list[str]]]:

@@ -47,15 +47,25 @@ def parse_verdict(raw: bytes) -> Verdict:
         raise EventError("missing_field", "feedback needs a non-empty string target")
     if obj.get("verdict") not in VERDICTS:
         raise EventError("wrong_type", f"verdict must be one of {', '.join(VERDICTS)}")
-    expires = obj.get("expires_ts")
     return Verdict(
         target=obj["target"],
         verdict=obj["verdict"],
         note=str(obj.get("note", ""))[:500],
-        ts=float(obj.get("ts") or 0.0),
+        ts=_seconds(obj, "ts") or 0.0,
         analyst=str(obj.get("analyst", ""))[:100],
-        expires_ts=float(expires) if isinstance(expires, int | float) else None,
+        expires_ts=_seconds(obj, "expires_ts"),
     )
+
+
+def _seconds(obj: dict[str, Any], key: str) -> float | None:
+    """An optional epoch-seconds field: a number or absent; anything else is malformed
+    (a worker that crashed on it would crash again on every restart, reading it again)."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise EventError("wrong_type", f"{key} must be epoch seconds, got {type(value).__name__}")
+    return float(value)
 
 
 def apply_verdict(verdict: Verdict, policy: AlertPolicy) -> None:

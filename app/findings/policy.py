@@ -6,6 +6,7 @@ stable uid, so a restarted worker that re-imports the records continues the same
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,8 @@ from app.findings.ocsf import (
     finding_uid,
 )
 from app.findings.suppress import Suppressions
+
+log = logging.getLogger(__name__)
 
 # Score at or above which a severity applies (Low=2 .. Critical=5).
 SEVERITY_FLOORS = ((5, 0.92), (4, 0.8), (3, 0.6), (2, 0.0))
@@ -123,7 +126,10 @@ class AlertPolicy:
         if record is None and self.loader is not None:
             data = self.loader(uid)
             if data:
-                self.import_record(data)
+                try:
+                    self.import_record(data)
+                except ValueError as exc:
+                    log.warning("finding %s: stored record skipped, starting afresh: %s", uid, exc)
                 record = self.records.get(uid)
         boost = self.config.severity_boost if self._related_confirmed(detection) else 0
         if record is None:
@@ -253,5 +259,8 @@ class AlertPolicy:
         """Restore one finding record exported by :meth:`export_record` (empty: closed)."""
         if not data:
             return
-        fields = orjson.loads(data)
-        self.records[fields["uid"]] = FindingRecord(**fields)
+        try:
+            record = FindingRecord(**orjson.loads(data))
+        except (orjson.JSONDecodeError, TypeError) as exc:  # another version's, or damaged
+            raise ValueError(f"unreadable finding record ({type(exc).__name__})") from None
+        self.records[record.uid] = record

@@ -25,7 +25,7 @@ from app.settings import Settings
 from app.stream.app import build_app
 from app.stream.dlq import dead_letter
 from app.stream.feedback import follow_feedback
-from app.stream.pipeline import BatchOutput, Consumed, Pipeline
+from app.stream.pipeline import PROCESSING_ERROR, BatchOutput, Consumed, Pipeline
 from app.stream.state import CheckpointedEngine, table_writer
 from app.stream.watermark import Watermark
 
@@ -283,6 +283,7 @@ class DetectorWorker:
         observe = self.engine.observe_signal
         decode = decode_signal_entries
         newest: dict[int, float] = {}  # newest signal time per signal-topic partition
+        failures = 0
         for message in batch:
             try:
                 entries = decode(orjson.loads(message.value or b""))
@@ -308,12 +309,41 @@ class DetectorWorker:
                 )
                 self.metrics.dlq.labels(reason="internal_signal").inc()
                 continue
+            failed = 0
             for signal, keys in entries:
-                self.pipeline.apply_detections(observe(signal, keys), out)
+                try:
+                    self.pipeline.apply_detections(observe(signal, keys), out)
+                except Exception as exc:  # a bug must not stop the partition: keep the message
+                    failed += 1
+                    if failed == 1 and failures == 0:  # one traceback per batch
+                        log.exception(
+                            "coordination failed on a signal of %s[%s]@%s (%s); the message "
+                            "is kept in the DLQ",
+                            message.topic, message.partition, message.offset,
+                            type(exc).__name__,
+                        )  # fmt: skip
+            if failed:
+                failures += failed
+                out.dead_letters.append(
+                    dead_letter(
+                        message.key,
+                        message.value,
+                        PROCESSING_ERROR,
+                        f"coordination failed on {failed} of its {len(entries)} signals; the "
+                        "others were processed",
+                        message.topic,
+                        message.partition,
+                        message.offset,
+                        time.time(),
+                    )
+                )
+                self.metrics.dlq.labels(reason=PROCESSING_ERROR).inc()
             if entries:
                 newest[message.partition] = max(
                     newest.get(message.partition, 0.0), max(sig.ts for sig, _ in entries)
                 )
+        if failures > 1:
+            log.error("coordination failed on %d signals of this batch, kept in the DLQ", failures)
         self.signal_watermark.advance(newest, time.monotonic())
         # Links go to their table with the batch that made them: Faust flushes the producer
         # before it commits these signals' offsets, so a group that fired before a crash
@@ -369,7 +399,11 @@ class DetectorWorker:
                 continue  # closed: the record was emptied
             uid = key.decode() if isinstance(key, bytes) else str(key)
             if uid not in records:
-                self.policy.import_record(value)
+                try:
+                    self.policy.import_record(value)
+                except ValueError as exc:
+                    log.warning("skipped a finding record %r: %s", key, exc)
+                    continue
                 restored += 1
         return restored
 

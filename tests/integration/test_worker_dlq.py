@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import orjson
 import pytest
@@ -166,3 +167,41 @@ def test_a_malformed_internal_signal_message_is_dead_lettered(broker, worker, un
     produce(broker.bootstrap, env["ABUSE_EVENTS_TOPIC"], [(b"acct-1", _valid(1))])
     assert wait_for(lambda: proc.metric("abuse_detector_events_processed_total") >= 1, 30)
     assert proc.alive()
+
+
+def test_a_signal_the_core_fails_on_is_dead_lettered_and_the_worker_goes_on(
+    broker, unique, tmp_path
+):
+    # Coordination raises on every signal of one account (a core bug, injected through
+    # tests/integration/faulty_core): the signal message is kept in the DLQ as
+    # processing_error, the worker neither stops nor reads it again, and goes on.
+    env = {
+        **worker_env(unique),
+        "FAULT_INJECT_ACCOUNT": "boom",
+        "PYTHONPATH": str(Path(__file__).parent / "faulty_core"),
+    }
+    app_id, log = f"test-fault-{unique}", tmp_path / "worker.log"
+    boom = orjson.dumps({**orjson.loads(_valid(0)), "account_id": "boom", "event_id": "b0"})
+    with WorkerProcess(broker.url, app_id, env=env, log_path=log) as proc:
+        proc.wait_ready(90)
+        produce(broker.bootstrap, env["ABUSE_EVENTS_TOPIC"], [(b"boom", boom)])
+        dlq = read_topic(broker.bootstrap, env["ABUSE_DLQ_TOPIC"], expect=1, timeout=60)
+        assert len(dlq) == 1
+        headers = {k: v.decode() for k, v in dlq[0].headers}
+        assert headers["reason"] == "processing_error"
+        assert headers["source_topic"] == f"{app_id}-account-signals"
+        entries = orjson.loads(dlq[0].value)
+        assert [body[0] for body, _ in entries] == ["boom"], "the message holds boom's signal"
+        produce(
+            broker.bootstrap,
+            env["ABUSE_EVENTS_TOPIC"],
+            [(b"acct-1", _valid(i)) for i in range(1, 11)],
+        )
+        assert wait_for(lambda: proc.metric("abuse_detector_events_processed_total") >= 11, 30)
+        time.sleep(2)  # their signals through coordination too
+        assert proc.alive(), proc.log_tail()
+        assert proc.metric('abuse_detector_dlq_events_total{reason="processing_error"}') == 1
+        assert len(read_topic(broker.bootstrap, env["ABUSE_DLQ_TOPIC"], idle=1.0)) == 1
+    text = log.read_text()
+    assert text.count("coordination failed on a signal") == 1
+    assert "fault injected by the test" in text

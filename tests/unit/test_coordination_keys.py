@@ -113,6 +113,9 @@ def test_signal_message_entries_decode_and_anything_else_is_refused() -> None:
         [[body, "net:1.2.3"]],  # keys as a string, not a list
         [[body, [5]]],  # a key that is not a string
         [[{"ts": 1.0}, keys]],  # a signal without its fields
+        [[[*body[:10], -1, body[11]], keys]],  # a fingerprint no SimHash can have
+        [[[*body[:10], 1 << 64, body[11]], keys]],
+        [[[*body[:8], {"rate_per_min": "fast"}, *body[9:]], keys]],  # a feature not a number
     ):
         with pytest.raises((TypeError, ValueError, KeyError)):
             decode_signal_entries(bad)

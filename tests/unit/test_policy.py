@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from app.core.types import Detection, Evidence
@@ -158,3 +159,40 @@ def test_learner_is_silent_until_it_has_enough_verdicts():
     evidence = [Evidence("timing_regularity", 0.97, 0.3)]
     assert policy.learner.probability({"timing_regularity": 0.97}) is None
     assert len(policy.apply(Detection("account-extraction", "x", 0.8, T0, T0, evidence))) == 1
+
+
+def test_a_verdict_with_a_malformed_time_is_refused_not_raised_through():
+    """Every field a verdict converts is checked: the follower skips what parse_verdict
+    refuses (EventError) and would die on anything else, then read it again on restart."""
+    from app.errors import EventError
+    from app.findings.feedback import parse_verdict
+
+    good = parse_verdict(b'{"target": "a", "verdict": "confirmed", "ts": 5, "expires_ts": 9.5}')
+    assert (good.ts, good.expires_ts) == (5.0, 9.5)
+    assert parse_verdict(b'{"target": "a", "verdict": "confirmed"}').expires_ts is None
+    for bad in (
+        b'{"target": "a", "verdict": "confirmed", "ts": "2026-01-01T00:00:00Z"}',
+        b'{"target": "a", "verdict": "confirmed", "ts": true}',
+        b'{"target": "a", "verdict": "false_positive", "expires_ts": "tomorrow"}',
+        b'{"target": "a", "verdict": "false_positive", "expires_ts": [1]}',
+    ):
+        with pytest.raises(EventError) as info:
+            parse_verdict(bad)
+        assert info.value.reason == "wrong_type"
+
+
+def test_an_unreadable_stored_record_is_skipped_not_raised():
+    """A finding record written by another version (a field this one lacks) or damaged:
+    restoring refuses it with ValueError, and a detection whose stored record is such
+    starts the finding afresh instead of failing every event of the account."""
+    policy = AlertPolicy()
+    policy.apply(account_detection(T0))
+    uid = finding_uid("account-extraction", "acct-1")
+    stale = orjson.loads(policy.export_record(uid))
+    for bad in (b"not json", orjson.dumps({**stale, "added_later": 1}), orjson.dumps({"uid": uid})):
+        with pytest.raises(ValueError):
+            AlertPolicy().import_record(bad)
+        fresh = AlertPolicy()
+        fresh.loader = lambda _uid, bad=bad: bad
+        [finding] = fresh.apply(account_detection(T0 + 60))
+        assert finding["activity_id"] == 1 and finding["finding_info"]["uid"] == uid
