@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
 import tempfile
+from collections.abc import Mapping
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Literal
@@ -15,6 +19,7 @@ from app.errors import SettingsError
 
 ENV_PREFIX = "ABUSE_"
 BROKER_SCHEMES = ("kafka",)
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
 
 class Settings(BaseSettings):
@@ -30,7 +35,7 @@ class Settings(BaseSettings):
     sasl_password: SecretStr | None = None
     ssl_cafile: str | None = None
 
-    # Topics (DESIGN.md) and their shape when we create them.
+    # Topics and their shape when the worker creates them.
     events_topic: str = "api-events"
     dlq_topic: str = "api-events-dlq"
     alerts_topic: str = "abuse-alerts"
@@ -104,6 +109,32 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("events_topic", "dlq_topic", "alerts_topic", "feedback_topic", "app_id")
+    @classmethod
+    def _check_topic_name(cls, value: str) -> str:
+        # The app id prefixes the internal topics, so it obeys Kafka's topic name rule too.
+        if not _TOPIC_NAME.fullmatch(value) or value in (".", ".."):
+            raise ValueError(
+                f"{value!r} is not a Kafka topic name (letters, digits, '.', '_' and '-', "
+                "at most 249)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_topics_differ(self) -> Settings:
+        topics = {
+            "ABUSE_EVENTS_TOPIC": self.events_topic,
+            "ABUSE_DLQ_TOPIC": self.dlq_topic,
+            "ABUSE_ALERTS_TOPIC": self.alerts_topic,
+            "ABUSE_FEEDBACK_TOPIC": self.feedback_topic,
+        }
+        seen: dict[str, str] = {}
+        for name, topic in topics.items():
+            if topic in seen:  # dead letters or findings would be read back as events
+                raise ValueError(f"{seen[topic]} and {name} are the same topic {topic!r}")
+            seen[topic] = name
+        return self
+
     @model_validator(mode="after")
     def _check_sasl(self) -> Settings:
         if self.security_protocol.startswith("SASL") and not self.sasl_mechanism:
@@ -111,6 +142,11 @@ class Settings(BaseSettings):
         if self.sasl_mechanism and not (self.sasl_username and self.sasl_password):
             raise ValueError(
                 "ABUSE_SASL_MECHANISM needs ABUSE_SASL_USERNAME and ABUSE_SASL_PASSWORD"
+            )
+        if self.sasl_mechanism and not self.security_protocol.startswith("SASL"):
+            raise ValueError(
+                "ABUSE_SASL_MECHANISM needs ABUSE_SECURITY_PROTOCOL SASL_SSL or SASL_PLAINTEXT "
+                f"(it is {self.security_protocol}, which sends no credentials)"
             )
         return self
 
@@ -124,8 +160,23 @@ class Settings(BaseSettings):
         return servers
 
 
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """``ABUSE_*`` environment variables that name no setting (a typo is ignored otherwise)."""
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    env = os.environ if environ is None else environ
+    return sorted(k for k in env if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build the settings from the environment plus overrides; raise one readable line on error."""
+    unknown = unknown_variables()
+    if unknown:
+        known = [f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields]
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name.upper(), known, n=1)
+            hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+        raise SettingsError("invalid settings: no such setting " + ", ".join(hints))
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

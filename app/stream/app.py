@@ -20,7 +20,7 @@ RAW: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
 
 @dataclass(slots=True)
 class Topics:
-    """The topics of DESIGN.md plus the internal re-keyed signal topic."""
+    """The four topics of the settings plus the internal re-keyed signal topic."""
 
     events: faust.TopicT
     dlq: faust.TopicT

@@ -32,6 +32,14 @@ def test_several_brokers():
         ({"store_url": "redis://x"}, "unknown table store"),
         ({"security_protocol": "SASL_SSL"}, "ABUSE_SASL_MECHANISM"),
         ({"sasl_mechanism": "SCRAM-SHA-512", "sasl_username": "u"}, "ABUSE_SASL_PASSWORD"),
+        (
+            {"sasl_mechanism": "PLAIN", "sasl_username": "u", "sasl_password": "p"},
+            "ABUSE_SECURITY_PROTOCOL SASL_SSL or SASL_PLAINTEXT",
+        ),
+        ({"dlq_topic": "api-events"}, "ABUSE_EVENTS_TOPIC and ABUSE_DLQ_TOPIC are the same"),
+        ({"alerts_topic": "abuse-feedback"}, "ABUSE_ALERTS_TOPIC and ABUSE_FEEDBACK_TOPIC"),
+        ({"events_topic": "api events"}, "not a Kafka topic name"),
+        ({"app_id": "abuse/detector"}, "ABUSE_APP_ID"),
     ],
 )
 def test_bad_settings_raise_one_line(overrides, needle):
@@ -43,7 +51,10 @@ def test_bad_settings_raise_one_line(overrides, needle):
 
 def test_password_is_secret():
     settings = load_settings(
-        sasl_mechanism="SCRAM-SHA-256", sasl_username="u", sasl_password="hunter2-secret"
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-256",
+        sasl_username="u",
+        sasl_password="hunter2-secret",
     )
     assert "hunter2-secret" not in repr(settings) and "hunter2-secret" not in str(settings)
     assert settings.sasl_password is not None
@@ -56,6 +67,7 @@ def test_password_is_secret():
         {"ABUSE_BROKER_URL": "amqp://localhost:5672"},
         {"ABUSE_PARTITIONS": "-4"},
         {"ABUSE_METRICS_PORT": "99999"},
+        {"ABUSE_BATCHSIZE": "5"},  # a typo: no such setting
     ],
 )
 def test_worker_refuses_bad_settings_with_one_line(env):
@@ -94,3 +106,13 @@ def test_the_recovery_consistency_check_reaches_faust(tmp_path) -> None:
     off, _ = build_app(load_settings(data_dir=str(tmp_path), recovery_consistency_check=False))
     assert on.conf.recovery_consistency_check is True
     assert off.conf.recovery_consistency_check is False
+
+
+def test_a_misspelt_variable_is_named_with_the_setting_it_resembles(monkeypatch) -> None:
+    monkeypatch.setenv("ABUSE_BATCHSIZE", "5")
+    monkeypatch.setenv("ABUSE_NO_SUCH_THING", "1")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    message = str(info.value)
+    assert "ABUSE_BATCHSIZE (did you mean ABUSE_BATCH_SIZE?)" in message
+    assert "ABUSE_NO_SUCH_THING" in message and "\n" not in message
