@@ -115,6 +115,7 @@ class DetectorWorker:
         self.pipeline = Pipeline(self.stage, self.policy, max_event_bytes=settings.max_event_bytes)
         self._assigned = False
         self.watermark = Watermark()
+        self._unsent: list[dict[str, Any]] = []  # a failed checkpoint's findings, sent next time
         # The coordination stage runs behind the account stage (its signals make a round
         # trip through a topic): campaign findings must not close on the events' clock
         # while signals of that time are still on their way.
@@ -438,19 +439,20 @@ class DetectorWorker:
         """Write changed account state and finding records; publish closes of quiet findings.
 
         Closes come first, so a closed finding's record is emptied in the same checkpoint and
-        a later detection starts a new lifecycle instead of reviving the stale record.
+        a later detection starts a new lifecycle instead of reviving the stale record. The
+        records are written once the checkpoint's findings are on the broker; findings whose
+        publish failed go out first at the next checkpoint (the policy has already let go of
+        a closed finding, so nothing else would send its close).
         """
         self.stage.checkpoint(self._put_account)
         watermark = self.close_watermark(time.monotonic())
         out = BatchOutput()
+        out.findings.extend(self._unsent)
         if watermark and self.engine.coordination is not None:
             # Parts due by the stream's event time go out even when no signal arrives to
             # sweep them (a campaign's traffic, or all traffic, has stopped).
             self.pipeline.apply_detections(self.engine.coordination.due(watermark), out)
         closes = self.policy.close_quiet(watermark) if watermark else []
-        for uid in self.policy.dirty:
-            self._put_finding(uid.encode(), self.policy.export_record(uid) or b"")
-        self.policy.dirty.clear()
         self._save_links()
         if self.engine.coordination is not None:
             now = time.monotonic()
@@ -460,7 +462,15 @@ class DetectorWorker:
                     self._put_group(key, value)
         out.findings.extend(closes)
         if out.findings:
-            await self.publish(out)
+            try:
+                await self.publish(out)
+            except BaseException:
+                self._unsent = out.findings
+                raise
+            self._unsent = []
+        for uid in self.policy.dirty:
+            self._put_finding(uid.encode(), self.policy.export_record(uid) or b"")
+        self.policy.dirty.clear()
 
     def _check_signal_partitions(self) -> None:
         """Send signals to the partitions the signal topic really has.
