@@ -84,6 +84,8 @@ def test_statefulset_keeps_state_on_a_volume() -> None:
     (claim,) = sts["spec"]["volumeClaimTemplates"]
     mounts = {m["name"]: m["mountPath"] for m in worker_container()["volumeMounts"]}
     assert mounts[claim["metadata"]["name"]] == config()["ABUSE_DATA_DIR"]
+    # The volume is worth keeping only for a store on disk: memory:// reads every changelog.
+    assert config()["ABUSE_STORE_URL"] == "rocksdb://"
     assert (
         sts["spec"]["selector"]["matchLabels"].items()
         <= sts["spec"]["template"]["metadata"]["labels"].items()
