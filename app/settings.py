@@ -160,21 +160,35 @@ class Settings(BaseSettings):
         return servers
 
 
+KNOWN_VARIABLES = sorted(f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields)
+# What Kubernetes puts in every pod for each Service of its namespace ("service links"): a
+# Service named abuse-detector-metrics gives ABUSE_DETECTOR_METRICS_SERVICE_HOST and more.
+_SERVICE_LINK = re.compile(
+    r".+_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)"
+)
+
+
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
-    """``ABUSE_*`` environment variables that name no setting (a typo is ignored otherwise)."""
-    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    """``ABUSE_*`` environment variables that name no setting (a typo is ignored otherwise),
+    leaving out Kubernetes' service-link variables."""
     env = os.environ if environ is None else environ
-    return sorted(k for k in env if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
+    known = set(KNOWN_VARIABLES)
+    return sorted(
+        k
+        for k in env
+        if k.upper().startswith(ENV_PREFIX)
+        and k.upper() not in known
+        and not _SERVICE_LINK.fullmatch(k.upper())
+    )
 
 
 def load_settings(**overrides: object) -> Settings:
     """Build the settings from the environment plus overrides; raise one readable line on error."""
     unknown = unknown_variables()
     if unknown:
-        known = [f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields]
         hints = []
         for name in unknown:
-            close = difflib.get_close_matches(name.upper(), known, n=1)
+            close = difflib.get_close_matches(name.upper(), KNOWN_VARIABLES, n=1)
             hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
         raise SettingsError("invalid settings: no such setting " + ", ".join(hints))
     try:

@@ -116,3 +116,18 @@ def test_a_misspelt_variable_is_named_with_the_setting_it_resembles(monkeypatch)
     message = str(info.value)
     assert "ABUSE_BATCHSIZE (did you mean ABUSE_BATCH_SIZE?)" in message
     assert "ABUSE_NO_SUCH_THING" in message and "\n" not in message
+
+
+def test_kubernetes_service_links_are_not_taken_for_typos() -> None:
+    from app.settings import unknown_variables
+
+    links = {
+        "ABUSE_DETECTOR_METRICS_SERVICE_HOST": "10.0.0.7",
+        "ABUSE_DETECTOR_METRICS_SERVICE_PORT": "9464",
+        "ABUSE_DETECTOR_METRICS_SERVICE_PORT_METRICS": "9464",
+        "ABUSE_DETECTOR_METRICS_PORT": "tcp://10.0.0.7:9464",
+        "ABUSE_DETECTOR_METRICS_PORT_9464_TCP": "tcp://10.0.0.7:9464",
+        "ABUSE_DETECTOR_METRICS_PORT_9464_TCP_ADDR": "10.0.0.7",
+    }
+    assert unknown_variables({**links, "ABUSE_BATCH_SIZE": "5", "PATH": "/bin"}) == []
+    assert unknown_variables({**links, "ABUSE_BATCHSIZE": "5"}) == ["ABUSE_BATCHSIZE"]
