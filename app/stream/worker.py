@@ -31,6 +31,7 @@ from app.stream.watermark import Watermark
 
 log = logging.getLogger(__name__)
 ACTIVITY = {1: "new", 2: "update", 3: "close"}
+UNSENT_TRIES = 5  # checkpoints in a row a finding is offered to the broker before it is dropped
 
 
 def task_stacks() -> str:
@@ -116,6 +117,7 @@ class DetectorWorker:
         self._assigned = False
         self.watermark = Watermark()
         self._unsent: list[dict[str, Any]] = []  # a failed checkpoint's findings, sent next time
+        self._unsent_tries = 0
         # The coordination stage runs behind the account stage (its signals make a round
         # trip through a topic): campaign findings must not close on the events' clock
         # while signals of that time are still on their way.
@@ -439,10 +441,11 @@ class DetectorWorker:
         """Write changed account state and finding records; publish closes of quiet findings.
 
         Closes come first, so a closed finding's record is emptied in the same checkpoint and
-        a later detection starts a new lifecycle instead of reviving the stale record. The
-        records are written once the checkpoint's findings are on the broker; findings whose
-        publish failed go out first at the next checkpoint (the policy has already let go of
-        a closed finding, so nothing else would send its close).
+        a later detection starts a new lifecycle instead of reviving the stale record (the
+        records are written before the publish: a batch handled while it waits must not load
+        a closed finding's old record back). Findings whose publish failed go out first at
+        the next checkpoint, up to ``UNSENT_TRIES`` times: the policy has let go of a closed
+        finding, so nothing else would send its close.
         """
         self.stage.checkpoint(self._put_account)
         watermark = self.close_watermark(time.monotonic())
@@ -453,6 +456,9 @@ class DetectorWorker:
             # sweep them (a campaign's traffic, or all traffic, has stopped).
             self.pipeline.apply_detections(self.engine.coordination.due(watermark), out)
         closes = self.policy.close_quiet(watermark) if watermark else []
+        for uid in self.policy.dirty:
+            self._put_finding(uid.encode(), self.policy.export_record(uid) or b"")
+        self.policy.dirty.clear()
         self._save_links()
         if self.engine.coordination is not None:
             now = time.monotonic()
@@ -465,12 +471,24 @@ class DetectorWorker:
             try:
                 await self.publish(out)
             except BaseException:
-                self._unsent = out.findings
+                self._keep_unsent(out.findings)
                 raise
-            self._unsent = []
-        for uid in self.policy.dirty:
-            self._put_finding(uid.encode(), self.policy.export_record(uid) or b"")
-        self.policy.dirty.clear()
+            self._unsent, self._unsent_tries = [], 0
+
+    def _keep_unsent(self, findings: list[dict[str, Any]]) -> None:
+        """Hold a failed checkpoint's findings for the next one; give up, loudly, after
+        ``UNSENT_TRIES`` failures in a row (a finding the broker always refuses must not
+        grow the list for ever)."""
+        self._unsent_tries += 1
+        if self._unsent_tries < UNSENT_TRIES:
+            self._unsent = findings
+            return
+        uids = sorted({f["finding_info"]["uid"] for f in findings})
+        log.error(
+            "dropping %d findings the broker refused at %d checkpoints in a row: %s",
+            len(findings), self._unsent_tries, ", ".join(uids[:10]),
+        )  # fmt: skip
+        self._unsent, self._unsent_tries = [], 0
 
     def _check_signal_partitions(self) -> None:
         """Send signals to the partitions the signal topic really has.
