@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
 _TEXT_FIELDS = ("prompt", "system_prompt")
-# For payloads that are not parseable JSON: blank out anything that looks like a text field.
-_TEXT_RE = re.compile(rb'("(?:system_)?prompt"\s*:\s*")((?:[^"\\]|\\.)*)("?)', re.DOTALL)
+# A text field in a payload that is not JSON, or in JSON text held in a string: blanked.
+_TEXT = r'("(?:system_)?prompt"\s*:\s*")((?:[^"\\]|\\.)*)("?)'
+_TEXT_RE = re.compile(_TEXT.encode(), re.DOTALL)
+_TEXT_IN_STR = re.compile(_TEXT, re.DOTALL)
 _KEY_RE = re.compile(rb'"(?:system_)?prompt"\s*:')
+# A key written with escapes ("\u0070rompt":) could be a text field no pattern sees.
+_ESCAPED_KEY = re.compile(rb'"(?:[^"\\]|\\.)*\\u[0-9a-fA-F]{4}(?:[^"\\]|\\.)*"\s*:')
 REDACTED = b"prompt text removed"
 DROPPED = b"payload dropped: not JSON, and prompt text could not be located in it"
 
@@ -28,10 +33,10 @@ def redact_text(value: bytes) -> tuple[bytes, bytes]:
     """Remove raw prompt text from a rejected payload: (payload, what was done, or b"").
 
     A JSON payload loses every ``prompt`` and ``system_prompt`` field at any depth (a batch
-    in an array, a nested request, a key written with escapes). A payload that is not JSON
-    keeps its bytes with each ``"prompt": "..."`` string blanked; where that cannot be sure
-    of every text field (a field that is not a plain string, or escapes that could spell
-    one) the payload is dropped and only the headers remain.
+    in an array, a nested request, a key written with escapes, JSON text held in a string).
+    A payload that is not JSON keeps its bytes with each ``"prompt": "..."`` string blanked;
+    where that cannot be sure of every text field (a field that is not a plain string, a
+    key written with escapes) the payload is dropped and only the headers remain.
     """
     if b"prompt" not in value and b"\\u" not in value:
         return value, b""
@@ -39,7 +44,7 @@ def redact_text(value: bytes) -> tuple[bytes, bytes]:
         obj = orjson.loads(value)
     except orjson.JSONDecodeError:
         redacted, count = _TEXT_RE.subn(rb"\1[redacted]\3", value)
-        if b"\\u" in value or len(_KEY_RE.findall(redacted)) > count:
+        if len(_KEY_RE.findall(redacted)) > count or _ESCAPED_KEY.search(value):
             return b"", DROPPED
         return redacted, REDACTED if count else b""
     return (orjson.dumps(obj), REDACTED) if _strip_text(obj) else (value, b"")
@@ -55,9 +60,20 @@ def _strip_text(obj: object) -> bool:
                 if field in item:
                     item[field] = "[redacted]"
                     found = True
-            todo.extend(item.values())
+            slots: list[tuple[Any, Any]] = list(item.items())
         elif isinstance(item, list):
-            todo.extend(item)
+            slots = list(enumerate(item))
+        else:
+            continue
+        for slot, inner in slots:
+            if isinstance(inner, str):
+                if "prompt" in inner:  # JSON text inside a string
+                    blanked, count = _TEXT_IN_STR.subn(r"\1[redacted]\3", inner)
+                    if count:
+                        item[slot] = blanked
+                        found = True
+            else:
+                todo.append(inner)
     return found
 
 

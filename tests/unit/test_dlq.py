@@ -33,6 +33,7 @@ def test_prompt_text_is_redacted_at_any_depth_or_the_payload_dropped():
         b'[{"prompt": "SECRET words"}, {"system_prompt": "SECRET words"}]',
         b'{"req": {"messages": [{"prompt": "SECRET words"}]}}',
         b'{"\\u0070rompt": "SECRET words", "ts": "bad"}',
+        b'{"body": "{\\"prompt\\": \\"SECRET words\\"}"}',  # JSON text in a string
     ):
         value, how = redact_text(payload)
         assert how == b"prompt text removed" and secret not in value, payload
@@ -46,6 +47,8 @@ def test_prompt_text_is_redacted_at_any_depth_or_the_payload_dropped():
         letter = dead_letter(None, payload, "invalid_json", "bad", "t", 0, 0, 0.0)
         assert letter.value == b"" and dict(letter.headers)["redacted"] == how
     assert redact_text(b'{"a": 1, bad') == (b'{"a": 1, bad', b""), "nothing to remove: kept"
+    escaped_value = b'{"user": "Jos\\u00e9", "ts": bad'  # escapes in a value, not a key
+    assert redact_text(escaped_value) == (escaped_value, b"")
 
 
 def test_large_payload_is_truncated_and_marked():
