@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,16 +135,27 @@ class AccountSignal:
 
 
 def _features(value: Any) -> dict[str, float]:
-    """A signal's feature summary from the wire: names to numbers, or TypeError/ValueError."""
-    return {str(name): float(x) for name, x in dict(value).items()}
+    """A signal's feature summary from the wire: names to finite numbers (not strings or
+    booleans, which float() would take), else TypeError or ValueError."""
+    out: dict[str, float] = {}
+    for name, x in dict(value).items():
+        if isinstance(x, bool) or not isinstance(x, int | float):
+            raise TypeError(f"signal feature {name!r} is not a number")
+        number = float(x)
+        if not math.isfinite(number):
+            raise ValueError(f"signal feature {name!r} is not finite")
+        out[str(name)] = number
+    return out
 
 
 def _fingerprint(value: Any) -> int:
-    """A 64-bit SimHash from the wire (0 when unknown), or ValueError out of range."""
-    fp = int(value)
-    if not 0 <= fp < 1 << 64:
+    """A 64-bit SimHash from the wire (0 when unknown): an integer in range, else
+    TypeError or ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("a prompt fingerprint is an integer")
+    if not 0 <= value < 1 << 64:
         raise ValueError("a prompt fingerprint is an unsigned 64-bit number")
-    return fp
+    return int(value)
 
 
 def decode_signal_entries(data: Any) -> list[tuple[AccountSignal, list[str]]]:

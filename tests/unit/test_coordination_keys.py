@@ -116,6 +116,10 @@ def test_signal_message_entries_decode_and_anything_else_is_refused() -> None:
         [[[*body[:10], -1, body[11]], keys]],  # a fingerprint no SimHash can have
         [[[*body[:10], 1 << 64, body[11]], keys]],
         [[[*body[:8], {"rate_per_min": "fast"}, *body[9:]], keys]],  # a feature not a number
+        [[[*body[:8], {"rate_per_min": "1.5"}, *body[9:]], keys]],  # a number in a string
+        [[[*body[:8], {"rate_per_min": True}, *body[9:]], keys]],
+        [[[*body[:10], "123", body[11]], keys]],  # a fingerprint in a string
+        [[[*body[:10], 3.9, body[11]], keys]],
     ):
         with pytest.raises((TypeError, ValueError, KeyError)):
             decode_signal_entries(bad)
