@@ -297,20 +297,8 @@ class DetectorWorker:
                     "malformed internal signal message at %s[%s]@%s sent to the DLQ: %s",
                     message.topic, message.partition, message.offset, type(exc).__name__,
                 )  # fmt: skip
-                out.dead_letters.append(
-                    dead_letter(
-                        message.key,
-                        message.value,
-                        "internal_signal",
-                        f"internal signal message is not a list of [signal, keys] entries "
-                        f"({type(exc).__name__})",
-                        message.topic,
-                        message.partition,
-                        message.offset,
-                        time.time(),
-                    )
-                )
-                self.metrics.dlq.labels(reason="internal_signal").inc()
+                detail = f"not a list of [signal, keys] entries ({type(exc).__name__})"
+                self._dead_letter_signal(out, message, "internal_signal", detail)
                 continue
             failed = 0
             for signal, keys in entries:
@@ -327,20 +315,10 @@ class DetectorWorker:
                         )  # fmt: skip
             if failed:
                 failures += failed
-                out.dead_letters.append(
-                    dead_letter(
-                        message.key,
-                        message.value,
-                        PROCESSING_ERROR,
-                        f"coordination failed on {failed} of its {len(entries)} signals; the "
-                        "others were processed",
-                        message.topic,
-                        message.partition,
-                        message.offset,
-                        time.time(),
-                    )
+                detail = f"coordination failed on {failed} of its {len(entries)} signals"
+                self._dead_letter_signal(
+                    out, message, PROCESSING_ERROR, detail + ", not on the rest"
                 )
-                self.metrics.dlq.labels(reason=PROCESSING_ERROR).inc()
             if entries:
                 newest[message.partition] = max(
                     newest.get(message.partition, 0.0), max(sig.ts for sig, _ in entries)
@@ -353,6 +331,24 @@ class DetectorWorker:
         # keeps its campaign (and finding uid) after it, however soon the crash comes.
         self._save_links()
         await self.publish(out)
+
+    def _dead_letter_signal(
+        self, out: BatchOutput, message: Consumed, reason: str, detail: str
+    ) -> None:
+        """Keep one internal signal message in the DLQ, with why and where from."""
+        out.dead_letters.append(
+            dead_letter(
+                message.key,
+                message.value,
+                reason,
+                f"internal signal message: {detail}",
+                message.topic,
+                message.partition,
+                message.offset,
+                time.time(),
+            )
+        )
+        self.metrics.dlq.labels(reason=reason).inc()
 
     def _save_links(self) -> None:
         """Write the campaign links made since the last call to their table."""

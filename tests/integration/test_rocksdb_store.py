@@ -101,7 +101,18 @@ def test_a_worker_on_rocksdb_restarts_from_its_stores_after_kill_9(broker, uniqu
     try:
         first.wait_ready(90)
         assert wait_for(lambda: first.metric(PROCESSED) >= len(events), 120, 0.5), first.log_tail()
-        time.sleep(3)  # a few checkpoints (1 s apart) after the last batch
+        # The loud account's open record is in its changelog (checkpoints are 1 s apart),
+        # then one more checkpoint for the rest.
+        changelog = f"{app_id}-finding-records-changelog"
+        assert wait_for(
+            lambda: any(
+                m.key == uid.encode() and m.value
+                for m in read_topic(broker.bootstrap, changelog, idle=0.5)
+            ),
+            30,
+            0.5,
+        ), first.log_tail()
+        time.sleep(1.5)
     finally:
         first.kill()
     stores = sorted(p.name for p in (tmp_path / "data").rglob("*.db"))

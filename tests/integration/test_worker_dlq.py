@@ -10,6 +10,7 @@ import pytest
 from kafka import KafkaAdminClient
 
 from app.stream.process import WorkerProcess
+from tests.integration.test_fault_tolerance import committed
 from tests.kafka_helpers import produce, read_topic, wait_for, worker_env
 
 pytestmark = pytest.mark.integration
@@ -198,7 +199,18 @@ def test_a_signal_the_core_fails_on_is_dead_lettered_and_the_worker_goes_on(
             [(b"acct-1", _valid(i)) for i in range(1, 11)],
         )
         assert wait_for(lambda: proc.metric("abuse_detector_events_processed_total") >= 11, 30)
-        time.sleep(2)  # their signals through coordination too
+        # Their signals through coordination too: every signal message committed.
+        signals = f"{app_id}-account-signals"
+
+        def all_signals_handled() -> bool:
+            ends: dict[int, int] = {}
+            for m in read_topic(broker.bootstrap, signals, idle=0.5):
+                ends[m.partition] = max(ends.get(m.partition, 0), m.offset + 1)
+            return (
+                len(ends) > 0 and committed(broker.bootstrap, app_id, signals, list(ends)) == ends
+            )
+
+        assert wait_for(all_signals_handled, 30, 1.0), proc.log_tail()
         assert proc.alive(), proc.log_tail()
         assert proc.metric('abuse_detector_dlq_events_total{reason="processing_error"}') == 1
         assert len(read_topic(broker.bootstrap, env["ABUSE_DLQ_TOPIC"], idle=1.0)) == 1
