@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import ssl
 import tempfile
 from collections.abc import Mapping
 from importlib.util import find_spec
@@ -107,6 +108,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 "rocksdb:// needs the rocksdict package: pip install 'abuse-detector[rocksdb]'"
             )
+        return value
+
+    @field_validator("ssl_cafile")
+    @classmethod
+    def _check_cafile(cls, value: str | None) -> str | None:
+        # Read at start, not at the first connection: a wrong path is one line, not a traceback.
+        if value is not None:
+            try:
+                ssl.create_default_context(cafile=value)
+            except (OSError, ssl.SSLError) as exc:
+                raise ValueError(f"cannot load CA file {value!r}: {exc.strerror or exc}") from None
         return value
 
     @field_validator("events_topic", "dlq_topic", "alerts_topic", "feedback_topic", "app_id")

@@ -40,6 +40,7 @@ def test_several_brokers():
         ({"alerts_topic": "abuse-feedback"}, "ABUSE_ALERTS_TOPIC and ABUSE_FEEDBACK_TOPIC"),
         ({"events_topic": "api events"}, "not a Kafka topic name"),
         ({"app_id": "abuse/detector"}, "ABUSE_APP_ID"),
+        ({"ssl_cafile": "/nonexistent/ca.pem"}, "ABUSE_SSL_CAFILE: cannot load CA file"),
     ],
 )
 def test_bad_settings_raise_one_line(overrides, needle):
@@ -131,3 +132,16 @@ def test_kubernetes_service_links_are_not_taken_for_typos() -> None:
     }
     assert unknown_variables({**links, "ABUSE_BATCH_SIZE": "5", "PATH": "/bin"}) == []
     assert unknown_variables({**links, "ABUSE_BATCHSIZE": "5"}) == ["ABUSE_BATCHSIZE"]
+
+
+def test_a_readable_ca_file_is_taken_and_garbage_is_refused(tmp_path) -> None:
+    import ssl
+
+    garbage = tmp_path / "ca.pem"
+    garbage.write_text("not a certificate")
+    with pytest.raises(SettingsError, match="ABUSE_SSL_CAFILE: cannot load CA file"):
+        load_settings(ssl_cafile=str(garbage))
+    system_ca = ssl.get_default_verify_paths().openssl_cafile
+    if not os.path.exists(system_ca):
+        pytest.skip("no system CA bundle here")
+    assert load_settings(ssl_cafile=system_ca).ssl_cafile == system_ca
