@@ -173,6 +173,7 @@ class Settings(BaseSettings):
 
 
 KNOWN_VARIABLES = sorted(f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields)
+_KNOWN = frozenset(KNOWN_VARIABLES)
 # What Kubernetes puts in every pod for each Service of its namespace ("service links"): a
 # Service named abuse-detector-metrics gives ABUSE_DETECTOR_METRICS_SERVICE_HOST and more.
 _SERVICE_LINK = re.compile(
@@ -184,12 +185,11 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
     """``ABUSE_*`` environment variables that name no setting (a typo is ignored otherwise),
     leaving out Kubernetes' service-link variables."""
     env = os.environ if environ is None else environ
-    known = set(KNOWN_VARIABLES)
     return sorted(
         k
         for k in env
         if k.upper().startswith(ENV_PREFIX)
-        and k.upper() not in known
+        and k.upper() not in _KNOWN
         and not _SERVICE_LINK.fullmatch(k.upper())
     )
 

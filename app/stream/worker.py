@@ -390,37 +390,33 @@ class DetectorWorker:
             await asyncio.gather(*pending)
 
     def restore_open_findings(self) -> int:
-        """Import every open finding record in the table that the policy does not hold yet."""
-        restored = 0
+        """Import every open finding record in the table that the policy does not hold yet
+        (an emptied record is a closed finding)."""
         records = self.policy.records
-        for key, value in list(self.finding_table.items()):
-            if not value:
-                continue  # closed: the record was emptied
-            uid = key.decode() if isinstance(key, bytes) else str(key)
-            if uid not in records:
-                try:
-                    self.policy.import_record(value)
-                except ValueError as exc:
-                    log.warning("skipped a finding record %r: %s", key, exc)
-                    continue
-                restored += 1
-        return restored
+
+        def load(key: bytes, value: bytes) -> bool:
+            if key.decode() in records:
+                return False
+            self.policy.import_record(value)
+            return True
+
+        return self._import_table(self.finding_table, load, "finding")
 
     @staticmethod
     def _import_table(table: Any, load: Any, what: str) -> int:
         """Feed every non-empty (key, value) record of ``table`` to ``load``; return how many
-        it took. An emptied record (a tombstone) is skipped; a malformed one is logged and
-        skipped."""
+        it took (``load`` returns False for one it leaves). An emptied record (a tombstone)
+        is skipped; a malformed one is logged and skipped."""
         n = 0
         for key, value in list(table.items()):
             if not (key and value):
                 continue
             try:
-                load(bytes(key), bytes(value))
+                taken = load(bytes(key), bytes(value))
             except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
                 log.warning("skipped a %s record %r: %s", what, key, exc)
                 continue
-            n += 1
+            n += taken is not False
         return n
 
     def close_watermark(self, now: float) -> float:
