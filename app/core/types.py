@@ -137,11 +137,17 @@ class AccountSignal:
 def _features(value: Any) -> dict[str, float]:
     """A signal's feature summary from the wire: names to finite numbers (not strings or
     booleans, which float() would take), else TypeError or ValueError."""
+    if not isinstance(value, dict):
+        raise TypeError(f"signal features are an object, not {type(value).__name__}")
     out: dict[str, float] = {}
-    for name, x in dict(value).items():
-        if isinstance(x, bool) or not isinstance(x, int | float):
+    for name, x in value.items():
+        kind = type(x)  # exact types: bool is an int to isinstance
+        if kind is float:
+            number = x
+        elif kind is int:
+            number = float(x)
+        else:
             raise TypeError(f"signal feature {name!r} is not a number")
-        number = float(x)
         if not math.isfinite(number):
             raise ValueError(f"signal feature {name!r} is not finite")
         out[str(name)] = number
