@@ -31,6 +31,16 @@ log = logging.getLogger(__name__)
 
 # Score at or above which a severity applies (Low=2 .. Critical=5).
 SEVERITY_FLOORS = ((5, 0.92), (4, 0.8), (3, 0.6), (2, 0.0))
+# The one key of a closing record: a closed finding whose close is not known to be on the
+# broker yet (see :func:`closing_record`).
+CLOSING = "closing"
+
+
+def closing_record(close: dict[str, Any]) -> bytes:
+    """The record of a finding that was closed but whose close may not be published yet:
+    the close itself. A worker that restarts from it publishes the close again (at least
+    once, like every finding); once the close is on the broker the record is emptied."""
+    return orjson.dumps({CLOSING: close})
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +136,7 @@ class AlertPolicy:
         if record is None and self.loader is not None:
             data = self.loader(uid)
             if data:
-                try:
+                try:  # a closing record is a closed finding: this starts a new lifecycle
                     self.import_record(data)
                 except ValueError as exc:
                     log.warning("finding %s: stored record skipped, starting afresh: %s", uid, exc)
@@ -255,12 +265,24 @@ class AlertPolicy:
         data = {k: getattr(record, k) for k in FindingRecord.__slots__ if k != "last"}
         return orjson.dumps(data)
 
-    def import_record(self, data: bytes) -> None:
-        """Restore one finding record exported by :meth:`export_record` (empty: closed)."""
+    def import_record(self, data: bytes) -> dict[str, Any] | None:
+        """Restore one finding record exported by :meth:`export_record`.
+
+        An empty record is a closed finding. A closing record (:func:`closing_record`) is a
+        closed finding too; its close is returned, for the caller to publish again if it
+        may not have gone out. Raises ValueError for a record it cannot read.
+        """
         if not data:
-            return
+            return None
         try:
-            record = FindingRecord(**orjson.loads(data))
+            fields = orjson.loads(data)
+            if isinstance(fields, dict) and fields.keys() == {CLOSING}:
+                close = fields[CLOSING]
+                if not (isinstance(close, dict) and isinstance(close.get("finding_info"), dict)):
+                    raise TypeError("a closing record without a finding")
+                return close
+            record = FindingRecord(**fields)
         except (orjson.JSONDecodeError, TypeError) as exc:  # another version's, or damaged
             raise ValueError(f"unreadable finding record ({type(exc).__name__})") from None
         self.records[record.uid] = record
+        return None

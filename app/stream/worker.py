@@ -18,7 +18,8 @@ from mode.utils.tracebacks import format_task_stack
 from app.broker import create_topics
 from app.core.engine import Engine
 from app.core.types import decode_signal_entries
-from app.findings.policy import AlertPolicy
+from app.findings.ocsf import ACTIVITY_CLOSE
+from app.findings.policy import AlertPolicy, closing_record
 from app.findings.suppress import Suppressions
 from app.metrics import Metrics, start_http_server
 from app.settings import Settings
@@ -54,7 +55,7 @@ def tune_gc(young: int) -> None:
 
 
 class BoundedShutdownWorker(faust.Worker):
-    """Faust's worker, whose stop on a signal is bounded in time.
+    """Faust's worker, whose stop is bounded in time, on a signal or after a crash.
 
     A graceful stop commits offsets and flushes the producer; with the broker unreachable
     it can wait for good, and a worker that ignores SIGTERM is one an orchestrator (or a
@@ -66,18 +67,27 @@ class BoundedShutdownWorker(faust.Worker):
         super().__init__(*args, **kwargs)
         self._shutdown_timeout = shutdown_timeout
 
+        self._watchdog: threading.Timer | None = None
+
     def _schedule_shutdown(self, signal: Any) -> None:
-        if not self._signal_stop_time:
-            watchdog = threading.Timer(self._shutdown_timeout, self._give_up, args=(signal,))
-            watchdog.daemon = True
-            watchdog.start()
+        self._start_watchdog(getattr(signal, "name", str(signal)))
         super()._schedule_shutdown(signal)
 
-    def _give_up(self, signal: Any) -> None:
+    def on_worker_shutdown(self) -> None:
+        """The worker stops for any reason (a crash too): bound the stop that follows."""
+        self._start_watchdog("a crash" if self.crash_reason else "the app stopped")
+
+    def _start_watchdog(self, reason: str) -> None:
+        if self._watchdog is None:
+            self._watchdog = threading.Timer(self._shutdown_timeout, self._give_up, (reason,))
+            self._watchdog.daemon = True
+            self._watchdog.start()
+
+    def _give_up(self, reason: str) -> None:
         log.error(
             "graceful stop after %s did not finish within %.0f s (broker unreachable?); "
             "exiting now, uncommitted events will be delivered again",
-            getattr(signal, "name", signal), self._shutdown_timeout,
+            reason, self._shutdown_timeout,
         )  # fmt: skip
         logging.shutdown()
         os._exit(1)
@@ -116,8 +126,15 @@ class DetectorWorker:
         self.pipeline = Pipeline(self.stage, self.policy, max_event_bytes=settings.max_event_bytes)
         self._assigned = False
         self.watermark = Watermark()
-        self._unsent: list[dict[str, Any]] = []  # a failed checkpoint's findings, sent next time
+        # Findings that go out ahead of the next publish: a failed checkpoint's, and closes
+        # read back from their closing records after a restart.
+        self._unsent: list[dict[str, Any]] = []
         self._unsent_tries = 0
+        # Uids whose finding record is a closing record: emptied once the close is out.
+        self._closing: set[str] = set()
+        # Held from a batch's detections to the end of its publish, and by a checkpoint: a
+        # checkpoint must not write the record of a finding whose publish is still on its way.
+        self._publishing = asyncio.Lock()
         # The coordination stage runs behind the account stage (its signals make a round
         # trip through a topic): campaign findings must not close on the events' clock
         # while signals of that time are still on their way.
@@ -141,8 +158,9 @@ class DetectorWorker:
         self._register()
 
     def ready(self) -> bool:
-        """True once the worker has joined its group and owns partitions."""
-        return self._assigned
+        """True while the worker holds an assignment of its group and is not stopping (a
+        rebalance's revocation, a stop or a crash make it False until the next assignment)."""
+        return self._assigned and not self.app.should_stop
 
     def _register(self) -> None:
         app, topics, settings = self.app, self.topics, self.settings
@@ -217,6 +235,15 @@ class DetectorWorker:
             self.metrics.ready.set(1)
             log.info("partitions assigned: %d", len(assigned))
 
+        @app.on_partitions_revoked.connect  # type: ignore[misc,arg-type]
+        async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
+            self._assigned = False
+            self.metrics.ready.set(0)
+
+        @app.on_before_shutdown.connect  # type: ignore[misc,arg-type]
+        async def on_shutdown(app: faust.App, **kwargs: Any) -> None:
+            self.metrics.ready.set(0)
+
     async def _await_feedback(self) -> None:
         """Hold the first events until the verdicts already given are applied.
 
@@ -262,11 +289,12 @@ class DetectorWorker:
         metrics = self.metrics
         metrics.events_consumed.inc(len(records))
         now = time.time()
-        out = self.pipeline.handle(records, now)
-        self.watermark.advance(out.partition_ts, time.monotonic())
-        if out.signals:
-            self._signals_sent_ts = max(self._signals_sent_ts, max(s.ts for s in out.signals))
-        await self.publish(out)
+        async with self._publishing:
+            out = self.pipeline.handle(records, now)
+            self.watermark.advance(out.partition_ts, time.monotonic())
+            if out.signals:
+                self._signals_sent_ts = max(self._signals_sent_ts, max(s.ts for s in out.signals))
+            await self.publish(out)
         metrics.events_processed.labels(result="ok").inc(out.valid)
         if out.dead_letters:
             metrics.events_processed.labels(result="invalid").inc(len(out.dead_letters))
@@ -282,6 +310,10 @@ class DetectorWorker:
         A message holds ``[signal, [keys]]`` entries (see ``Pipeline.signal_messages``): the
         keys of the signal that this message's partition carries.
         """
+        async with self._publishing:
+            await self._handle_signals(batch)
+
+    async def _handle_signals(self, batch: Sequence[Consumed]) -> None:
         out = BatchOutput()
         observe = self.engine.observe_signal
         decode = decode_signal_entries
@@ -362,16 +394,20 @@ class DetectorWorker:
         Offsets are committed only after this returns, so a crash re-delivers the batch
         (at least once); findings are idempotent by uid downstream. Messages go straight to
         the app's producer: they are bytes already, and Faust's per-message topic machinery
-        cost more than everything else in a batch.
+        cost more than everything else in a batch. Findings held back (``_unsent``) go first,
+        so a close restored after a restart reaches a consumer before a new lifecycle of
+        the same finding does.
         """
         send = self.app.producer.send
         names = self._topic_names
+        ahead = self._unsent
+        findings = ahead + out.findings if ahead else out.findings
         pending: list[Awaitable[Any]] = []
         for letter in out.dead_letters:
             pending.append(
                 await send(names["dlq"], letter.key, letter.value, None, None, letter.headers)
             )
-        for finding in out.findings:
+        for finding in findings:
             info = finding["finding_info"]
             pending.append(
                 await send(
@@ -388,19 +424,46 @@ class DetectorWorker:
             pending.append(await send(names["signals"], key, payload, partition, None, None))
         if pending:
             await asyncio.gather(*pending)
+        if ahead:
+            self._unsent, self._unsent_tries = [], 0
+        if self._closing:
+            self._closes_out(findings)
+
+    def _closes_out(self, findings: list[dict[str, Any]]) -> None:
+        """Empty the closing records of the closes among ``findings`` (now on the broker),
+        unless the finding opened again since: its open record then replaces it."""
+        for finding in findings:
+            uid = finding["finding_info"]["uid"]
+            if uid in self._closing and finding.get("activity_id") == ACTIVITY_CLOSE:
+                self._closing.discard(uid)
+                if uid not in self.policy.records:
+                    self._put_finding(uid.encode(), b"")
 
     def restore_open_findings(self) -> int:
         """Import every open finding record in the table that the policy does not hold yet
-        (an emptied record is a closed finding)."""
+        (an emptied record is a closed finding); queue the closes of closing records (a
+        close that may not have gone out before a crash) for the next publish. Return how
+        many open findings were imported."""
         records = self.policy.records
+        closes = len(self._closing)
 
         def load(key: bytes, value: bytes) -> bool:
-            if key.decode() in records:
+            uid = key.decode()
+            if uid in records or uid in self._closing:
                 return False
-            self.policy.import_record(value)
-            return True
+            close = self.policy.import_record(value)
+            if close is not None:
+                self._closing.add(uid)
+                self._unsent.append(close)
+            return close is None
 
-        return self._import_table(self.finding_table, load, "finding")
+        n = self._import_table(self.finding_table, load, "finding")
+        if len(self._closing) > closes:
+            log.info(
+                "%d findings were closed but their close may not have been published; "
+                "sending it again", len(self._closing) - closes,
+            )  # fmt: skip
+        return n
 
     @staticmethod
     def _import_table(table: Any, load: Any, what: str) -> int:
@@ -432,24 +495,36 @@ class DetectorWorker:
     async def checkpoint(self) -> None:
         """Write changed account state and finding records; publish closes of quiet findings.
 
-        Closes come first, so a closed finding's record is emptied in the same checkpoint and
-        a later detection starts a new lifecycle instead of reviving the stale record (the
-        records are written before the publish: a batch handled while it waits must not load
-        a closed finding's old record back). Findings whose publish failed go out first at
-        the next checkpoint, up to ``UNSENT_TRIES`` times: the policy has let go of a closed
-        finding, so nothing else would send its close.
+        Closes come first: a closed finding's record becomes a closing record (the close
+        itself) in the same checkpoint, so a later detection starts a new lifecycle instead
+        of reviving the stale record, and a worker that crashes before the close is out
+        publishes it after its restart. The record is emptied once the close is on the
+        broker. Records are written before the publish: a batch handled while it waits must
+        not load a closed finding's old record back. Findings whose publish failed go out
+        first at the next publish; a checkpoint gives up on them after ``UNSENT_TRIES``
+        failures in a row (their closing records stay, for a restarted worker to retry).
         """
+        async with self._publishing:
+            await self._checkpoint()
+
+    async def _checkpoint(self) -> None:
         self.stage.checkpoint(self._put_account)
         watermark = self.close_watermark(time.monotonic())
         out = BatchOutput()
-        out.findings.extend(self._unsent)
         if watermark and self.engine.coordination is not None:
             # Parts due by the stream's event time go out even when no signal arrives to
             # sweep them (a campaign's traffic, or all traffic, has stopped).
             self.pipeline.apply_detections(self.engine.coordination.due(watermark), out)
         closes = self.policy.close_quiet(watermark) if watermark else []
+        closing = {close["finding_info"]["uid"]: close for close in closes}
         for uid in self.policy.dirty:
-            self._put_finding(uid.encode(), self.policy.export_record(uid) or b"")
+            value = self.policy.export_record(uid)
+            if value is None:
+                close = closing.get(uid)
+                value = b"" if close is None else closing_record(close)
+                if close is not None:
+                    self._closing.add(uid)
+            self._put_finding(uid.encode(), value)
         self.policy.dirty.clear()
         self._save_links()
         if self.engine.coordination is not None:
@@ -459,19 +534,20 @@ class DetectorWorker:
                 for key, value in self.engine.coordination.export_groups():
                     self._put_group(key, value)
         out.findings.extend(closes)
-        if out.findings:
+        if out.findings or self._unsent:
             try:
                 await self.publish(out)
             except BaseException:
                 self._keep_unsent(out.findings)
                 raise
-            self._unsent, self._unsent_tries = [], 0
 
     def _keep_unsent(self, findings: list[dict[str, Any]]) -> None:
-        """Hold a failed checkpoint's findings for the next one; give up, loudly, after
+        """Hold a failed checkpoint's findings for the next publish; give up, loudly, after
         ``UNSENT_TRIES`` failures in a row (a finding the broker always refuses must not
-        grow the list for ever)."""
+        grow the list for ever). A close given up on keeps its closing record: a restarted
+        worker, or the next recovery of its partition, offers it again."""
         self._unsent_tries += 1
+        findings = self._unsent + findings
         if self._unsent_tries < UNSENT_TRIES:
             self._unsent = findings
             return
@@ -480,6 +556,7 @@ class DetectorWorker:
             "dropping %d findings the broker refused at %d checkpoints in a row: %s",
             len(findings), self._unsent_tries, ", ".join(uids[:10]),
         )  # fmt: skip
+        self._closing.difference_update(uids)
         self._unsent, self._unsent_tries = [], 0
 
     def _check_signal_partitions(self) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from app.core.types import Detection, Evidence
 from app.findings.ocsf import finding_uid
-from app.findings.policy import AlertPolicy, PolicyConfig, severity_for
+from app.findings.policy import AlertPolicy, PolicyConfig, closing_record, severity_for
 from app.findings.suppress import Suppression, Suppressions
 
 T0 = 1_769_940_000.0
@@ -196,3 +196,22 @@ def test_an_unreadable_stored_record_is_skipped_not_raised():
         fresh.loader = lambda _uid, bad=bad: bad
         [finding] = fresh.apply(account_detection(T0 + 60))
         assert finding["activity_id"] == 1 and finding["finding_info"]["uid"] == uid
+
+
+def test_a_closing_record_is_a_closed_finding_that_holds_its_close():
+    """A closed finding's record holds its close until the close is on the broker: reading
+    it back gives the close (to publish again) and opens nothing; a detection whose stored
+    record is one starts a new lifecycle."""
+    policy = AlertPolicy()
+    policy.apply(account_detection(T0))
+    [close] = policy.close_quiet(T0 + 10_000)
+    data = closing_record(close)
+    restored = AlertPolicy()
+    assert restored.import_record(data) == close
+    assert restored.records == {}
+    restored.loader = lambda _uid: data
+    [finding] = restored.apply(account_detection(T0 + 20_000))
+    assert finding["activity_id"] == 1
+    for bad in (orjson.dumps({"closing": 1}), orjson.dumps({"closing": {"uid": "x"}})):
+        with pytest.raises(ValueError):
+            AlertPolicy().import_record(bad)
