@@ -31,16 +31,9 @@ log = logging.getLogger(__name__)
 
 # Score at or above which a severity applies (Low=2 .. Critical=5).
 SEVERITY_FLOORS = ((5, 0.92), (4, 0.8), (3, 0.6), (2, 0.0))
-# The one key of a closing record: a closed finding whose close is not known to be on the
+# The key of a closing record: a closed finding whose close is not known to be on the
 # broker yet (see :func:`closing_record`).
 CLOSING = "closing"
-
-
-def closing_record(close: dict[str, Any]) -> bytes:
-    """The record of a finding that was closed but whose close may not be published yet:
-    the close itself. A worker that restarts from it publishes the close again (at least
-    once, like every finding); once the close is on the broker the record is emptied."""
-    return orjson.dumps({CLOSING: close})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +60,44 @@ class FindingRecord:
     last_emit: float
     emitted_accounts: int
     boost: int = 0
+    home: int = -1  # the stream partition whose worker owns the finding (-1: not known)
     features: dict[str, float] = field(default_factory=dict)  # last evidence, for verdict learning
     last: dict[str, Any] = field(default_factory=dict)  # last detection summary for the close
+
+
+@dataclass(frozen=True, slots=True)
+class Closing:
+    """A closing record read back: the close of a finding that may not be published yet."""
+
+    close: dict[str, Any]
+    home: int = -1
+
+
+def closing_record(close: dict[str, Any], home: int = -1) -> bytes:
+    """The record of a finding that was closed but whose close may not be published yet:
+    the close itself. A worker that restarts from it publishes the close again (at least
+    once, like every finding); once the close is on the broker the record is emptied."""
+    return orjson.dumps({CLOSING: close, "home": home})
+
+
+def read_record(data: bytes) -> FindingRecord | Closing | None:
+    """Read one stored finding record: an open finding's, a closing record, or None for an
+    emptied one (a closed finding). Raises ValueError for a record it cannot read (another
+    version's, or damaged)."""
+    if not data:
+        return None
+    try:
+        fields = orjson.loads(data)
+        if isinstance(fields, dict) and CLOSING in fields:
+            close, home = fields[CLOSING], fields.get("home", -1)
+            if not (isinstance(close, dict) and isinstance(close.get("finding_info"), dict)):
+                raise TypeError("a closing record without a finding")
+            if type(home) is not int:
+                raise TypeError("a closing record with a partition that is not a number")
+            return Closing(close, home)
+        return FindingRecord(**fields)
+    except (orjson.JSONDecodeError, TypeError) as exc:
+        raise ValueError(f"unreadable finding record ({type(exc).__name__})") from None
 
 
 @dataclass(slots=True)
@@ -102,8 +131,12 @@ class AlertPolicy:
         self.records: dict[str, FindingRecord] = {}
         self.confirmed_accounts: set[str] = set()
         self.stats = PolicyStats()
-        self.dirty: set[str] = set()  # uids changed since the last checkpoint
+        # Uids changed since the last checkpoint, each with its record's home partition.
+        self.dirty: dict[str, int] = {}
         self.loader: Callable[[str], bytes | None] | None = None  # restores records after a restart
+        # The stream partition that owns a new finding (the worker sets it): its record is
+        # stored there, and restored by whichever worker owns that partition.
+        self.home: Callable[[Detection], int] | None = None
         self.learner = VerdictLearner()
 
     def suppressed_kind(self, detection: Detection) -> str | None:
@@ -157,6 +190,7 @@ class AlertPolicy:
                 detection.ts,
                 detection.total_accounts,
                 boost,
+                -1 if self.home is None else self.home(detection),
             )
             self.records[uid] = record
             return self._emit(detection, record, ACTIVITY_NEW, STATUS_NEW)
@@ -204,7 +238,7 @@ class AlertPolicy:
                     )
                 )
                 del self.records[uid]
-                self.dirty.add(uid)
+                self.dirty[uid] = record.home
                 self.stats.closed += 1
         self.stats.published += len(out)
         return out
@@ -237,7 +271,7 @@ class AlertPolicy:
     ) -> list[dict[str, Any]]:
         record.last_emit = detection.ts
         record.features = evidence_features(detection.evidence)
-        self.dirty.add(record.uid)
+        self.dirty[record.uid] = record.home
         record.emitted_accounts = max(record.emitted_accounts, detection.total_accounts)
         record.last = {
             "detector": detection.detector,
@@ -265,24 +299,11 @@ class AlertPolicy:
         data = {k: getattr(record, k) for k in FindingRecord.__slots__ if k != "last"}
         return orjson.dumps(data)
 
-    def import_record(self, data: bytes) -> dict[str, Any] | None:
-        """Restore one finding record exported by :meth:`export_record`.
-
-        An empty record is a closed finding. A closing record (:func:`closing_record`) is a
-        closed finding too; its close is returned, for the caller to publish again if it
-        may not have gone out. Raises ValueError for a record it cannot read.
-        """
-        if not data:
-            return None
-        try:
-            fields = orjson.loads(data)
-            if isinstance(fields, dict) and fields.keys() == {CLOSING}:
-                close = fields[CLOSING]
-                if not (isinstance(close, dict) and isinstance(close.get("finding_info"), dict)):
-                    raise TypeError("a closing record without a finding")
-                return close
-            record = FindingRecord(**fields)
-        except (orjson.JSONDecodeError, TypeError) as exc:  # another version's, or damaged
-            raise ValueError(f"unreadable finding record ({type(exc).__name__})") from None
-        self.records[record.uid] = record
-        return None
+    def import_record(self, data: bytes) -> FindingRecord | Closing | None:
+        """Restore one finding record exported by :meth:`export_record`; return what was read
+        (see :func:`read_record`). Only an open finding's record is restored: an emptied
+        record and a closing record are closed findings."""
+        got = read_record(data)
+        if isinstance(got, FindingRecord):
+            self.records[got.uid] = got
+        return got

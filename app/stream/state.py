@@ -59,22 +59,23 @@ class CheckpointedEngine:
 
 
 class _Message:
-    __slots__ = ("partition",)
+    __slots__ = ("partition", "topic")
 
-    def __init__(self, partition: int) -> None:
+    def __init__(self, partition: int, topic: str) -> None:
         self.partition = partition
+        self.topic = topic
 
 
 class _PartitionEvent:
-    """What Faust's RocksDB store reads of the event being processed: its partition.
+    """What Faust's tables read of the event being processed: its partition and topic.
 
     Faust keeps a weak reference to the current event; ``ref`` is this one's.
     """
 
     __slots__ = ("message", "ref", "__weakref__")
 
-    def __init__(self, partition: int) -> None:
-        self.message = _Message(partition)
+    def __init__(self, partition: int, topic: str = "") -> None:
+        self.message = _Message(partition, topic)
         self.ref = weakref.ref(self)
 
 
@@ -98,6 +99,30 @@ def table_writer(
 
     def put(key: bytes, value: bytes) -> None:
         token = _current_event.set(cast(Any, events[partition_of(key, partitions)].ref))
+        try:
+            table[key] = value
+        finally:
+            _current_event.reset(token)
+
+    return put
+
+
+def partition_writer(table: Any) -> Callable[[bytes, bytes, int], None]:
+    """``table[key] = value`` filed under a partition the caller names, not the key's own.
+
+    For a table declared without ``use_partitioner``: Faust sends its changelog record to
+    the partition of the event being processed, and the store files it there, so the record
+    is restored by the worker assigned that partition. The event named is the changelog's
+    own: Faust checks that an event's topic has as many partitions as the changelog, and a
+    record's partition is chosen by the caller, not by the topic it was read from.
+    """
+    events: dict[int, _PartitionEvent] = {}  # alive as long as ``put``
+
+    def put(key: bytes, value: bytes, partition: int) -> None:
+        event = events.get(partition)
+        if event is None:
+            event = events[partition] = _PartitionEvent(partition, table.changelog_topic_name)
+        token = _current_event.set(cast(Any, event.ref))
         try:
             table[key] = value
         finally:

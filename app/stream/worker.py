@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -17,17 +18,24 @@ from mode.utils.tracebacks import format_task_stack
 
 from app.broker import create_topics
 from app.core.engine import Engine
-from app.core.types import decode_signal_entries
+from app.core.types import Detection, decode_signal_entries
 from app.findings.ocsf import ACTIVITY_CLOSE
-from app.findings.policy import AlertPolicy, closing_record
+from app.findings.policy import AlertPolicy, Closing, closing_record, read_record
 from app.findings.suppress import Suppressions
 from app.metrics import Metrics, start_http_server
 from app.settings import Settings
 from app.stream.app import build_app
 from app.stream.dlq import dead_letter
 from app.stream.feedback import follow_feedback
-from app.stream.pipeline import PROCESSING_ERROR, BatchOutput, Consumed, Pipeline
-from app.stream.state import CheckpointedEngine, table_writer
+from app.stream.pipeline import (
+    PROCESSING_ERROR,
+    BatchOutput,
+    Consumed,
+    Pipeline,
+    key_partition,
+    partition_of,
+)
+from app.stream.state import CheckpointedEngine, partition_writer, table_writer
 from app.stream.watermark import Watermark
 
 log = logging.getLogger(__name__)
@@ -112,14 +120,19 @@ class DetectorWorker:
             "use_partitioner": True,
         }
         self.account_table = self.app.Table("account-state", **tables)
-        self.finding_table = self.app.Table("finding-records", **tables)
+        # A finding record is filed under its finding's home partition (``_home``), not its
+        # key's: the worker that owns the account (or the campaign's first group) owns it.
+        self.finding_table = self.app.Table(
+            "finding-records", **{**tables, "use_partitioner": False}
+        )
         self.link_table = self.app.Table("campaign-links", **tables)
         self.group_table = self.app.Table("coordination-groups", **tables)
         self.policy.loader = lambda uid: self.finding_table.get(uid.encode())
+        self.policy.home = self._home
         # Table writes name their partition: Faust's RocksDB store needs one outside a stream.
         named = not settings.store_url.startswith("memory:")
         self._put_account = table_writer(self.account_table, settings.partitions, named)
-        self._put_finding = table_writer(self.finding_table, settings.partitions, named)
+        self._put_finding = partition_writer(self.finding_table)
         self._put_link = table_writer(self.link_table, settings.partitions, named)
         self._put_group = table_writer(self.group_table, settings.partitions, named)
         self.stage = CheckpointedEngine(self.engine, self.account_table)
@@ -130,8 +143,11 @@ class DetectorWorker:
         # read back from their closing records after a restart.
         self._unsent: list[dict[str, Any]] = []
         self._unsent_tries = 0
-        # Uids whose finding record is a closing record: emptied once the close is out.
-        self._closing: set[str] = set()
+        # Uids whose finding record is a closing record, with its partition: emptied once
+        # the close is out.
+        self._closing: dict[str, int] = {}
+        self._owned: set[int] = set()  # partitions of the consumed topics assigned to us
+        self._warned_partitions = False
         # Held from a batch's detections to the end of its publish, and by a checkpoint: a
         # checkpoint must not write the record of a finding whose publish is still on its way.
         self._publishing = asyncio.Lock()
@@ -230,15 +246,30 @@ class DetectorWorker:
 
         @app.on_partitions_assigned.connect  # type: ignore[misc,arg-type]
         async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
-            self._check_signal_partitions()
+            self._check_partitions()
+            owned = {tp.partition for tp in assigned if tp.topic in self._consumed}
+            self.forget(self._owned - owned)
+            self._owned = owned
             self._assigned = True
             self.metrics.ready.set(1)
             log.info("partitions assigned: %d", len(assigned))
 
         @app.on_partitions_revoked.connect  # type: ignore[misc,arg-type]
         async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
+            """Hand over current state: the next owner of a partition restores it from the
+            tables, so write what changed since the last checkpoint before letting go."""
             self._assigned = False
             self.metrics.ready.set(0)
+            if not revoked:
+                return
+            try:
+                await self.checkpoint()
+                await self.app.producer.flush()
+            except Exception:
+                log.exception(
+                    "checkpoint at a rebalance failed: the next owners of these partitions "
+                    "restore the state of the last checkpoint"
+                )
 
         @app.on_before_shutdown.connect  # type: ignore[misc,arg-type]
         async def on_shutdown(app: faust.App, **kwargs: Any) -> None:
@@ -435,27 +466,75 @@ class DetectorWorker:
         for finding in findings:
             uid = finding["finding_info"]["uid"]
             if uid in self._closing and finding.get("activity_id") == ACTIVITY_CLOSE:
-                self._closing.discard(uid)
+                home = self._closing.pop(uid)
                 if uid not in self.policy.records:
-                    self._put_finding(uid.encode(), b"")
+                    self._put_finding(uid.encode(), b"", home)
+
+    def _home(self, detection: Detection) -> int:
+        """The partition that owns a new finding: its account's (events are keyed by
+        account), or for a campaign the signal partition of the first group key that fired.
+        Its record is stored there, so the worker that owns the partition restores it."""
+        keys = detection.labels.get("keys")
+        if keys:
+            return key_partition(keys.split(",", 1)[0], self._signal_partitions)
+        return partition_of(detection.subject.encode(), self.settings.partitions)
+
+    def _home_of(self, uid: str, home: int) -> int:
+        """A record's partition; a record without a known one is where its key falls."""
+        if 0 <= home < self.settings.partitions:
+            return home
+        return partition_of(uid.encode(), self.settings.partitions)
+
+    def forget(self, lost: set[int]) -> None:
+        """Let go of the state of partitions another worker owns now (it restores them from
+        the tables): the accounts whose events they carry and the open finding records
+        homed there. Kept, such state would go stale (the account's events go elsewhere)
+        and the findings would be closed here while their new owner keeps them open."""
+        if not lost:
+            return
+        n = self.settings.partitions
+        known = self.engine.accounts.accounts
+        accounts = [a for a in known if partition_of(a.encode(), n) in lost]
+        for account in accounts:
+            self.engine.drop_account(account)
+        records = self.policy.records
+        uids = [uid for uid, r in records.items() if self._home_of(uid, r.home) in lost]
+        for uid in uids:
+            del records[uid]
+        log.info(
+            "partitions %s went to another worker: let go of %d accounts and %d open "
+            "findings", sorted(lost), len(accounts), len(uids),
+        )  # fmt: skip
+
+    def owned_partitions(self) -> set[int]:
+        """The partitions of the consumed topics assigned to this worker now."""
+        assignment = self.app.consumer.assignment()
+        return {tp.partition for tp in assignment if tp.topic in self._consumed}
 
     def restore_open_findings(self) -> int:
-        """Import every open finding record in the table that the policy does not hold yet
-        (an emptied record is a closed finding); queue the closes of closing records (a
-        close that may not have gone out before a crash) for the next publish. Return how
-        many open findings were imported."""
+        """Import every open finding record of an owned partition that the policy does not
+        hold yet (an emptied record is a closed finding); queue the closes of closing
+        records (a close that may not have gone out before a crash) for the next publish.
+        Records of partitions this worker does not own are left to their owner: a finding
+        another worker keeps open must not be closed here. Return how many open findings
+        were imported."""
         records = self.policy.records
         closes = len(self._closing)
+        owned = self.owned_partitions()
 
         def load(key: bytes, value: bytes) -> bool:
             uid = key.decode()
             if uid in records or uid in self._closing:
                 return False
-            close = self.policy.import_record(value)
-            if close is not None:
-                self._closing.add(uid)
-                self._unsent.append(close)
-            return close is None
+            got = read_record(value)
+            if got is None or self._home_of(uid, got.home) not in owned:
+                return False
+            if isinstance(got, Closing):
+                self._closing[uid] = got.home
+                self._unsent.append(got.close)
+                return False
+            records[uid] = got
+            return True
 
         n = self._import_table(self.finding_table, load, "finding")
         if len(self._closing) > closes:
@@ -517,14 +596,15 @@ class DetectorWorker:
             self.pipeline.apply_detections(self.engine.coordination.due(watermark), out)
         closes = self.policy.close_quiet(watermark) if watermark else []
         closing = {close["finding_info"]["uid"]: close for close in closes}
-        for uid in self.policy.dirty:
+        for uid, home in self.policy.dirty.items():
             value = self.policy.export_record(uid)
+            home = self._home_of(uid, home)
             if value is None:
                 close = closing.get(uid)
-                value = b"" if close is None else closing_record(close)
+                value = b"" if close is None else closing_record(close, home)
                 if close is not None:
-                    self._closing.add(uid)
-            self._put_finding(uid.encode(), value)
+                    self._closing[uid] = home
+            self._put_finding(uid.encode(), value, home)
         self.policy.dirty.clear()
         self._save_links()
         if self.engine.coordination is not None:
@@ -556,11 +636,13 @@ class DetectorWorker:
             "dropping %d findings the broker refused at %d checkpoints in a row: %s",
             len(findings), self._unsent_tries, ", ".join(uids[:10]),
         )  # fmt: skip
-        self._closing.difference_update(uids)
+        for uid in uids:
+            self._closing.pop(uid, None)
         self._unsent, self._unsent_tries = [], 0
 
-    def _check_signal_partitions(self) -> None:
-        """Send signals to the partitions the signal topic really has.
+    def _check_partitions(self) -> None:
+        """Send signals to the partitions the signal topic really has; warn, once, when the
+        events topic's partitions differ from the tables'.
 
         Signals are sent to explicit partitions, so every worker must use the topic's own
         partition count; one created earlier with another ``ABUSE_PARTITIONS`` still works.
@@ -576,6 +658,18 @@ class DetectorWorker:
                 name, actual, self.settings.partitions, actual,
             )  # fmt: skip
             self._signal_partitions = actual
+        events = self.settings.events_topic
+        with contextlib.suppress(Exception):  # metadata not there yet: checked next time
+            actual = self.app.consumer.topic_partitions(events)
+            if actual and actual != self.settings.partitions and not self._warned_partitions:
+                self._warned_partitions = True
+                log.warning(
+                    "topic %s has %d partitions, not %d (ABUSE_PARTITIONS): the tables do "
+                    "not follow the events' partitions, so with several workers an "
+                    "account's state and findings may be restored by another worker than "
+                    "its events'; set ABUSE_PARTITIONS=%d",
+                    events, actual, self.settings.partitions, actual,
+                )  # fmt: skip
 
     def report_state(self) -> None:
         """Refresh lag, state-size and suppression metrics; report a stall."""

@@ -7,7 +7,13 @@ import pytest
 
 from app.core.types import Detection, Evidence
 from app.findings.ocsf import finding_uid
-from app.findings.policy import AlertPolicy, PolicyConfig, closing_record, severity_for
+from app.findings.policy import (
+    AlertPolicy,
+    Closing,
+    PolicyConfig,
+    closing_record,
+    severity_for,
+)
 from app.findings.suppress import Suppression, Suppressions
 
 T0 = 1_769_940_000.0
@@ -205,13 +211,18 @@ def test_a_closing_record_is_a_closed_finding_that_holds_its_close():
     policy = AlertPolicy()
     policy.apply(account_detection(T0))
     [close] = policy.close_quiet(T0 + 10_000)
-    data = closing_record(close)
+    data = closing_record(close, home=3)
     restored = AlertPolicy()
-    assert restored.import_record(data) == close
+    assert restored.import_record(data) == Closing(close, 3)
     assert restored.records == {}
     restored.loader = lambda _uid: data
     [finding] = restored.apply(account_detection(T0 + 20_000))
     assert finding["activity_id"] == 1
-    for bad in (orjson.dumps({"closing": 1}), orjson.dumps({"closing": {"uid": "x"}})):
+    bad_home = {"closing": close, "home": "3"}
+    for bad in (
+        orjson.dumps({"closing": 1}),
+        orjson.dumps({"closing": {"uid": "x"}}),
+        orjson.dumps(bad_home),
+    ):
         with pytest.raises(ValueError):
             AlertPolicy().import_record(bad)

@@ -7,7 +7,7 @@ from typing import Any
 from faust.streams import current_event
 
 from app.stream.pipeline import partition_of
-from app.stream.state import table_writer
+from app.stream.state import partition_writer, table_writer
 
 
 class Table(dict):
@@ -56,3 +56,13 @@ def test_the_producers_partitioner_agrees() -> None:
     for i in range(100):
         key = f"uid-{i}".encode()
         assert partition_of(key, 6) == choose(key, list(range(6)), list(range(6)))
+
+
+def test_a_partition_writer_files_each_record_under_the_partition_it_is_given() -> None:
+    table = Table()
+    table.changelog_topic_name = "app-finding-records-changelog"
+    put = partition_writer(table)
+    for i in range(20):
+        put(f"uid-{i}".encode(), b"record", i % 3)
+    assert table.partitions == {f"uid-{i}".encode(): i % 3 for i in range(20)}
+    assert current_event() is None

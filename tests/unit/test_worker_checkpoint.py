@@ -19,6 +19,7 @@ import pytest
 
 from app.core.types import Detection, Evidence
 from app.findings.ocsf import ACTIVITY_CLOSE, ACTIVITY_NEW, finding_uid
+from app.findings.policy import Closing
 from app.settings import load_settings
 from app.stream.pipeline import BatchOutput
 from app.stream.worker import UNSENT_TRIES, DetectorWorker
@@ -45,6 +46,10 @@ class Producer:
             done.set_result(None)
         return done
 
+    async def flush(self) -> None:
+        if self.fails[0]:
+            raise TimeoutError("the broker did not acknowledge")
+
 
 def _worker(
     tmp_path, fails: list[bool], finding_table: dict[bytes, bytes] | None = None
@@ -55,7 +60,8 @@ def _worker(
     worker = DetectorWorker(settings)
     findings = {} if finding_table is None else finding_table
     worker.finding_table = findings
-    worker._put_finding = findings.__setitem__
+    worker._put_finding = lambda key, value, partition: findings.__setitem__(key, value)
+    worker.owned_partitions = lambda: set(range(worker.settings.partitions))
     for name in ("account", "link", "group"):
         setattr(worker, f"_put_{name}", {}.__setitem__)
     producer = Producer(fails)
@@ -87,7 +93,7 @@ def test_a_close_is_kept_in_its_record_until_it_is_on_the_broker(tmp_path) -> No
     # meanwhile could load back.
     stored = orjson.loads(table[UID.encode()])
     assert stored["closing"]["activity_id"] == ACTIVITY_CLOSE
-    assert worker.policy.import_record(table[UID.encode()]) is not None
+    assert isinstance(worker.policy.import_record(table[UID.encode()]), Closing)
     assert UID not in worker.policy.records
     fails[0] = False
     asyncio.run(worker.checkpoint())
