@@ -169,8 +169,17 @@ class CoordinationDetector:
         out = []
         for camp in touched:
             if camp.due(o.ts, cfg):
-                out.append(camp.detection(cfg.detector, o.ts, cfg.max_named))
+                out.append(self._part(camp, o.ts))
         return out
+
+    def _part(self, camp: Campaign, ts: float) -> Detection:
+        """The campaign's next detection. The links of the members it lists become
+        exportable only now: a member named but not yet reported has no saved link, so a
+        worker restarted before its part went out names it again instead of never."""
+        detection = camp.detection(self.config.detector, ts, self.config.max_named)
+        if camp.reported:
+            self._members.reported(camp.reported, camp.subject)
+        return detection
 
     def _score(self, g: Group, ts: float, touched: list[Campaign]) -> None:
         cfg = self.config
@@ -280,9 +289,9 @@ class CoordinationDetector:
 
     def _name(self, subject: str, o: Obs, touched: list[Campaign]) -> None:
         camp = self._campaigns.get(subject)
-        if camp is None or not self._members.link(o.h, subject):
+        if camp is None or not self._members.link(o.h, subject, fresh=False):
             return
-        camp.add(o.account_id, o.ts, o.pay)
+        camp.add(o.account_id, o.ts, o.pay, o.h)
         if camp not in touched:
             touched.append(camp)
 
@@ -315,23 +324,22 @@ class CoordinationDetector:
         out = []
         for camp in self._campaigns.values():
             while camp.due(now_ts, cfg):
-                out.append(camp.detection(cfg.detector, now_ts, cfg.max_named))
+                out.append(self._part(camp, now_ts))
         return out
 
     def flush(self, now_ts: float) -> list[Detection]:
         """Emit every member named but not yet reported (call at the end of a replay)."""
-        cfg = self.config
         out = []
         for camp in self._campaigns.values():
             while camp.pending:
-                out.append(camp.detection(cfg.detector, now_ts, cfg.max_named))
+                out.append(self._part(camp, now_ts))
         return out
 
     def export_links(self) -> list[tuple[bytes, bytes]]:
         """Campaign links made since the last call, as (key, value) table records.
 
-        A member link's key is its 8-byte hash; a group link's key is ``group:`` and the
-        group key. A restarted worker restores them, so the first group to fire after the
+        A member link's key is its 8-byte hash, exported once a detection listed the member;
+        a group link's key is ``group:`` and the group key. A restarted worker restores them, so the first group to fire after the
         restart finds its campaign (by its own key, or by its members) and keeps the
         campaign's subject, hence its finding uid.
         """

@@ -29,6 +29,7 @@ class Campaign:
     __slots__ = (
         "subject", "first_seen", "last_ts", "parts", "total", "pending", "pending_ts",
         "score", "evidence", "strong", "keys", "pays", "centres", "emit_ts", "recent",
+        "pending_h", "reported",
     )  # fmt: skip
 
     def __init__(self, subject: str, ts: float) -> None:
@@ -37,6 +38,8 @@ class Campaign:
         self.parts = 0  # detections emitted so far
         self.total = 0  # members named so far
         self.pending: list[str] = []  # named, not yet in a detection
+        self.pending_h: list[int] = []  # their member hashes
+        self.reported: list[int] = []  # hashes of the members the last detection listed
         self.pending_ts = 0.0  # when the oldest pending member was named
         self.score = 0.0
         self.evidence: list[Evidence] = []
@@ -72,13 +75,14 @@ class Campaign:
         if score >= self.score or key == self.keys[0]:
             self.score, self.evidence, self.strong = score, evidence, strong
 
-    def add(self, account_id: str, ts: float, pay: int = 0) -> None:
-        """Name one more member (and remember its payment card)."""
+    def add(self, account_id: str, ts: float, pay: int = 0, h: int = 0) -> None:
+        """Name one more member, of hash ``h`` (and remember its payment card)."""
         if pay and len(self.pays) < MAX_PAYS:
             self.pays.add(pay)
         if not self.pending:
             self.pending_ts = ts
         self.pending.append(account_id)
+        self.pending_h.append(h)
         self.total += 1
         self.last_ts = max(self.last_ts, ts)
 
@@ -112,11 +116,12 @@ class Campaign:
         self.emit_ts = ts
         if self.pending:
             accounts, self.pending = self.pending[:max_named], self.pending[max_named:]
+            self.reported, self.pending_h = self.pending_h[:max_named], self.pending_h[max_named:]
             self.pending_ts = ts
             self.parts += 1
             self.recent = accounts[-RECENT:]
         else:
-            accounts = list(self.recent)
+            accounts, self.reported = list(self.recent), []
         part = self.parts
         return Detection(
             detector=detector,
@@ -170,16 +175,24 @@ class Members:
         """Return the campaign a member belongs to, if known."""
         return self.links.get(h)
 
-    def link(self, h: int, subject: str) -> bool:
-        """Link a member to a campaign; False if it already belongs to one."""
+    def link(self, h: int, subject: str, fresh: bool = True) -> bool:
+        """Link a member to a campaign; False if it already belongs to one. A link made
+        with ``fresh`` false is exported only once :meth:`reported` says so."""
         links = self.links
         if h in links:
             return False
         if len(links) >= self.cap:
             del links[next(iter(links))]
         links[h] = subject
-        self._fresh(h, subject)
+        if fresh:
+            self._fresh(h, subject)
         return True
+
+    def reported(self, hashes: list[int], subject: str) -> None:
+        """Make the links of these members, now listed in a detection, exportable."""
+        for h in hashes:
+            if self.links.get(h) == subject:
+                self._fresh(h, subject)
 
     def link_key(self, key: str, subject: str) -> None:
         """Remember that the group of ``key`` fired as part of a campaign."""

@@ -389,11 +389,13 @@ class DetectorWorker:
         if failures > 1:
             log.error("coordination failed on %d signals of this batch, kept in the DLQ", failures)
         self.signal_watermark.advance(newest, time.monotonic())
-        # Links go to their table with the batch that made them: Faust flushes the producer
-        # before it commits these signals' offsets, so a group that fired before a crash
-        # keeps its campaign (and finding uid) after it, however soon the crash comes.
-        self._save_links()
         await self.publish(out)
+        # Links go to their table with the batch that made them, once its findings are on
+        # the broker (a member's link is made when a detection lists it): a crash before
+        # that reads the batch again and names the members again. Faust flushes the
+        # producer before it commits these signals' offsets, so a group that fired before
+        # a crash keeps its campaign (and finding uid) after it.
+        self._save_links()
 
     def _dead_letter_signal(
         self, out: BatchOutput, message: Consumed, reason: str, detail: str
@@ -606,7 +608,6 @@ class DetectorWorker:
                     self._closing[uid] = home
             self._put_finding(uid.encode(), value, home)
         self.policy.dirty.clear()
-        self._save_links()
         if self.engine.coordination is not None:
             now = time.monotonic()
             if now - self._groups_saved >= self.settings.group_checkpoint_seconds:
@@ -620,6 +621,7 @@ class DetectorWorker:
             except BaseException:
                 self._keep_unsent(out.findings)
                 raise
+        self._save_links()  # after the parts that list their members are out
 
     def _keep_unsent(self, findings: list[dict[str, Any]]) -> None:
         """Hold a failed checkpoint's findings for the next publish; give up, loudly, after

@@ -564,3 +564,28 @@ def test_members_on_cards_shared_across_orgs_are_named_where_newness_alone_is_to
     named = _named(_run(CoordinationDetector(seed=3), _background(rng) + ring))
     assert len({a for a in named if a.startswith("quiet-")}) >= 36
     assert not any(a.startswith("user-") for a in named)
+
+
+def test_a_member_named_but_not_yet_reported_is_not_lost_to_a_restart() -> None:
+    """A member's link is saved only once a detection lists it. A worker that crashes while
+    named members wait for their part restarts without their links and names them again
+    from their next signals; had the links been saved, they would be named in no finding."""
+    rng = random.Random(7)
+    signals = sorted(_background(rng) + _swarm(rng), key=lambda s: s.ts)
+    first = CoordinationDetector(seed=3)
+    dets: list[Detection] = []
+    cut = 0
+    while not (dets and any(c.pending for c in first._campaigns.values())):
+        dets += first.observe(signals[cut])  # up to the first moment members wait for a part
+        cut += 1
+    waiting = {a for c in first._campaigns.values() for a in c.pending}
+    assert waiting
+    records = first.export_links()
+    saved = {int.from_bytes(key, "big") for key, _ in records if len(key) == 8}
+    assert saved == {seeded_hash(a, 3) for a in _named(dets)}, "reported members only"
+    restarted = CoordinationDetector(seed=3)
+    for key, value in records:
+        restarted.import_link(key, value)
+    again = _run(restarted, signals[cut:])
+    assert waiting <= _named(again)
+    assert _named(dets) | _named(again) == {f"hydra-{i}" for i in range(60)}
