@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import orjson
 
@@ -300,6 +300,25 @@ class CoordinationDetector:
         idle = sorted((g.last_ts, k) for k, g in self._groups.items() if not g.subject)
         for _, key in idle[: max(1, len(self._groups) // 10)]:
             del self._groups[key]
+
+    def forget(self, lost: Callable[[str], bool]) -> tuple[int, int]:
+        """Let go of the groups whose key ``lost`` says another worker owns now, and of the
+        campaigns none of whose groups stays here; return how many of each.
+
+        The new owner restores the fired groups from their table; kept here they would go
+        stale and fire on old members if the keys came back. Their records are not emptied
+        (they are the new owner's now). A dropped campaign's members waiting for a part
+        have no saved link, so the new owner names them again from their next signals.
+        """
+        keys = [key for key in self._groups if lost(key)]
+        for key in keys:
+            del self._groups[key]
+            self._changed.discard(key)
+            self._dropped.discard(key)
+        gone = [s for s, c in self._campaigns.items() if c.keys and all(map(lost, c.keys))]
+        for subject in gone:
+            del self._campaigns[subject]
+        return len(keys), len(gone)
 
     def expire(self, now_ts: float) -> None:
         """Drop groups and campaigns idle for longer than their TTL."""

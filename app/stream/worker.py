@@ -489,8 +489,8 @@ class DetectorWorker:
 
     def forget(self, lost: set[int]) -> None:
         """Let go of the state of partitions another worker owns now (it restores them from
-        the tables): the accounts whose events they carry and the open finding records
-        homed there. Kept, such state would go stale (the account's events go elsewhere)
+        the tables): the accounts whose events they carry, the open finding records homed
+        there, and the coordination groups of the keys whose signals they carry. Kept, such state would go stale (the account's events go elsewhere)
         and the findings would be closed here while their new owner keeps them open."""
         if not lost:
             return
@@ -503,9 +503,16 @@ class DetectorWorker:
         uids = [uid for uid, r in records.items() if self._home_of(uid, r.home) in lost]
         for uid in uids:
             del records[uid]
+        groups = campaigns = 0
+        if self.engine.coordination is not None:
+            signals = self._signal_partitions
+            groups, campaigns = self.engine.coordination.forget(
+                lambda key: key_partition(key, signals) in lost
+            )
         log.info(
-            "partitions %s went to another worker: let go of %d accounts and %d open "
-            "findings", sorted(lost), len(accounts), len(uids),
+            "partitions %s went to another worker: let go of %d accounts, %d open findings, "
+            "%d coordination groups and %d campaigns",
+            sorted(lost), len(accounts), len(uids), groups, campaigns,
         )  # fmt: skip
 
     def owned_partitions(self) -> set[int]:

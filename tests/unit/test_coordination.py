@@ -589,3 +589,22 @@ def test_a_member_named_but_not_yet_reported_is_not_lost_to_a_restart() -> None:
     again = _run(restarted, signals[cut:])
     assert waiting <= _named(again)
     assert _named(dets) | _named(again) == {f"hydra-{i}" for i in range(60)}
+
+
+def test_forget_lets_go_of_the_groups_of_keys_another_worker_owns() -> None:
+    rng = random.Random(7)
+    det = CoordinationDetector(seed=3)
+    _run(det, _background(rng) + _swarm(rng))
+    det.export_groups()
+    keys = set(det._groups)
+
+    def lost(key: str) -> bool:
+        return key.startswith("net:")
+
+    groups, campaigns = det.forget(lost)
+    assert groups == sum(map(lost, keys)) > 0
+    assert not any(map(lost, det._groups)) and any(map(lost, keys))
+    assert det.export_groups() == [], "their records are the new owner's: no tombstones"
+    assert campaigns == 0 and det._campaigns, "a campaign with a group left here stays"
+    groups, campaigns = det.forget(lambda key: True)
+    assert det._groups == {} and det._campaigns == {} and campaigns >= 1
