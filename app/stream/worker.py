@@ -74,7 +74,6 @@ class BoundedShutdownWorker(faust.Worker):
     def __init__(self, *args: Any, shutdown_timeout: float = 30.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._shutdown_timeout = shutdown_timeout
-
         self._watchdog: threading.Timer | None = None
 
     def _schedule_shutdown(self, signal: Any) -> None:
