@@ -21,6 +21,7 @@ from app.stream.process import WorkerProcess
 
 TOPICS = ("api-events", "api-events-dlq", "abuse-alerts", "abuse-feedback")
 ACTIVITIES = {1: "new", 2: "update", 3: "close"}
+DRAIN_SECONDS = 10.0  # at the end, how long events still on their way may take
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,9 +65,11 @@ class Feeder(threading.Thread):
         for event in self.events:
             if self.stop_flag.is_set():
                 return
-            self.sent += 1
             self.sim_ts = float(event["ts"]) if not isinstance(event["ts"], str) else self.sim_ts
             yield event
+            # Asked for the next one: this one was handed to the producer. (Counted before,
+            # an event a stop caught while it waited for its time was counted, never sent.)
+            self.sent += 1
 
     def run(self) -> None:
         from app.sim.output import send_kafka
@@ -153,10 +156,15 @@ def run(args: argparse.Namespace) -> int:
                 print("\ninterrupted; shutting down ...", flush=True)
             feeder.stop_flag.set()
             feeder.join(10)
-            for finding in _poll(alerts, timeout_ms=1500):
-                stats[ACTIVITIES.get(int(finding.get("activity_id") or 0), "other")] += 1
-                flagged.update(r["uid"] for r in finding.get("resources", []))
-            processed = worker.metric("abuse_detector_events_processed_total")
+            # The events still on their way get a few seconds, so the summary counts them.
+            deadline = time.monotonic() + DRAIN_SECONDS
+            while True:
+                for finding in _poll(alerts, timeout_ms=1500):
+                    stats[ACTIVITIES.get(int(finding.get("activity_id") or 0), "other")] += 1
+                    flagged.update(r["uid"] for r in finding.get("resources", []))
+                processed = worker.metric("abuse_detector_events_processed_total")
+                if processed >= feeder.sent or time.monotonic() >= deadline:
+                    break
             invalid = worker.metric('abuse_detector_events_processed_total{result="invalid"}')
             alerts.close()
     _summary(time.monotonic() - started, feeder.sent, processed, invalid, stats, flagged, truth)
