@@ -303,7 +303,7 @@ class CoordinationDetector:
 
     def forget(self, lost: Callable[[str], bool]) -> tuple[int, int]:
         """Let go of the groups whose key ``lost`` says another worker owns now, and of the
-        campaigns none of whose groups stays here; return how many of each.
+        campaigns no group held here fired for; return how many of each.
 
         The new owner restores the fired groups from their table; kept here they would go
         stale and fire on old members if the keys came back. Their records are not emptied
@@ -315,7 +315,8 @@ class CoordinationDetector:
             del self._groups[key]
             self._changed.discard(key)
             self._dropped.discard(key)
-        gone = [s for s, c in self._campaigns.items() if c.keys and all(map(lost, c.keys))]
+        alive = {g.subject for g in self._groups.values() if g.subject}
+        gone = [subject for subject in self._campaigns if subject not in alive]
         for subject in gone:
             del self._campaigns[subject]
         return len(keys), len(gone)

@@ -82,7 +82,13 @@ class BoundedShutdownWorker(faust.Worker):
 
     def on_worker_shutdown(self) -> None:
         """The worker stops for any reason (a crash too): bound the stop that follows."""
+        super().on_worker_shutdown()
         self._start_watchdog("a crash" if self.crash_reason else "the app stopped")
+
+    def cancel_watchdog(self) -> None:
+        """The stop finished in time: the watchdog has nothing left to end."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
 
     def _start_watchdog(self, reason: str) -> None:
         if self._watchdog is None:
@@ -261,9 +267,8 @@ class DetectorWorker:
             self.metrics.ready.set(0)
             if not revoked:
                 return
-            try:
-                await self.checkpoint()
-                await self.app.producer.flush()
+            try:  # bounded: with the broker gone it would hold the rebalance for good
+                await asyncio.wait_for(self._hand_over(), self.settings.shutdown_timeout_seconds)
             except Exception:
                 log.exception(
                     "checkpoint at a rebalance failed: the next owners of these partitions "
@@ -432,8 +437,8 @@ class DetectorWorker:
         """
         send = self.app.producer.send
         names = self._topic_names
-        ahead = self._unsent
-        findings = ahead + out.findings if ahead else out.findings
+        ahead = len(self._unsent)  # restored closes may join the list while this waits
+        findings = self._unsent + out.findings if ahead else out.findings
         pending: list[Awaitable[Any]] = []
         for letter in out.dead_letters:
             pending.append(
@@ -457,19 +462,30 @@ class DetectorWorker:
         if pending:
             await asyncio.gather(*pending)
         if ahead:
-            self._unsent, self._unsent_tries = [], 0
+            del self._unsent[:ahead]
+            self._unsent_tries = 0
         if self._closing:
-            self._closes_out(findings)
+            self._settle_closing(findings)
 
-    def _closes_out(self, findings: list[dict[str, Any]]) -> None:
-        """Empty the closing records of the closes among ``findings`` (now on the broker),
-        unless the finding opened again since: its open record then replaces it."""
-        for finding in findings:
-            uid = finding["finding_info"]["uid"]
-            if uid in self._closing and finding.get("activity_id") == ACTIVITY_CLOSE:
-                home = self._closing.pop(uid)
-                if uid not in self.policy.records:
+    def _settle_closing(self, sent: list[dict[str, Any]]) -> None:
+        """Replace the closing records whose close is now on the broker (it is among
+        ``sent`` or went out before): emptied, or, for a finding that opened again since,
+        its open record at once (a restart must not send the old close after the new
+        lifecycle's findings)."""
+        closed = {f["finding_info"]["uid"] for f in sent if f.get("activity_id") == ACTIVITY_CLOSE}
+        records = self.policy.records
+        for uid, home in list(self._closing.items()):
+            record = records.get(uid)
+            if record is not None:
+                now = self._home_of(uid, record.home)
+                self._put_finding(uid.encode(), self.policy.export_record(uid) or b"", now)
+                if now != home:
                     self._put_finding(uid.encode(), b"", home)
+            elif uid in closed:
+                self._put_finding(uid.encode(), b"", home)
+            else:
+                continue
+            del self._closing[uid]
 
     def _home(self, detection: Detection) -> int:
         """The partition that owns a new finding: its account's (events are keyed by
@@ -477,7 +493,10 @@ class DetectorWorker:
         Its record is stored there, so the worker that owns the partition restores it."""
         keys = detection.labels.get("keys")
         if keys:
-            return key_partition(keys.split(",", 1)[0], self._signal_partitions)
+            # The first key whose signals this worker owns (after a rebalance the campaign's
+            # first group may have gone to another worker); the first key otherwise.
+            homes = [key_partition(key, self._signal_partitions) for key in keys.split(",")]
+            return next((p for p in homes if p in self._owned), homes[0])
         return partition_of(detection.subject.encode(), self.settings.partitions)
 
     def _home_of(self, uid: str, home: int) -> int:
@@ -485,6 +504,10 @@ class DetectorWorker:
         if 0 <= home < self.settings.partitions:
             return home
         return partition_of(uid.encode(), self.settings.partitions)
+
+    async def _hand_over(self) -> None:
+        await self.checkpoint()
+        await self.app.producer.flush()
 
     def forget(self, lost: set[int]) -> None:
         """Let go of the state of partitions another worker owns now (it restores them from
@@ -502,6 +525,19 @@ class DetectorWorker:
         uids = [uid for uid, r in records.items() if self._home_of(uid, r.home) in lost]
         for uid in uids:
             del records[uid]
+        # Nothing more is written to their partitions from here (a batch handled after the
+        # revocation's checkpoint made them dirty); closes still to go out are the new
+        # owner's, which reads them from their closing records.
+        dirty = self.policy.dirty
+        for uid in [u for u, home in dirty.items() if self._home_of(u, home) in lost]:
+            del dirty[uid]
+        handed = {uid for uid, home in self._closing.items() if home in lost}
+        for uid in handed:
+            del self._closing[uid]
+        self._unsent = [
+            f for f in self._unsent
+            if not (f["finding_info"]["uid"] in handed and f.get("activity_id") == ACTIVITY_CLOSE)
+        ]  # fmt: skip
         groups = campaigns = 0
         if self.engine.coordination is not None:
             signals = self._signal_partitions
@@ -529,6 +565,7 @@ class DetectorWorker:
         records = self.policy.records
         closes = len(self._closing)
         owned = self.owned_partitions()
+        closing: dict[str, Closing] = {}
 
         def load(key: bytes, value: bytes) -> bool:
             uid = key.decode()
@@ -538,13 +575,20 @@ class DetectorWorker:
             if got is None or self._home_of(uid, got.home) not in owned:
                 return False
             if isinstance(got, Closing):
-                self._closing[uid] = got.home
-                self._unsent.append(got.close)
+                closing[uid] = got
                 return False
             records[uid] = got
             return True
 
         n = self._import_table(self.finding_table, load, "finding")
+        for uid, got in closing.items():  # an open record of the same uid wins (reopened)
+            home = self._home_of(uid, got.home)
+            if uid in records:
+                if self._home_of(uid, records[uid].home) != home:
+                    self._put_finding(uid.encode(), b"", home)
+                continue
+            self._closing[uid] = home
+            self._unsent.append(got.close)
         if len(self._closing) > closes:
             log.info(
                 "%d findings were closed but their close may not have been published; "
@@ -602,9 +646,15 @@ class DetectorWorker:
             # Parts due by the stream's event time go out even when no signal arrives to
             # sweep them (a campaign's traffic, or all traffic, has stopped).
             self.pipeline.apply_detections(self.engine.coordination.due(watermark), out)
-        closes = self.policy.close_quiet(watermark) if watermark else []
-        closing = {close["finding_info"]["uid"]: close for close in closes}
-        for uid, home in self.policy.dirty.items():
+        # Closes join the findings held back at once: the policy has let go of them, so they
+        # must go out with the next publish even if a table write below fails.
+        if watermark:
+            self._unsent.extend(self.policy.close_quiet(watermark))
+        closing = {
+            f["finding_info"]["uid"]: f for f in self._unsent if f.get("activity_id") == ACTIVITY_CLOSE
+        }  # fmt: skip
+        dirty = self.policy.dirty
+        for uid, home in list(dirty.items()):
             value = self.policy.export_record(uid)
             home = self._home_of(uid, home)
             if value is None:
@@ -613,14 +663,13 @@ class DetectorWorker:
                 if close is not None:
                     self._closing[uid] = home
             self._put_finding(uid.encode(), value, home)
-        self.policy.dirty.clear()
+            del dirty[uid]  # written (a failed write leaves the rest for the next checkpoint)
         if self.engine.coordination is not None:
             now = time.monotonic()
             if now - self._groups_saved >= self.settings.group_checkpoint_seconds:
                 self._groups_saved = now
                 for key, value in self.engine.coordination.export_groups():
                     self._put_group(key, value)
-        out.findings.extend(closes)
         if out.findings or self._unsent:
             try:
                 await self.publish(out)
@@ -836,6 +885,7 @@ class DetectorWorker:
         except SystemExit as exc:
             return int(exc.code or 0)
         finally:
+            worker.cancel_watchdog()
             if server is not None:
                 server.stop()
         return 0
