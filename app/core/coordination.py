@@ -359,9 +359,9 @@ class CoordinationDetector:
         """Campaign links made since the last call, as (key, value) table records.
 
         A member link's key is its 8-byte hash, exported once a detection listed the member;
-        a group link's key is ``group:`` and the group key. A restarted worker restores them, so the first group to fire after the
-        restart finds its campaign (by its own key, or by its members) and keeps the
-        campaign's subject, hence its finding uid.
+        a group link's key is ``group:`` and the group key. A restarted worker restores
+        them, so the first group to fire after the restart finds its campaign (by its own
+        key, or by its members) and keeps the campaign's subject, hence its finding uid.
         """
         out = []
         for link, subject in self._members.drain():

@@ -512,8 +512,9 @@ class DetectorWorker:
     def forget(self, lost: set[int]) -> None:
         """Let go of the state of partitions another worker owns now (it restores them from
         the tables): the accounts whose events they carry, the open finding records homed
-        there, and the coordination groups of the keys whose signals they carry. Kept, such state would go stale (the account's events go elsewhere)
-        and the findings would be closed here while their new owner keeps them open."""
+        there, and the coordination groups of the keys whose signals they carry. Kept, such
+        state would go stale (the account's events go elsewhere) and the findings would be
+        closed here while their new owner keeps them open."""
         if not lost:
             return
         n = self.settings.partitions
@@ -651,8 +652,10 @@ class DetectorWorker:
         if watermark:
             self._unsent.extend(self.policy.close_quiet(watermark))
         closing = {
-            f["finding_info"]["uid"]: f for f in self._unsent if f.get("activity_id") == ACTIVITY_CLOSE
-        }  # fmt: skip
+            f["finding_info"]["uid"]: f
+            for f in self._unsent
+            if f.get("activity_id") == ACTIVITY_CLOSE
+        }
         dirty = self.policy.dirty
         for uid, home in list(dirty.items()):
             value = self.policy.export_record(uid)
