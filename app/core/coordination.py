@@ -176,10 +176,9 @@ class CoordinationDetector:
         """The campaign's next detection. The links of the members it lists become
         exportable only now: a member named but not yet reported has no saved link, so a
         worker restarted before its part went out names it again instead of never."""
-        detection = camp.detection(self.config.detector, ts, self.config.max_named)
-        if camp.reported:
-            self._members.reported(camp.reported, camp.subject)
-        return detection
+        listed = camp.pending_h[: self.config.max_named]
+        self._members.reported(listed, camp.subject)
+        return camp.detection(self.config.detector, ts, self.config.max_named)
 
     def _score(self, g: Group, ts: float, touched: list[Campaign]) -> None:
         cfg = self.config
@@ -289,7 +288,7 @@ class CoordinationDetector:
 
     def _name(self, subject: str, o: Obs, touched: list[Campaign]) -> None:
         camp = self._campaigns.get(subject)
-        if camp is None or not self._members.link(o.h, subject, fresh=False):
+        if camp is None or not self._members.link(o.h, subject):
             return
         camp.add(o.account_id, o.ts, o.pay, o.h)
         if camp not in touched:

@@ -29,7 +29,7 @@ class Campaign:
     __slots__ = (
         "subject", "first_seen", "last_ts", "parts", "total", "pending", "pending_ts",
         "score", "evidence", "strong", "keys", "pays", "centres", "emit_ts", "recent",
-        "pending_h", "reported",
+        "pending_h",
     )  # fmt: skip
 
     def __init__(self, subject: str, ts: float) -> None:
@@ -39,7 +39,6 @@ class Campaign:
         self.total = 0  # members named so far
         self.pending: list[str] = []  # named, not yet in a detection
         self.pending_h: list[int] = []  # their member hashes
-        self.reported: list[int] = []  # hashes of the members the last detection listed
         self.pending_ts = 0.0  # when the oldest pending member was named
         self.score = 0.0
         self.evidence: list[Evidence] = []
@@ -116,12 +115,12 @@ class Campaign:
         self.emit_ts = ts
         if self.pending:
             accounts, self.pending = self.pending[:max_named], self.pending[max_named:]
-            self.reported, self.pending_h = self.pending_h[:max_named], self.pending_h[max_named:]
+            self.pending_h = self.pending_h[max_named:]
             self.pending_ts = ts
             self.parts += 1
             self.recent = accounts[-RECENT:]
         else:
-            accounts, self.reported = list(self.recent), []
+            accounts = list(self.recent)
         part = self.parts
         return Detection(
             detector=detector,
@@ -175,17 +174,15 @@ class Members:
         """Return the campaign a member belongs to, if known."""
         return self.links.get(h)
 
-    def link(self, h: int, subject: str, fresh: bool = True) -> bool:
-        """Link a member to a campaign; False if it already belongs to one. A link made
-        with ``fresh`` false is exported only once :meth:`reported` says so."""
+    def link(self, h: int, subject: str) -> bool:
+        """Link a member to a campaign; False if it already belongs to one. The link is
+        exported only once :meth:`reported` says a detection listed the member."""
         links = self.links
         if h in links:
             return False
         if len(links) >= self.cap:
             del links[next(iter(links))]
         links[h] = subject
-        if fresh:
-            self._fresh(h, subject)
         return True
 
     def reported(self, hashes: list[int], subject: str) -> None:

@@ -74,7 +74,7 @@ class _PartitionEvent:
 
     __slots__ = ("message", "ref", "__weakref__")
 
-    def __init__(self, partition: int, topic: str = "") -> None:
+    def __init__(self, partition: int, topic: str) -> None:
         self.message = _Message(partition, topic)
         self.ref = weakref.ref(self)
 
@@ -95,33 +95,27 @@ def table_writer(
     """
     if not store_reads_partition:
         return table.__setitem__
-    events = [_PartitionEvent(p) for p in range(partitions)]  # alive as long as ``put``
-
-    def put(key: bytes, value: bytes) -> None:
-        token = _current_event.set(cast(Any, events[partition_of(key, partitions)].ref))
-        try:
-            table[key] = value
-        finally:
-            _current_event.reset(token)
-
-    return put
+    put_at = partition_writer(table)
+    return lambda key, value: put_at(key, value, partition_of(key, partitions))
 
 
 def partition_writer(table: Any) -> Callable[[bytes, bytes, int], None]:
-    """``table[key] = value`` filed under a partition the caller names, not the key's own.
+    """``table[key] = value`` filed under a partition the caller names.
 
-    For a table declared without ``use_partitioner``: Faust sends its changelog record to
-    the partition of the event being processed, and the store files it there, so the record
-    is restored by the worker assigned that partition. The event named is the changelog's
-    own: Faust checks that an event's topic has as many partitions as the changelog, and a
-    record's partition is chosen by the caller, not by the topic it was read from.
+    The write names it as the partition of the event being processed: the store files the
+    record there, and a table declared without ``use_partitioner`` also sends its changelog
+    record there, so the record is restored by the worker assigned that partition. The
+    event's topic is the changelog's own: Faust checks that an event's topic has as many
+    partitions as the changelog, and the partition here is the caller's choice, not that of
+    a topic the record was read from.
     """
     events: dict[int, _PartitionEvent] = {}  # alive as long as ``put``
 
     def put(key: bytes, value: bytes, partition: int) -> None:
         event = events.get(partition)
         if event is None:
-            event = events[partition] = _PartitionEvent(partition, table.changelog_topic_name)
+            topic = table.changelog_topic_name
+            event = events[partition] = _PartitionEvent(partition, topic)
         token = _current_event.set(cast(Any, event.ref))
         try:
             table[key] = value

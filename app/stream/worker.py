@@ -252,7 +252,7 @@ class DetectorWorker:
         @app.on_partitions_assigned.connect  # type: ignore[misc,arg-type]
         async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
             self._check_partitions()
-            owned = {tp.partition for tp in assigned if tp.topic in self._consumed}
+            owned = self._partitions_of(assigned)
             self.forget(self._owned - owned)
             self._owned = owned
             self._assigned = True
@@ -553,7 +553,9 @@ class DetectorWorker:
 
     def owned_partitions(self) -> set[int]:
         """The partitions of the consumed topics assigned to this worker now."""
-        assignment = self.app.consumer.assignment()
+        return self._partitions_of(self.app.consumer.assignment())
+
+    def _partitions_of(self, assignment: Any) -> set[int]:
         return {tp.partition for tp in assignment if tp.topic in self._consumed}
 
     def restore_open_findings(self) -> int:

@@ -13,6 +13,8 @@ from app.stream.state import partition_writer, table_writer
 class Table(dict):
     """Records the partition the current event names at each write, as the store reads it."""
 
+    changelog_topic_name = "app-table-changelog"
+
     def __init__(self) -> None:
         super().__init__()
         self.partitions: dict[bytes, int] = {}
@@ -60,7 +62,6 @@ def test_the_producers_partitioner_agrees() -> None:
 
 def test_a_partition_writer_files_each_record_under_the_partition_it_is_given() -> None:
     table = Table()
-    table.changelog_topic_name = "app-finding-records-changelog"
     put = partition_writer(table)
     for i in range(20):
         put(f"uid-{i}".encode(), b"record", i % 3)

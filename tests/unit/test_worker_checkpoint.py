@@ -77,6 +77,15 @@ def _open(worker: DetectorWorker, ts: float = T0) -> None:
     asyncio.run(worker.publish(out))
 
 
+def _close_with_the_broker_down(worker: DetectorWorker, fails: list[bool]) -> None:
+    """Open the finding, let it go quiet, and run a checkpoint whose publish fails."""
+    _open(worker)
+    worker.close_watermark = lambda now: QUIET
+    fails[0] = True
+    with pytest.raises(TimeoutError):
+        asyncio.run(worker.checkpoint())
+
+
 def _activities(producer: Producer) -> list[int]:
     return [f["activity_id"] for f in producer.alerts if f["finding_info"]["uid"] == UID]
 
@@ -84,11 +93,7 @@ def _activities(producer: Producer) -> list[int]:
 def test_a_close_is_kept_in_its_record_until_it_is_on_the_broker(tmp_path) -> None:
     fails = [False]
     worker, table, producer = _worker(tmp_path, fails)
-    _open(worker)
-    worker.close_watermark = lambda now: QUIET
-    fails[0] = True
-    with pytest.raises(TimeoutError):
-        asyncio.run(worker.checkpoint())
+    _close_with_the_broker_down(worker, fails)
     # Written before the publish: the close itself, not the open record a batch handled
     # meanwhile could load back.
     stored = orjson.loads(table[UID.encode()])
@@ -106,11 +111,7 @@ def test_a_close_is_kept_in_its_record_until_it_is_on_the_broker(tmp_path) -> No
 def test_a_close_lost_to_a_crash_is_published_by_the_restarted_worker(tmp_path) -> None:
     fails = [False]
     worker, table, _ = _worker(tmp_path, fails)
-    _open(worker)
-    worker.close_watermark = lambda now: QUIET
-    fails[0] = True  # the worker dies with the close on its way: nothing reaches the broker
-    with pytest.raises(TimeoutError):
-        asyncio.run(worker.checkpoint())
+    _close_with_the_broker_down(worker, fails)  # the worker dies with the close on its way
 
     restarted, table, producer = _worker(tmp_path / "again", [False], finding_table=table)
     assert restarted.restore_open_findings() == 0, "no open finding to restore"
@@ -131,11 +132,7 @@ def test_a_finding_reopened_before_its_close_went_out_gets_its_open_record_at_on
     in between send the old close again after the new lifecycle's create."""
     fails = [False]
     worker, table, producer = _worker(tmp_path, fails)
-    _open(worker)
-    worker.close_watermark = lambda now: QUIET
-    fails[0] = True
-    with pytest.raises(TimeoutError):
-        asyncio.run(worker.checkpoint())
+    _close_with_the_broker_down(worker, fails)
     fails[0] = False
     _open(worker, ts=QUIET + 60)  # the close goes out with this batch, ahead of the new one
     assert _activities(producer) == [ACTIVITY_NEW, ACTIVITY_CLOSE, ACTIVITY_NEW]
