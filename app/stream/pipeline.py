@@ -95,13 +95,76 @@ class BatchOutput:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     dlq_reasons: Counter[str] = field(default_factory=Counter)
     findings: list[dict[str, Any]] = field(default_factory=list)
-    # Account signals with coordination keys (see ``Pipeline.signal_messages``).
+    # Account signals with coordination keys (see :func:`route_signals`).
     signals: list[AccountSignal] = field(default_factory=list)
+    # The signal topic's messages for the partitions other workers own (set by the worker).
+    signal_messages: list[tuple[int, bytes, bytes]] = field(default_factory=list)
     accounts: set[str] = field(default_factory=set)
     detections: int = 0
     max_event_ts: float = 0.0
     event_ts: list[float] = field(default_factory=list)
     partition_ts: dict[int, float] = field(default_factory=dict)  # newest event time per partition
+
+
+@dataclass(slots=True)
+class Routed:
+    """Where one batch's signals go: coordination here, or the re-keyed signal topic."""
+
+    # (signal, its keys whose partitions this worker owns): observed in-process, at once.
+    local: list[tuple[AccountSignal, list[str]]] = field(default_factory=list)
+    # (partition, key, value) messages for the partitions other workers own.
+    messages: list[tuple[int, bytes, bytes]] = field(default_factory=list)
+    sent_ts: float = 0.0  # the newest event time of a signal that went to the topic
+
+
+def route_signals(
+    signals: Sequence[AccountSignal],
+    partitions: int,
+    local: frozenset[int],
+    per_message: int = SIGNALS_PER_MESSAGE,
+) -> Routed:
+    """Split a batch's signals between this worker's coordination and the signal topic.
+
+    Each key's partition is :func:`key_partition`, so every signal of one key reaches the
+    one worker that owns the key's group. Only the keys groups form on travel
+    (:func:`~app.core.coordination.routed_keys`); the signal itself keeps all its keys.
+    The keys of partitions in ``local`` (the signal partitions assigned to this worker)
+    stay here: one delivery with all of them, no round trip through the broker. The rest
+    go out as messages of up to ``per_message`` entries ``[signal, [keys of this
+    partition]]``, the signal in its compact list form (:meth:`AccountSignal.to_list`),
+    encoded once however many partitions it goes to: a signal travels once per partition
+    its keys fall in, not once per key, and a batch is a handful of messages.
+    """
+    dumps = orjson.dumps
+    routed = Routed()
+    by_partition: dict[int, list[bytes]] = {}
+    for signal in signals:
+        here: list[str] = []
+        split: dict[int, list[str]] = {}
+        for key in routed_keys(signal.keys):
+            p = key_partition(key, partitions)
+            if p in local:
+                here.append(key)
+            else:
+                split.setdefault(p, []).append(key)
+        if here:
+            routed.local.append((signal, here))
+        if split:
+            body = dumps(signal.to_list())
+            for p, keys in split.items():
+                by_partition.setdefault(p, []).append(b"[" + body + b"," + dumps(keys) + b"]")
+            if signal.ts > routed.sent_ts:
+                routed.sent_ts = signal.ts
+    for p, entries in sorted(by_partition.items()):
+        name = f"signals-{p}".encode()
+        for i in range(0, len(entries), per_message):
+            routed.messages.append((p, name, b"[" + b",".join(entries[i : i + per_message]) + b"]"))
+    return routed
+
+
+def signal_message(signal: AccountSignal, keys: Sequence[str]) -> bytes:
+    """One signal as a message of the signal topic holding it alone (for the DLQ)."""
+    return b"[[" + orjson.dumps(signal.to_list()) + b"," + orjson.dumps(list(keys)) + b"]]"
 
 
 class Pipeline:
@@ -121,31 +184,9 @@ class Pipeline:
     def signal_messages(
         out: BatchOutput, partitions: int, per_message: int = SIGNALS_PER_MESSAGE
     ) -> list[tuple[int, bytes, bytes]]:
-        """The (partition, key, value) messages of the re-keyed signal topic for one batch.
-
-        Each key's partition is :func:`key_partition`, so every signal of one key reaches
-        the one worker that owns the key's group. Only the keys groups form on travel
-        (:func:`~app.core.coordination.routed_keys`); the signal itself keeps all its keys.
-        A message holds up to ``per_message`` entries ``[signal, [keys of this
-        partition]]``, the signal in its compact list form (:meth:`AccountSignal.to_list`),
-        encoded once however many partitions it goes to: a signal travels once per
-        partition its keys fall in, not once per key, and a batch is a handful of messages.
-        """
-        dumps = orjson.dumps
-        by_partition: dict[int, list[bytes]] = {}
-        for signal in out.signals:
-            split: dict[int, list[str]] = {}
-            for key in routed_keys(signal.keys):
-                split.setdefault(key_partition(key, partitions), []).append(key)
-            body = dumps(signal.to_list())
-            for p, keys in split.items():
-                by_partition.setdefault(p, []).append(b"[" + body + b"," + dumps(keys) + b"]")
-        messages = []
-        for p, entries in sorted(by_partition.items()):
-            name = f"signals-{p}".encode()
-            for i in range(0, len(entries), per_message):
-                messages.append((p, name, b"[" + b",".join(entries[i : i + per_message]) + b"]"))
-        return messages
+        """The (partition, key, value) messages of the re-keyed signal topic for one batch,
+        every partition counted as another worker's (see :func:`route_signals`)."""
+        return route_signals(out.signals, partitions, frozenset(), per_message).messages
 
     def handle(self, records: Sequence[Consumed], now: float) -> BatchOutput:
         """Process ``records`` in order; ``now`` (wall clock) only stamps dead letters."""

@@ -18,7 +18,7 @@ from mode.utils.tracebacks import format_task_stack
 
 from app.broker import create_topics
 from app.core.engine import Engine
-from app.core.types import Detection, decode_signal_entries
+from app.core.types import AccountSignal, Detection, decode_signal_entries
 from app.findings.ocsf import ACTIVITY_CLOSE
 from app.findings.policy import AlertPolicy, Closing, closing_record, read_record
 from app.findings.suppress import Suppressions
@@ -32,8 +32,11 @@ from app.stream.pipeline import (
     BatchOutput,
     Consumed,
     Pipeline,
+    Record,
     key_partition,
     partition_of,
+    route_signals,
+    signal_message,
 )
 from app.stream.state import CheckpointedEngine, partition_writer, table_writer
 from app.stream.watermark import Watermark
@@ -152,13 +155,17 @@ class DetectorWorker:
         # the close is out.
         self._closing: dict[str, int] = {}
         self._owned: set[int] = set()  # partitions of the consumed topics assigned to us
+        # The signal topic's partitions assigned to us: their keys' signals are observed
+        # here without a round trip through the topic (empty while unassigned).
+        self._local_signals: frozenset[int] = frozenset()
         self._warned_partitions = False
         # Held from a batch's detections to the end of its publish, and by a checkpoint: a
         # checkpoint must not write the record of a finding whose publish is still on its way.
         self._publishing = asyncio.Lock()
-        # The coordination stage runs behind the account stage (its signals make a round
-        # trip through a topic): campaign findings must not close on the events' clock
-        # while signals of that time are still on their way.
+        # The coordination stage runs behind the account stage (signals for keys another
+        # worker owns make a round trip through a topic): campaign findings must not close
+        # on the events' clock while signals of that time are still on their way. Signals
+        # observed here advance it like those read from the topic.
         self.signal_watermark = Watermark()
         self._signals_sent_ts = 0.0
         self._suppressed_seen: dict[tuple[str, str], int] = {}
@@ -255,6 +262,8 @@ class DetectorWorker:
             owned = self._partitions_of(assigned)
             self.forget(self._owned - owned)
             self._owned = owned
+            signals = self._topic_names["signals"]
+            self._local_signals = frozenset(tp.partition for tp in assigned if tp.topic == signals)
             self._assigned = True
             self.metrics.ready.set(1)
             log.info("partitions assigned: %d", len(assigned))
@@ -264,6 +273,7 @@ class DetectorWorker:
             """Hand over current state: the next owner of a partition restores it from the
             tables, so write what changed since the last checkpoint before letting go."""
             self._assigned = False
+            self._local_signals = frozenset()
             self.metrics.ready.set(0)
             if not revoked:
                 return
@@ -327,9 +337,10 @@ class DetectorWorker:
         async with self._publishing:
             out = self.pipeline.handle(records, now)
             self.watermark.advance(out.partition_ts, time.monotonic())
-            if out.signals:
-                self._signals_sent_ts = max(self._signals_sent_ts, max(s.ts for s in out.signals))
+            observed = bool(out.signals) and self._route_signals(out)
             await self.publish(out)
+            if observed:
+                self._save_links()
         metrics.events_processed.labels(result="ok").inc(out.valid)
         if out.dead_letters:
             metrics.events_processed.labels(result="invalid").inc(len(out.dead_letters))
@@ -339,11 +350,65 @@ class DetectorWorker:
         metrics.observe_batch(time.perf_counter() - started, len(records))
         return out
 
+    def _route_signals(self, out: BatchOutput) -> bool:
+        """Observe the batch's signals under the keys whose signal partitions this worker
+        owns, and leave the messages for the others' keys in ``out``; return whether any
+        signal was observed here.
+
+        A key's group lives with the owner of its signal partition (co-partitioned with the
+        events topic), so keys this worker owns need no round trip through the broker: one
+        delivery with all of them, detections in this batch's output. A signal the core
+        fails on is kept in the DLQ as the signal message it would have been.
+        """
+        routed = route_signals(out.signals, self._signal_partitions, self._local_signals)
+        out.signal_messages = routed.messages
+        if routed.sent_ts > self._signals_sent_ts:
+            self._signals_sent_ts = routed.sent_ts
+        observe = self.engine.observe_signal
+        failed = 0
+        newest: dict[int, float] = {}  # the coordination stage's progress on our partitions
+        for signal, keys in routed.local:
+            for key in keys:
+                p = key_partition(key, self._signal_partitions)
+                if signal.ts > newest.get(p, 0.0):
+                    newest[p] = signal.ts
+            try:
+                self.pipeline.apply_detections(observe(signal, keys), out)
+            except Exception as exc:  # a bug must not stop the partition: keep the signal
+                failed += 1
+                if failed == 1:  # one traceback per batch
+                    log.exception(
+                        "coordination failed on a signal of %s (%s); it is kept in the DLQ",
+                        signal.account_id, type(exc).__name__,
+                    )  # fmt: skip
+                self._dead_letter_local(out, signal, keys, type(exc).__name__)
+        if failed > 1:
+            log.error("coordination failed on %d signals of this batch, kept in the DLQ", failed)
+        self.signal_watermark.advance(newest, time.monotonic())
+        return bool(routed.local)
+
+    def _dead_letter_local(
+        self, out: BatchOutput, signal: AccountSignal, keys: list[str], error: str
+    ) -> None:
+        """Keep a signal observed here that the core failed on: one DLQ record per signal
+        partition of its keys, each the signal message that partition would have read, so
+        that it can be replayed to the signal topic like any other."""
+        by_partition: dict[int, list[str]] = {}
+        for key in keys:
+            by_partition.setdefault(key_partition(key, self._signal_partitions), []).append(key)
+        for p, part in sorted(by_partition.items()):
+            message = Record(
+                f"signals-{p}".encode(), signal_message(signal, part),
+                self._topic_names["signals"], p, -1,
+            )  # fmt: skip
+            detail = f"coordination failed on its signal ({error}); observed in the worker"
+            self._dead_letter_signal(out, message, PROCESSING_ERROR, detail)
+
     async def handle_signals(self, batch: Sequence[Consumed]) -> None:
         """Feed a batch of re-keyed signal messages to coordination.
 
-        A message holds ``[signal, [keys]]`` entries (see ``Pipeline.signal_messages``): the
-        keys of the signal that this message's partition carries.
+        A message holds ``[signal, [keys]]`` entries (see :func:`route_signals`): the keys
+        of the signal that this message's partition carries.
         """
         async with self._publishing:
             await self._handle_signals(batch)
@@ -457,7 +522,7 @@ class DetectorWorker:
                 ACTIVITY.get(int(finding.get("activity_id", 0)), "other"),
                 finding.get("confidence_score", 0) / 100,
             )
-        for partition, key, payload in Pipeline.signal_messages(out, self._signal_partitions):
+        for partition, key, payload in out.signal_messages:
             pending.append(await send(names["signals"], key, payload, partition, None, None))
         if pending:
             await asyncio.gather(*pending)

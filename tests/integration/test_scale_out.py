@@ -15,10 +15,12 @@ from tests.integration.test_fault_tolerance import (
     Incarnation,
     all_committed,
     campaign_stream,
+    committed,
     encode,
     fault_env,
     scraper,
     send_all,
+    topic_ends,
     uid_activity,
 )
 from tests.kafka_helpers import read_topic, wait_for
@@ -26,7 +28,7 @@ from tests.kafka_helpers import read_topic, wait_for
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-COPIES = 8  # the campaign stream under as many account namespaces: a backlog of about 105k
+COPIES = 16  # the campaign stream under as many account namespaces: a backlog of about 210k
 
 
 def backlog() -> list[tuple[bytes, bytes]]:
@@ -50,13 +52,16 @@ def test_a_worker_joining_and_one_leaving_mid_drain_lose_nothing(broker, unique,
     first = Incarnation(broker.url, app_id, env, str(tmp_path / "first.log")).start()
     second = None
     try:
-        assert wait_for(lambda: first.processed >= len(messages) / 10, 120, 0.1), (
-            first.worker.log_tail()
-        )
+        assert wait_for(lambda: first.processed > 0, 120, 0.1), first.worker.log_tail()
         # Both changes come while the first worker drains the backlog in large batches.
         second = Incarnation(broker.url, app_id, env, str(tmp_path / "second.log")).start()
         second.wait_processing(90)  # it owns partitions and has processed from them
         at_leave = first.processed
+        ends = topic_ends(broker.bootstrap, topic, len(messages))[1]
+        left = sum(ends.values()) - sum(
+            offset or 0
+            for offset in committed(broker.bootstrap, app_id, topic, list(ends)).values()
+        )
         first.stop()
         count, ends, done = all_committed(broker.bootstrap, app_id, topic, len(messages), 180)
         alerts = read_topic(broker.bootstrap, env["ABUSE_ALERTS_TOPIC"], idle=1.0)
@@ -69,12 +74,15 @@ def test_a_worker_joining_and_one_leaving_mid_drain_lose_nothing(broker, unique,
     overtaken = logs.count("a rebalance overtook")
     print(
         f"\nscale out and in: {count} events, first worker {first.processed:.0f} "
-        f"(left at {at_leave:.0f}), second {second.processed:.0f}; "
+        f"(left at {at_leave:.0f}, {left} events not committed yet), "
+        f"second {second.processed:.0f}; "
         f"batches read again after a rebalance: {overtaken}"
     )
     # Offsets are acked only after a batch's output is on the broker: committed == ends
     # means every event was processed by one worker or the other.
     assert done == ends and count == len(messages)
-    assert second.processed > 0 and 0 < at_leave < len(messages)
+    # The first left mid-drain: work remained for the second (first.processed also counts
+    # batches read again after a rebalance, so it is no measure of that).
+    assert second.processed > 0 and at_leave > 0 and left > 0
     assert "worker stalled" not in logs and "Drain messages raised" not in logs
     assert (finding_uid(DETECTOR, "loud-scale"), 1) in {uid_activity(m.value) for m in alerts}

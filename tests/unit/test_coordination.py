@@ -15,7 +15,7 @@ from app.core.types import AccountSignal, Detection, decode_signal_entries
 from app.events import event_from_dict
 from app.sim import load_scenario
 from app.sim.generate import generate
-from app.stream.pipeline import BatchOutput, Pipeline, key_partition
+from app.stream.pipeline import BatchOutput, Pipeline, key_partition, route_signals
 
 T0 = 1_767_225_600.0
 TEMPLATE = 0x5A5A_F0F0_3C3C_9696
@@ -221,6 +221,33 @@ def test_signal_messages_carry_each_key_once_in_its_own_partition() -> None:
     assert len(messages) < len(expected) / 5, "a batch is a handful of messages, not one per key"
 
 
+def test_keys_of_owned_partitions_stay_and_the_rest_travel_once() -> None:
+    signals = [
+        AccountSignal(
+            account_id=f"a{i}", ts=T0 + i, keys=(f"net:10.0.{i}", "client:x", f"pay:c{i % 3}")
+        )
+        for i in range(25)
+    ]
+    routed = route_signals(signals, 4, frozenset({0, 2}), per_message=10)
+    local = [(s.account_id, k) for s, keys in routed.local for k in keys]
+    assert all(key_partition(k, 4) in (0, 2) for _, k in local)
+    assert len({s.account_id for s, _ in routed.local}) == len(routed.local), "one delivery each"
+    travelled: list[tuple[str, str]] = []
+    newest = 0.0
+    for partition, _, value in routed.messages:
+        assert partition in (1, 3), "no message for a partition this worker owns"
+        for body, keys in orjson.loads(value):
+            signal = AccountSignal.decode(body)
+            travelled += [(signal.account_id, k) for k in keys]
+            newest = max(newest, signal.ts)
+    expected = [(s.account_id, k) for s in signals for k in s.keys]
+    assert sorted(local + travelled) == sorted(expected), "every key of every signal once"
+    assert local and travelled
+    assert routed.sent_ts == newest, "the close watermark waits only for what travelled"
+    assert route_signals(signals, 4, frozenset(range(4))).messages == []
+    assert route_signals(signals, 4, frozenset()).local == []
+
+
 def test_only_keys_that_form_groups_travel_and_every_signal_counts_once() -> None:
     """Template bands and sign-up cohorts never form a group: they are not routed. A signal
     with nothing else still travels once, so the population baseline counts every account,
@@ -236,11 +263,19 @@ def test_only_keys_that_form_groups_travel_and_every_signal_counts_once() -> Non
     kinds = {k.partition(":")[0] for s in signals for k in s.keys}
     assert {"tpl", "cohort", "net", "client"} <= kinds, "the smoke run has every kind of key"
     whole, rekeyed = CoordinationDetector(seed=5), CoordinationDetector(seed=5)
+    half = CoordinationDetector(seed=5)  # partitions 0 and 1 owned here, 2 and 3 elsewhere
     got_whole: list[Detection] = []
     got_rekeyed: list[Detection] = []
+    got_half: list[Detection] = []
     delivered: list[str] = []
     for s in signals:
         got_whole.extend(whole.observe(s))
+        routed = route_signals([s], 4, frozenset({0, 1}))
+        for signal, keys in routed.local:
+            got_half.extend(half.observe(signal, keys))
+        for _, _, value in routed.messages:
+            for signal, keys in decode_signal_entries(orjson.loads(value)):
+                got_half.extend(half.observe(signal, keys))
         for _, _, value in Pipeline.signal_messages(BatchOutput(signals=[s]), 4):
             for signal, keys in decode_signal_entries(orjson.loads(value)):
                 delivered += keys
@@ -248,9 +283,9 @@ def test_only_keys_that_form_groups_travel_and_every_signal_counts_once() -> Non
     assert "cohort:x:1" in delivered
     routed = [k for k in delivered if k.partition(":")[0] not in IGNORED]
     assert len(routed) == len(delivered) - 1, "no template band or cohort key travels"
-    assert rekeyed._pop_n == whole._pop_n == len(signals)
-    assert rekeyed._pop == whole._pop
-    assert got_whole and _named(got_rekeyed) == _named(got_whole)
+    assert rekeyed._pop_n == whole._pop_n == half._pop_n == len(signals)
+    assert rekeyed._pop == whole._pop == half._pop
+    assert got_whole and _named(got_rekeyed) == _named(got_whole) == _named(got_half)
 
 
 def test_signals_delivered_once_per_key_find_what_one_delivery_finds() -> None:
