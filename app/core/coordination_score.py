@@ -195,6 +195,18 @@ def _tied(
     )
 
 
+# The families a group's key implies under which ``_tied`` can hold.
+TIED_KINDS = ("shared_payment", "shared_infra")
+
+
+def _crowd(s: dict[str, float], implied: str) -> Verdict:
+    """The verdict of a group that cannot be a campaign for want of an anchor: the
+    families measured so far and a score over them, no evidence."""
+    if implied:
+        s[implied] = 1.0
+    return Verdict(_combined(s), False, s, [], Profile(), "no_anchor")
+
+
 def _combined(s: dict[str, float]) -> float:
     """A group's score: each family's strength halves the doubt left by the others."""
     return 1.0 - math.prod(1.0 - 0.5 * s[f] for f in FAMILIES)
@@ -207,8 +219,9 @@ def score_group(
 
     With ``early`` a group that cannot be a campaign for want of an anchor (see
     ``ANCHORS`` and ``_tied``) is returned as soon as that is known: its verdict holds the
-    families measured so far, a score over them and no evidence. Most groups scored are
-    such crowds, and the rest of the families cost as much again.
+    families measured so far, a score over them and no evidence (``_crowd``). Most groups
+    scored are such crowds, and the rest of the families cost as much again: the anchors
+    are measured first, then only what a tie of the group's kind needs.
     """
     m = group.size()
     col = group.column
@@ -216,6 +229,28 @@ def score_group(
     s: dict[str, float] = dict.fromkeys(FAMILIES, 0.0)
     values: dict[str, tuple[float, float]] = {}
     implied = IMPLIED.get(group.kind, "")
+
+    # The anchors first: a group without one is a crowd unless it is tied (``_tied``),
+    # which only groups on a card or on shared infrastructure can be.
+    harvs = col(HARV)
+    harv = _mean(harvs)
+    s["harvest_content"] = ramp(harv - pop.harvest_median, 0.05, 0.2)
+    values["harvest_content"] = (harv, pop.harvest_median)
+
+    pays = col(PAY)
+    pay = _shared(pays, orgs)
+    if sum(1 for p in pays if p) >= 3:
+        s["shared_payment"] = ramp(pay, 0.15, 0.4)
+    values["shared_payment"] = (pay, 0.0)
+
+    mm = _mean(col(MM))
+    s["automation"] = ramp(mm - pop.mm, 0.15, 0.45)
+    values["automation"] = (mm, pop.mm)
+
+    anchored = any(s[a] >= 0.5 and a != implied for a in ANCHORS)
+    crowd = early and not anchored
+    if crowd and implied not in TIED_KINDS:
+        return _crowd(s, implied)
 
     # The mean newness (see ``newness``) of the members whose age is known, inline: it is
     # the commonest sum here.
@@ -234,6 +269,8 @@ def score_group(
         new_excess = (new - pop.new) / max(1e-6, 1.0 - pop.new)
         s["new_accounts"] = ramp(new_excess, 0.15, 0.45)
     values["new_accounts"] = (new, pop.new)
+    if crowd and implied == "shared_infra" and new_excess < cfg.tied_new_excess:
+        return _crowd(s, implied)
 
     centres = group.templates.established()
     fps = [fp for fp in group.fps if fp]
@@ -249,30 +286,14 @@ def score_group(
         s["shared_template"] = ramp(tpl_share, 0.3, 0.7)
     values["shared_template"] = (tpl_share, 0.0)
 
-    harvs = col(HARV)
-    harv = _mean(harvs)
-    s["harvest_content"] = ramp(harv - pop.harvest_median, 0.05, 0.2)
-    values["harvest_content"] = (harv, pop.harvest_median)
-
-    pays = col(PAY)
-    pay = _shared(pays, orgs)
-    if sum(1 for p in pays if p) >= 3:
-        s["shared_payment"] = ramp(pay, 0.15, 0.4)
-    values["shared_payment"] = (pay, 0.0)
-
-    mm = _mean(col(MM))
-    s["automation"] = ramp(mm - pop.mm, 0.15, 0.45)
-    values["automation"] = (mm, pop.mm)
-
-    net_share = max(_shared(col(NET), orgs), _shared(col(INFRA), orgs))
-    anchored = any(s[a] >= 0.5 and a != implied for a in ANCHORS)
+    net_share = -1.0  # shared networks, measured where a verdict needs them
     if not anchored:
         template = s["shared_template"] >= 0.5 and implied != "shared_template"
+        if implied == "shared_payment":
+            net_share = max(_shared(col(NET), orgs), _shared(col(INFRA), orgs))
         anchored = _tied(implied, template, new_excess, tpl_share, net_share, cfg)
     if early and not anchored:
-        if implied:
-            s[implied] = 1.0
-        return Verdict(_combined(s), False, s, [], Profile(), "no_anchor")
+        return _crowd(s, implied)
 
     # Every member harvesting alike, where the population almost never does: unrelated
     # accounts behaving as one.
@@ -282,6 +303,8 @@ def score_group(
         s["harvest_in_unison"] = ramp(unison, 0.7, 0.9)
     values["harvest_in_unison"] = (unison, pop.harvesting)
 
+    if net_share < 0.0:
+        net_share = max(_shared(col(NET), orgs), _shared(col(INFRA), orgs))
     infra = max(net_share, _shared(col(CLIENT), orgs))
     s["shared_infra"] = ramp(infra, 0.3, 0.8)
     values["shared_infra"] = (infra, 0.0)
