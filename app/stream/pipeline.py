@@ -114,7 +114,6 @@ class Routed:
     local: list[tuple[AccountSignal, list[str]]] = field(default_factory=list)
     # (partition, key, value) messages for the partitions other workers own.
     messages: list[tuple[int, bytes, bytes]] = field(default_factory=list)
-    sent_ts: float = 0.0  # the newest event time of a signal that went to the topic
 
 
 def route_signals(
@@ -153,8 +152,6 @@ def route_signals(
             body = dumps(signal.to_list())
             for p, keys in split.items():
                 by_partition.setdefault(p, []).append(b"[" + body + b"," + dumps(keys) + b"]")
-            if signal.ts > routed.sent_ts:
-                routed.sent_ts = signal.ts
     for p, entries in sorted(by_partition.items()):
         name = f"signals-{p}".encode()
         for i in range(0, len(entries), per_message):

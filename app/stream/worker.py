@@ -14,6 +14,7 @@ from typing import Any
 
 import faust
 import orjson
+from faust.types import TP
 from mode.utils.tracebacks import format_task_stack
 
 from app.broker import create_topics
@@ -162,12 +163,10 @@ class DetectorWorker:
         # Held from a batch's detections to the end of its publish, and by a checkpoint: a
         # checkpoint must not write the record of a finding whose publish is still on its way.
         self._publishing = asyncio.Lock()
-        # The coordination stage runs behind the account stage (signals for keys another
-        # worker owns make a round trip through a topic): campaign findings must not close
-        # on the events' clock while signals of that time are still on their way. Signals
-        # observed here advance it like those read from the topic.
+        # Other workers' signals reach this worker's coordination through the signal topic,
+        # behind its own events: campaign findings must not close on the events' clock
+        # while such signals wait on its partitions. The event time read from there so far.
         self.signal_watermark = Watermark()
-        self._signals_sent_ts = 0.0
         self._suppressed_seen: dict[tuple[str, str], int] = {}
         self._progress = time.monotonic()  # when a batch of events or signals last finished
         self._stalled = False
@@ -336,14 +335,15 @@ class DetectorWorker:
         now = time.time()
         async with self._publishing:
             out = self.pipeline.handle(records, now)
+            invalid = len(out.dead_letters)  # the events' (a failed signal's are counted apart)
             self.watermark.advance(out.partition_ts, time.monotonic())
             observed = bool(out.signals) and self._route_signals(out)
             await self.publish(out)
             if observed:
                 self._save_links()
         metrics.events_processed.labels(result="ok").inc(out.valid)
-        if out.dead_letters:
-            metrics.events_processed.labels(result="invalid").inc(len(out.dead_letters))
+        if invalid:
+            metrics.events_processed.labels(result="invalid").inc(invalid)
             for reason, count in out.dlq_reasons.items():
                 metrics.dlq.labels(reason=reason).inc(count)
         metrics.observe_events(out.event_ts, now)
@@ -362,16 +362,9 @@ class DetectorWorker:
         """
         routed = route_signals(out.signals, self._signal_partitions, self._local_signals)
         out.signal_messages = routed.messages
-        if routed.sent_ts > self._signals_sent_ts:
-            self._signals_sent_ts = routed.sent_ts
         observe = self.engine.observe_signal
         failed = 0
-        newest: dict[int, float] = {}  # the coordination stage's progress on our partitions
         for signal, keys in routed.local:
-            for key in keys:
-                p = key_partition(key, self._signal_partitions)
-                if signal.ts > newest.get(p, 0.0):
-                    newest[p] = signal.ts
             try:
                 self.pipeline.apply_detections(observe(signal, keys), out)
             except Exception as exc:  # a bug must not stop the partition: keep the signal
@@ -384,7 +377,6 @@ class DetectorWorker:
                 self._dead_letter_local(out, signal, keys, type(exc).__name__)
         if failed > 1:
             log.error("coordination failed on %d signals of this batch, kept in the DLQ", failed)
-        self.signal_watermark.advance(newest, time.monotonic())
         return bool(routed.local)
 
     def _dead_letter_local(
@@ -683,13 +675,28 @@ class DetectorWorker:
 
     def close_watermark(self, now: float) -> float:
         """Event time up to which findings may close: the events' watermark, held back to
-        the coordination stage's while signals it has not reached are on their way."""
+        the event time read from the signal topic while other workers' signals wait there.
+
+        Signals of this worker's own partitions are observed as they are made, never
+        behind; a backlog on the topic is what the watermark must not run past.
+        """
         watermark = self.watermark.value(now)
-        if self._signals_sent_ts:
-            done = self.signal_watermark.value(now)
-            if done < self._signals_sent_ts:
-                watermark = min(watermark, done)
+        if self._local_signals and self._signals_waiting():
+            watermark = min(watermark, self.signal_watermark.value(now))
         return watermark
+
+    def _signals_waiting(self) -> bool:
+        """Whether a signal partition assigned here holds messages not yet handled and
+        committed (the high-water mark of the last fetch past the committed offset)."""
+        consumer = self.app.consumer
+        committed = consumer._committed_offset  # type: ignore[attr-defined]  # no public accessor
+        name = self._topic_names["signals"]
+        for partition in self._local_signals:
+            tp = TP(name, partition)
+            high = consumer.highwater(tp)
+            if high is not None and int(high) > int(committed.get(tp) or 0):
+                return True
+        return False
 
     async def checkpoint(self) -> None:
         """Write changed account state and finding records; publish closes of quiet findings.

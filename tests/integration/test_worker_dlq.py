@@ -198,7 +198,12 @@ def test_a_signal_the_core_fails_on_is_dead_lettered_and_the_worker_goes_on(
             env["ABUSE_EVENTS_TOPIC"],
             [(b"acct-1", _valid(i)) for i in range(1, 11)],
         )
-        assert wait_for(lambda: proc.metric("abuse_detector_events_processed_total") >= 11, 30)
+        ok = 'abuse_detector_events_processed_total{result="ok"}'
+        assert wait_for(lambda: proc.metric(ok) == 11, 30), proc.log_tail()
+        assert proc.metric('abuse_detector_events_processed_total{result="invalid"}') == 0
+        # Their signals reach coordination: seven accounts share the system prompt, so its
+        # group forms once a second account signals (refreshed every 5 s).
+        assert wait_for(lambda: proc.metric("abuse_detector_groups_tracked") >= 1, 30)
         # A lone worker owns every signal partition: its signals are observed where they
         # are made, and none goes through the signal topic.
         assert read_topic(broker.bootstrap, f"{app_id}-account-signals", idle=0.5) == []
