@@ -1,0 +1,69 @@
+"""An early verdict (a group that has not fired) stops once no anchor or tie can hold; it
+must reach the same outcome as the full verdict, and be the full verdict when it goes on."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import pytest
+
+from app.core.coordination_config import CoordinationConfig
+from app.core.coordination_group import Group, Obs
+from app.core.coordination_score import Population, score_group
+
+TEMPLATE = 0x5DEECE66D1234567
+KINDS = ("net", "infra", "client", "pay", "sys")
+
+
+def _group(rng: random.Random, kind: str) -> Group:
+    """A group of 5 to 40 accounts, each trait shared by a random part of them."""
+    g = Group(f"{kind}:x", kind, 1_770_000_000.0)
+    # The anchors (harvest, shared cards, spoofed clients) held by none half the time.
+    new, templated = rng.random(), rng.random()
+    harvest, cards, spoof = (rng.random() if rng.random() < 0.5 else 0.0 for _ in range(3))
+    orgs = rng.choice((1, 3, 40))
+    for i in range(rng.randint(5, 40)):
+        on_tpl = rng.random() < templated
+        fp = TEMPLATE ^ (1 << rng.randrange(64)) if on_tpl else rng.getrandbits(64)
+        o = Obs(
+            h=rng.getrandbits(64), account_id=f"a{i}", ts=1_770_000_000.0 + 60 * i,
+            age=rng.uniform(0, 5) if rng.random() < new else rng.uniform(40, 900),
+            harvest=rng.uniform(0.2, 0.9) if rng.random() < harvest else 0.0, fp=fp,
+            org=1 + rng.randrange(orgs), net=rng.choice((0, 7, 8, rng.getrandbits(31))),
+            infra=rng.choice((0, 9, rng.getrandbits(31))), client=rng.choice((5, 6)),
+            pay=rng.choice((11, 12)) if rng.random() < cards else rng.getrandbits(31),
+            pivot=rng.random(), rate=rng.uniform(0, 1), risk=rng.random(), dc=rng.random(),
+            mm=1.0 if rng.random() < spoof else 0.0,
+        )  # fmt: skip
+        for _ in range(rng.randint(1, 3)):
+            g.observe(o, 64, 18)
+    return g
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_an_early_verdict_reaches_the_full_verdicts_outcome(seed: int) -> None:
+    rng = random.Random(seed)
+    stopped = went_on = 0
+    for _ in range(1500):
+        cfg = CoordinationConfig()
+        if rng.random() < 0.3:
+            cfg = dataclasses.replace(
+                cfg,
+                tied_new_excess=rng.uniform(0.2, 0.9),
+                tied_template_share=rng.uniform(0.2, 0.9),
+                tied_net_share=rng.uniform(0.1, 0.9),
+            )
+        pop = Population(new=rng.uniform(0.01, 0.3), mm=rng.uniform(0, 0.2))
+        g = _group(rng, rng.choice(KINDS))
+        early, full = score_group(g, pop, cfg, early=True), score_group(g, pop, cfg)
+        assert early.campaign == full.campaign
+        if early.evidence:  # it went on: the full verdict
+            went_on += 1
+            assert (early.score, early.strengths, early.blocked, early.profile) == (
+                full.score, full.strengths, full.blocked, full.profile,
+            )  # fmt: skip
+        else:
+            stopped += 1
+            assert early.blocked == "no_anchor" and not full.campaign
+    assert stopped > 100 and went_on > 100, (stopped, went_on)
