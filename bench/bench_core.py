@@ -22,7 +22,7 @@ import orjson
 from app.core.engine import Engine, EngineConfig
 from app.core.types import AccountSignal, decode_signal_entries
 from app.events import Event, event_from_dict, parse_event
-from app.stream.pipeline import BatchOutput, Pipeline
+from app.stream.pipeline import route_signals
 
 EVENTS = 200_000
 RAW_EVENTS = 30_000
@@ -165,9 +165,9 @@ def run() -> dict[str, Any]:
         text = _rate(_raw, raw, repeats=1)
         decode = _rate(lambda lines: [parse_event(line) for line in lines], raw, repeats=1)
         # The internal signal topic's round trip, per event of the suite (4 partitions).
-        signals = BatchOutput(signals=_signals(events))
-        messages = Pipeline.signal_messages(signals, 4)
-        encode_sig = _rate(lambda _: Pipeline.signal_messages(signals, 4), events)
+        signals = _signals(events)
+        messages = route_signals(signals, 4, frozenset()).messages
+        encode_sig = _rate(lambda _: route_signals(signals, 4, frozenset()), events)
         decode_sig = _rate(lambda _: _decode_signals(messages), events)
     probe = Engine(EngineConfig(coordination_enabled=False))
     probe.process_account(events[0])
@@ -187,7 +187,7 @@ def run() -> dict[str, Any]:
         "core_bytes_per_account": round(bytes_per_account()),
         "core_rss_bytes_per_account_1m": round(rss_bytes_per_account(1_000_000)),
         "core_state_record_bytes": size,
-        "core_signals": len(signals.signals),
+        "core_signals": len(signals),
         "core_signal_encode_us_per_event": round(encode_sig * 1e6, 2),
         "core_signal_decode_us_per_event": round(decode_sig * 1e6, 2),
     }

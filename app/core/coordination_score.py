@@ -231,7 +231,8 @@ def score_group(
     implied = IMPLIED.get(group.kind, "")
 
     # The anchors first: a group without one is a crowd unless it is tied (``_tied``),
-    # which only groups on a card or on shared infrastructure can be.
+    # which only groups on a card or on shared infrastructure can be. The exits below
+    # follow ``_tied``'s conditions (tests/unit/test_coordination_score.py holds them to it).
     harvs = col(HARV)
     harv = _mean(harvs)
     s["harvest_content"] = ramp(harv - pop.harvest_median, 0.05, 0.2)

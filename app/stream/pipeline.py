@@ -151,7 +151,7 @@ def route_signals(
         if split:
             body = dumps(signal.to_list())
             for p, keys in split.items():
-                by_partition.setdefault(p, []).append(b"[" + body + b"," + dumps(keys) + b"]")
+                by_partition.setdefault(p, []).append(_entry(body, keys))
     for p, entries in sorted(by_partition.items()):
         name = f"signals-{p}".encode()
         for i in range(0, len(entries), per_message):
@@ -159,9 +159,14 @@ def route_signals(
     return routed
 
 
-def signal_message(signal: AccountSignal, keys: Sequence[str]) -> bytes:
+def _entry(body: bytes, keys: list[str]) -> bytes:
+    """One entry of a signal message: the encoded signal and its keys in the partition."""
+    return b"[" + body + b"," + orjson.dumps(keys) + b"]"
+
+
+def signal_message(signal: AccountSignal, keys: list[str]) -> bytes:
     """One signal as a message of the signal topic holding it alone (for the DLQ)."""
-    return b"[[" + orjson.dumps(signal.to_list()) + b"," + orjson.dumps(list(keys)) + b"]]"
+    return b"[" + _entry(orjson.dumps(signal.to_list()), keys) + b"]"
 
 
 class Pipeline:
@@ -176,14 +181,6 @@ class Pipeline:
         self.stage = stage
         self.policy = policy
         self.max_event_bytes = max_event_bytes
-
-    @staticmethod
-    def signal_messages(
-        out: BatchOutput, partitions: int, per_message: int = SIGNALS_PER_MESSAGE
-    ) -> list[tuple[int, bytes, bytes]]:
-        """The (partition, key, value) messages of the re-keyed signal topic for one batch,
-        every partition counted as another worker's (see :func:`route_signals`)."""
-        return route_signals(out.signals, partitions, frozenset(), per_message).messages
 
     def handle(self, records: Sequence[Consumed], now: float) -> BatchOutput:
         """Process ``records`` in order; ``now`` (wall clock) only stamps dead letters."""

@@ -9,12 +9,11 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Container, Sequence
 from typing import Any
 
 import faust
 import orjson
-from faust.types import TP
 from mode.utils.tracebacks import format_task_stack
 
 from app.broker import create_topics
@@ -362,22 +361,33 @@ class DetectorWorker:
         """
         routed = route_signals(out.signals, self._signal_partitions, self._local_signals)
         out.signal_messages = routed.messages
-        observe = self.engine.observe_signal
         failed = 0
         for signal, keys in routed.local:
-            try:
-                self.pipeline.apply_detections(observe(signal, keys), out)
-            except Exception as exc:  # a bug must not stop the partition: keep the signal
+            error = self._observe(signal, keys, out, signal.account_id, failed == 0)
+            if error:
                 failed += 1
-                if failed == 1:  # one traceback per batch
-                    log.exception(
-                        "coordination failed on a signal of %s (%s); it is kept in the DLQ",
-                        signal.account_id, type(exc).__name__,
-                    )  # fmt: skip
-                self._dead_letter_local(out, signal, keys, type(exc).__name__)
+                self._dead_letter_local(out, signal, keys, error)
         if failed > 1:
             log.error("coordination failed on %d signals of this batch, kept in the DLQ", failed)
         return bool(routed.local)
+
+    def _observe(
+        self, signal: AccountSignal, keys: Sequence[str], out: BatchOutput, where: str, log_it: bool
+    ) -> str:
+        """Fold one signal into coordination under ``keys``, its detections into ``out``;
+        return "" or the name of what the core raised. A bug must not stop the partition:
+        the caller keeps the signal in the DLQ; the traceback is logged when ``log_it`` (the
+        first failure of a batch)."""
+        try:
+            self.pipeline.apply_detections(self.engine.observe_signal(signal, keys), out)
+        except Exception as exc:
+            if log_it:
+                log.exception(
+                    "coordination failed on a signal of %s (%s); it is kept in the DLQ",
+                    where, type(exc).__name__,
+                )  # fmt: skip
+            return type(exc).__name__
+        return ""
 
     def _dead_letter_local(
         self, out: BatchOutput, signal: AccountSignal, keys: list[str], error: str
@@ -407,7 +417,6 @@ class DetectorWorker:
 
     async def _handle_signals(self, batch: Sequence[Consumed]) -> None:
         out = BatchOutput()
-        observe = self.engine.observe_signal
         decode = decode_signal_entries
         newest: dict[int, float] = {}  # newest signal time per signal-topic partition
         failures = 0
@@ -425,18 +434,10 @@ class DetectorWorker:
                 self._dead_letter_signal(out, message, "internal_signal", detail)
                 continue
             failed = 0
+            where = f"{message.topic}[{message.partition}]@{message.offset}"
             for signal, keys in entries:
-                try:
-                    self.pipeline.apply_detections(observe(signal, keys), out)
-                except Exception as exc:  # a bug must not stop the partition: keep the message
+                if self._observe(signal, keys, out, where, failed == failures == 0):
                     failed += 1
-                    if failed == 1 and failures == 0:  # one traceback per batch
-                        log.exception(
-                            "coordination failed on a signal of %s[%s]@%s (%s); the message "
-                            "is kept in the DLQ",
-                            message.topic, message.partition, message.offset,
-                            type(exc).__name__,
-                        )  # fmt: skip
             if failed:
                 failures += failed
                 detail = f"coordination failed on {failed} of its {len(entries)} signals"
@@ -687,16 +688,8 @@ class DetectorWorker:
 
     def _signals_waiting(self) -> bool:
         """Whether a signal partition assigned here holds messages not yet handled and
-        committed (the high-water mark of the last fetch past the committed offset)."""
-        consumer = self.app.consumer
-        committed = consumer._committed_offset  # type: ignore[attr-defined]  # no public accessor
-        name = self._topic_names["signals"]
-        for partition in self._local_signals:
-            tp = TP(name, partition)
-            high = consumer.highwater(tp)
-            if high is not None and int(high) > int(committed.get(tp) or 0):
-                return True
-        return False
+        committed."""
+        return self._uncommitted({self._topic_names["signals"]}) > 0
 
     async def checkpoint(self) -> None:
         """Write changed account state and finding records; publish closes of quiet findings.
@@ -898,13 +891,15 @@ class DetectorWorker:
             line += f"\nfetch state unavailable: {exc!r}"
         return line
 
-    def _uncommitted(self) -> int:
-        """Messages of the consumed topics not committed yet (read or not): work waiting."""
+    def _uncommitted(self, topics: Container[str] | None = None) -> int:
+        """Messages of the consumed topics (or of ``topics``) not committed yet, read or
+        not (the high-water mark of the last fetch past the committed offset): work waiting."""
         consumer = self.app.consumer
         committed = consumer._committed_offset  # type: ignore[attr-defined]  # no public accessor
+        topics = self._consumed if topics is None else topics
         waiting = 0
         for tp in consumer.assignment():
-            if tp.topic in self._consumed:
+            if tp.topic in topics:
                 high = consumer.highwater(tp)
                 if high is not None:
                     waiting += max(0, int(high) - int(committed.get(tp) or 0))

@@ -15,7 +15,7 @@ from app.core.types import AccountSignal, Detection, decode_signal_entries
 from app.events import event_from_dict
 from app.sim import load_scenario
 from app.sim.generate import generate
-from app.stream.pipeline import BatchOutput, Pipeline, key_partition, route_signals
+from app.stream.pipeline import key_partition, route_signals
 
 T0 = 1_767_225_600.0
 TEMPLATE = 0x5A5A_F0F0_3C3C_9696
@@ -186,7 +186,7 @@ def test_same_input_same_detections() -> None:
 def _rekeyed(det: CoordinationDetector, s: AccountSignal, partitions: int) -> list[Detection]:
     """Deliver a signal the way the worker does: through the signal topic's messages."""
     out: list[Detection] = []
-    messages = Pipeline.signal_messages(BatchOutput(signals=[s]), partitions)
+    messages = route_signals([s], partitions, frozenset()).messages
     for _, _, value in messages:
         for signal, keys in decode_signal_entries(orjson.loads(value)):
             out.extend(det.observe(signal, keys))
@@ -200,8 +200,7 @@ def test_signal_messages_carry_each_key_once_in_its_own_partition() -> None:
         )
         for i in range(25)
     ] + [AccountSignal(account_id="keyless", ts=T0, keys=())]
-    out = BatchOutput(signals=[s for s in signals if s.keys])
-    messages = Pipeline.signal_messages(out, 4, per_message=10)
+    messages = route_signals([s for s in signals if s.keys], 4, frozenset(), 10).messages
     delivered: list[tuple[str, str]] = []
     for partition, key, value in messages:
         assert key == f"signals-{partition}".encode()
@@ -273,7 +272,7 @@ def test_only_keys_that_form_groups_travel_and_every_signal_counts_once() -> Non
         for _, _, value in routed.messages:
             for signal, keys in decode_signal_entries(orjson.loads(value)):
                 got_half.extend(half.observe(signal, keys))
-        for _, _, value in Pipeline.signal_messages(BatchOutput(signals=[s]), 4):
+        for _, _, value in route_signals([s], 4, frozenset()).messages:
             for signal, keys in decode_signal_entries(orjson.loads(value)):
                 delivered += keys
                 got_rekeyed.extend(rekeyed.observe(signal, keys))
