@@ -22,27 +22,55 @@ PIVOT, RATE, RISK, DC, MM = range(14, 19)
 F = 19
 
 
-@dataclass(slots=True)
 class Obs:
-    """What one account signal says, computed once and shared by all of its groups."""
+    """What one account signal says, computed once and shared by all of its groups.
 
-    h: int  # seeded 64-bit hash of the account id
-    account_id: str
-    ts: float
-    age: float  # days, -1 when unknown
-    harvest: float
-    fp: int  # template SimHash, 0 when unknown
-    org: int  # 32-bit hash of the org, 0 when none
-    net: int
-    infra: int
-    client: int
-    pay: int
-    pivot: float  # share of recent traffic on a newly released model
-    rate: float  # requests per minute
-    risk: float
-    dc: float  # share from hosting networks
-    mm: float  # share with a client stack that disagrees with its user agent
-    suspect: bool = False  # shows at least two campaign traits on its own (see the detector)
+    A plain class: mypyc compiles its ``__init__`` (a dataclass's stays interpreted), and
+    one is built for every signal and every member a group rescans.
+    """
+
+    __slots__ = (
+        "h", "account_id", "ts", "age", "harvest", "fp", "org", "net", "infra", "client",
+        "pay", "pivot", "rate", "risk", "dc", "mm", "suspect",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        h: int,  # seeded 64-bit hash of the account id
+        account_id: str,
+        ts: float,
+        age: float,  # days, -1 when unknown
+        harvest: float,
+        fp: int,  # template SimHash, 0 when unknown
+        org: int,  # 32-bit hash of the org, 0 when none
+        net: int,
+        infra: int,
+        client: int,
+        pay: int,
+        pivot: float,  # share of recent traffic on a newly released model
+        rate: float,  # requests per minute
+        risk: float,
+        dc: float,  # share from hosting networks
+        mm: float,  # share with a client stack that disagrees with its user agent
+        suspect: bool = False,  # shows at least two campaign traits on its own (see the detector)
+    ) -> None:
+        self.h = h
+        self.account_id = account_id
+        self.ts = ts
+        self.age = age
+        self.harvest = harvest
+        self.fp = fp
+        self.org = org
+        self.net = net
+        self.infra = infra
+        self.client = client
+        self.pay = pay
+        self.pivot = pivot
+        self.rate = rate
+        self.risk = risk
+        self.dc = dc
+        self.mm = mm
+        self.suspect = suspect
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from app.events import Event
 
 TPL_BANDS = 4
 TPL_BAND_BITS = 64 // TPL_BANDS
+_FP_MASK = (1 << 64) - 1
 KINDS = ("tpl", "sys", "net", "infra", "client", "pay", "cohort")
 DAY_S = 86400.0
 
@@ -35,13 +36,20 @@ def key_kind(key: str) -> str:
 
 
 def template_keys(prompt_fp: int | None) -> tuple[str, ...]:
-    """Return the LSH band keys of a prompt SimHash (none for a missing or zero hash)."""
+    """Return the LSH band keys of a prompt SimHash (none for a missing or zero hash).
+
+    Band ``b`` is bits ``16b`` to ``16b + 15``: four hex digits of the hash written out
+    once, counted from its end.
+    """
     if not prompt_fp:
         return ()
-    mask = (1 << TPL_BAND_BITS) - 1
+    digits = f"{prompt_fp & _FP_MASK:016x}"
+    width = TPL_BAND_BITS // 4
     return tuple(
-        f"tpl:{band}:{(prompt_fp >> (band * TPL_BAND_BITS)) & mask:04x}"
-        for band in range(TPL_BANDS)
+        [
+            f"tpl:{band}:{digits[16 - width * (band + 1) : 16 - width * band]}"
+            for band in range(TPL_BANDS)
+        ]
     )
 
 

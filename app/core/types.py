@@ -46,27 +46,53 @@ class Detection:
     labels: dict[str, str] = field(default_factory=dict)  # small extras (e.g. campaign shape)
 
 
-@dataclass(slots=True)
 class AccountSignal:
     """What the per-account stage tells the coordination stage about one account.
 
     Emitted by the account detector (at a bounded rate per account) and re-keyed by each of
     ``keys`` in the stream layer, so that one coordination state sees every account that
-    shares a fingerprint. Carries no raw text.
+    shares a fingerprint. Carries no raw text. A plain class rather than a dataclass: mypyc
+    compiles its ``__init__`` (a dataclass's stays interpreted).
     """
 
-    account_id: str
-    ts: float  # event time of the latest event summarised
-    keys: tuple[str, ...]  # shared fingerprints, e.g. "tpl:<band>", "sys:<fp>", "net:<ip/24>"
-    events: int = 1  # events summarised since the previous signal of this account
-    model: str = ""
-    account_age_days: float | None = None
-    risk: float = 0.0  # the account's own risk score (0..1)
-    harvest: float = 0.0  # share of harvest-shaped content in its recent traffic (0..1)
-    features: dict[str, float] = field(default_factory=dict)  # small, bounded summary
-    org_id: str = ""  # billing org of the account ("" when none): one org is one customer
-    prompt_fp: int = 0  # SimHash of the latest prompt (0 when unknown), to verify template keys
-    flags: int = 0  # content flags of the latest event (app.core.text)
+    __slots__ = (
+        "account_id", "ts", "keys", "events", "model", "account_age_days", "risk", "harvest",
+        "features", "org_id", "prompt_fp", "flags",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        account_id: str,
+        ts: float,  # event time of the latest event summarised
+        keys: tuple[str, ...],  # shared fingerprints, e.g. "tpl:<band>", "net:<ip/24>"
+        events: int = 1,  # events summarised since the previous signal of this account
+        model: str = "",
+        account_age_days: float | None = None,
+        risk: float = 0.0,  # the account's own risk score (0..1)
+        harvest: float = 0.0,  # share of harvest-shaped content in its recent traffic (0..1)
+        features: dict[str, float] | None = None,  # small, bounded summary
+        org_id: str = "",  # billing org of the account ("" when none): one org is one customer
+        prompt_fp: int = 0,  # SimHash of the latest prompt (0 when unknown), for template keys
+        flags: int = 0,  # content flags of the latest event (app.core.text)
+    ) -> None:
+        self.account_id = account_id
+        self.ts = ts
+        self.keys = keys
+        self.events = events
+        self.model = model
+        self.account_age_days = account_age_days
+        self.risk = risk
+        self.harvest = harvest
+        self.features: dict[str, float] = {} if features is None else features
+        self.org_id = org_id
+        self.prompt_fp = prompt_fp
+        self.flags = flags
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AccountSignal) and self.to_list() == other.to_list()
+
+    def __repr__(self) -> str:
+        return f"AccountSignal({self.to_dict()!r})"
 
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-ready dict (for re-keyed internal topics)."""

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 import random
 
 import orjson
@@ -16,6 +15,7 @@ from app.events import event_from_dict
 from app.sim import load_scenario
 from app.sim.generate import generate
 from app.stream.pipeline import key_partition, route_signals
+from tests.unit.helpers import replaced
 
 T0 = 1_767_225_600.0
 TEMPLATE = 0x5A5A_F0F0_3C3C_9696
@@ -394,7 +394,7 @@ def test_a_group_that_fired_keeps_its_campaign_after_a_restart_with_all_new_memb
     records = first.export_links()
     assert {b"group:client:script-1", b"group:net:203.0.0"} <= {key for key, _ in records}
     fresh = [
-        dataclasses.replace(
+        replaced(
             s,
             account_id=s.account_id.replace("hydra-", "rotated-"),
             keys=tuple(
@@ -495,7 +495,7 @@ def test_fired_groups_survive_a_restart_and_name_new_members_at_once() -> None:
         restarted.import_link(key, value)
     # Accounts no link names join the restored groups: each is named by its first signal.
     late = [
-        dataclasses.replace(s, account_id=s.account_id.replace("hydra-", "joined-"))
+        replaced(s, account_id=s.account_id.replace("hydra-", "joined-"))
         for s in _swarm(random.Random(8), n=12, start=T0 + 7200)
     ][:12]
     named = _run_open(restarted, late)

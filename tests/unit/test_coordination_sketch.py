@@ -18,6 +18,7 @@ from app.core.coordination_sketch import (
     seeded_hash,
     template_from_keys,
 )
+from tests.unit.helpers import replaced
 
 
 def _obs(i: int, ts: float = 0.0) -> Obs:
@@ -110,10 +111,10 @@ def test_a_member_must_show_a_trait_crowds_lack() -> None:
     # while a card shared with the campaign still ties such a member.
     cfg = CoordinationConfig()
     profile = Profile(new=True, pivot=0.3)
-    curious = dataclasses.replace(_member_obs(1.0, 0.0), pivot=1.0)
+    curious = replaced(_member_obs(1.0, 0.0), pivot=1.0)
     assert not matches(profile, curious, cfg)
     assert matches(profile, curious, cfg, slack=1)
-    spoofed = dataclasses.replace(curious, mm=1.0)
+    spoofed = replaced(curious, mm=1.0)
     assert matches(dataclasses.replace(profile, mm=0.5), spoofed, cfg)
 
 
@@ -125,7 +126,7 @@ def test_harvest_beside_crowd_traits_must_be_clear() -> None:
     assert not matches(profile, _member_obs(2.0, 0.2), cfg)
     assert matches(profile, _member_obs(2.0, 0.15 + cfg.harvest_member), cfg)
     on_tpl = dataclasses.replace(profile, centres=(0xFFFF,))
-    member = dataclasses.replace(_member_obs(2.0, 0.2), fp=0xFFFF)
+    member = replaced(_member_obs(2.0, 0.2), fp=0xFFFF)
     assert matches(on_tpl, member, cfg)  # with the template as well, the line is enough
 
 
@@ -136,18 +137,18 @@ def test_an_established_member_on_the_template_that_harvests_passes_the_new_chec
     cfg = CoordinationConfig()
     profile = Profile(new=True, centres=(0xFFFF,))
     line = 0.15
-    member = dataclasses.replace(_member_obs(400.0, 0.2), fp=0xFFFF)
+    member = replaced(_member_obs(400.0, 0.2), fp=0xFFFF)
     assert matches(profile, member, cfg, line=line)
     assert not matches(profile, member, cfg)  # no population line given: never
-    assert not matches(profile, dataclasses.replace(member, harvest=0.1), cfg, line=line)
-    off_template = dataclasses.replace(member, fp=0xFFFF << 40)
+    assert not matches(profile, replaced(member, harvest=0.1), cfg, line=line)
+    off_template = replaced(member, fp=0xFFFF << 40)
     assert not matches(profile, off_template, cfg, line=line)
 
 
 def test_harvest_that_stands_in_for_new_is_clear_where_harvest_is_checked_too() -> None:
     cfg = CoordinationConfig()
     profile = Profile(new=True, centres=(0xFFFF,), harvest=0.15)
-    member = dataclasses.replace(_member_obs(400.0, 0.2), fp=0xFFFF)
+    member = replaced(_member_obs(400.0, 0.2), fp=0xFFFF)
     assert not matches(profile, member, cfg, line=0.15)  # one harvest, two checks: no
-    clear = dataclasses.replace(member, harvest=0.15 + cfg.harvest_member)
+    clear = replaced(member, harvest=0.15 + cfg.harvest_member)
     assert matches(profile, clear, cfg, line=0.15)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +15,7 @@ from app.core.scoring import corroboration, effective_evidence
 from app.core.text import FLAG_CODE, FLAG_COT, FLAG_RUBRIC
 from app.core.types import AccountSignal
 from app.events import Event
+from tests.unit.helpers import replaced
 from tests.unit.test_core_features import T0, make_event
 
 
@@ -247,7 +247,7 @@ def test_coordination_hears_long_answers_as_harvest_only_when_corroborated() -> 
         engine = account_only()
         rows = []
         for e in long_answers(random.Random(8), "acc", T0, 40, cot_every):
-            e = dataclasses.replace(e, account_created_ts=e.ts - created_days_ago * 86400)
+            e = replaced(e, account_created_ts=e.ts - created_days_ago * 86400)
             sig = engine.process_account(e)[1]
             st = engine.accounts.accounts["acc"]
             if sig is not None and st.ev > 2.0:
