@@ -7,7 +7,6 @@ content flags here and never leaves this function.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,11 +14,10 @@ import orjson
 
 from app.core.text import TextFacts
 from app.errors import EventError
+from app.wire import DECODER, MAX_ID_CHARS, MAX_TOKENS, DecodeFailed, WireEvent
 
 SCHEMA_VERSION = "1"
-MAX_ID_CHARS = 256
 MAX_TEXT_CHARS = 1024
-MAX_TOKENS = 10_000_000
 _TEXT_FACTS = TextFacts()  # fingerprints and flags of repeated texts, keyed by digest
 # Event times before 2000-01-01 or after 2100-01-01 are almost certainly unit mistakes.
 MIN_TS, MAX_TS = 946_684_800.0, 4_102_444_800.0
@@ -43,38 +41,84 @@ _OPT_INT = {
 }
 
 
-@dataclass(slots=True)
-class Event:
-    """One validated API request. Holds no raw prompt text, by construction."""
+FIELDS: tuple[str, ...] = (
+    "event_id", "ts", "account_id", "model", "prompt_tokens", "completion_tokens",
+    "org_id", "api_key_id", "ip", "asn", "country", "user_agent", "tls_fp", "endpoint",
+    "max_tokens", "status", "latency_ms", "conversation_id", "turn", "prompt_fp",
+    "system_prompt_fp", "payment_fp", "account_created_ts", "flags",
+)  # fmt: skip
 
-    event_id: str
-    ts: float
-    account_id: str
-    model: str
-    prompt_tokens: int
-    completion_tokens: int
-    org_id: str | None = None
-    api_key_id: str | None = None
-    ip: str | None = None
-    asn: int | None = None
-    country: str | None = None
-    user_agent: str | None = None
-    tls_fp: str | None = None
-    endpoint: str | None = None
-    max_tokens: int | None = None
-    status: int | None = None
-    latency_ms: float | None = None
-    conversation_id: str | None = None
-    turn: int | None = None
-    prompt_fp: int | None = None
-    system_prompt_fp: int | None = None
-    payment_fp: str | None = None
-    account_created_ts: float | None = None
-    flags: int = 0  # content flags derived from raw text (app.core.text), 0 when unknown
+
+class Event:
+    """One validated API request. Holds no raw prompt text, by construction.
+
+    A plain class rather than a dataclass: mypyc compiles its ``__init__`` (a dataclass's
+    is generated at import and stays interpreted), and one is built for every event.
+    """
+
+    __slots__ = FIELDS
+
+    def __init__(
+        self,
+        event_id: str,
+        ts: float,
+        account_id: str,
+        model: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        org_id: str | None = None,
+        api_key_id: str | None = None,
+        ip: str | None = None,
+        asn: int | None = None,
+        country: str | None = None,
+        user_agent: str | None = None,
+        tls_fp: str | None = None,
+        endpoint: str | None = None,
+        max_tokens: int | None = None,
+        status: int | None = None,
+        latency_ms: float | None = None,
+        conversation_id: str | None = None,
+        turn: int | None = None,
+        prompt_fp: int | None = None,
+        system_prompt_fp: int | None = None,
+        payment_fp: str | None = None,
+        account_created_ts: float | None = None,
+        flags: int = 0,  # content flags derived from raw text (app.core.text), 0 when unknown
+    ) -> None:
+        self.event_id = event_id
+        self.ts = ts
+        self.account_id = account_id
+        self.model = model
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = completion_tokens
+        self.org_id = org_id
+        self.api_key_id = api_key_id
+        self.ip = ip
+        self.asn = asn
+        self.country = country
+        self.user_agent = user_agent
+        self.tls_fp = tls_fp
+        self.endpoint = endpoint
+        self.max_tokens = max_tokens
+        self.status = status
+        self.latency_ms = latency_ms
+        self.conversation_id = conversation_id
+        self.turn = turn
+        self.prompt_fp = prompt_fp
+        self.system_prompt_fp = system_prompt_fp
+        self.payment_fp = payment_fp
+        self.account_created_ts = account_created_ts
+        self.flags = flags
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Event) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"Event({self.to_dict()!r})"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the event as a contract-v1 dict (fingerprints as 16 hex digits)."""
-        out = {k: v for k, v in asdict(self).items() if v is not None}
+        out = {k: v for k in FIELDS if (v := getattr(self, k)) is not None}
         for key in ("prompt_fp", "system_prompt_fp"):
             if key in out:
                 out[key] = f"{out[key]:016x}"
@@ -138,11 +182,25 @@ def _fp(value: Any, key: str) -> int:
 
 
 def parse_event(raw: bytes | bytearray | memoryview | None, max_bytes: int = 65536) -> Event:
-    """Decode and validate one event; raise :class:`EventError` if it breaks the contract."""
+    """Decode and validate one event; raise :class:`EventError` if it breaks the contract.
+
+    msgspec reads the JSON and checks its types in one pass (``app.wire``); an event it
+    or the remaining checks reject is read again field by field, which names the reason.
+    """
     if raw is None or len(raw) == 0:
         raise _fail("empty", "message has no value")
     if len(raw) > max_bytes:
         raise _fail("too_large", f"message is {len(raw)} bytes, the limit is {max_bytes}")
+    try:
+        return _from_wire(DECODER.decode(raw))
+    except (DecodeFailed, EventError):
+        return parse_event_by_field(raw)
+
+
+def parse_event_by_field(raw: bytes | bytearray | memoryview) -> Event:
+    """The reference validation: orjson, then every field in turn. Slower than
+    :func:`parse_event`, which gives the same answer for any input (and uses this for the
+    events it rejects, to name the reason)."""
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -152,6 +210,27 @@ def parse_event(raw: bytes | bytearray | memoryview | None, max_bytes: int = 655
     if not isinstance(obj, dict):
         raise _fail("not_object", f"event must be a JSON object, got {type(obj).__name__}")
     return event_from_dict(obj)
+
+
+def _text(value: str | None) -> str | None:
+    return None if value is None else value[:MAX_TEXT_CHARS]
+
+
+def _from_wire(w: WireEvent) -> Event:
+    """Finish what msgspec checked (types, lengths of ids, integer ranges) into an Event."""
+    event = Event(
+        w.event_id, _parse_ts(w.ts, "ts"), w.account_id, w.model, w.prompt_tokens,
+        w.completion_tokens, _text(w.org_id), _text(w.api_key_id), _text(w.ip), w.asn,
+        _country(w.country), _text(w.user_agent), _text(w.tls_fp), _text(w.endpoint),
+        w.max_tokens, w.status, w.latency_ms, _text(w.conversation_id), w.turn,
+        None if w.prompt_fp is None else _fp(w.prompt_fp, "prompt_fp"),
+        None if w.system_prompt_fp is None else _fp(w.system_prompt_fp, "system_prompt_fp"),
+        _text(w.payment_fp),
+        None if w.account_created_ts is None else _parse_ts(w.account_created_ts, "account_created_ts"),
+    )  # fmt: skip
+    if w.prompt is not None or w.system_prompt is not None:
+        _derive_text(event, w.prompt, w.system_prompt)
+    return event
 
 
 def event_from_dict(obj: dict[str, Any]) -> Event:
@@ -178,11 +257,7 @@ def event_from_dict(obj: dict[str, Any]) -> Event:
         value = get(key)
         if value is not None:
             setattr(event, key, _int(value, key, lo, hi))
-    country = get("country")
-    if country is not None:
-        if not isinstance(country, str) or len(country) != 2 or not country.isalpha():
-            raise _fail("wrong_type", "country must be an ISO 3166-1 alpha-2 code")
-        event.country = country.upper()
+    event.country = _country(get("country"))
     latency = get("latency_ms")
     if latency is not None:
         if isinstance(latency, bool) or not isinstance(latency, int | float) or latency < 0:
@@ -197,22 +272,34 @@ def event_from_dict(obj: dict[str, Any]) -> Event:
     fp = get("system_prompt_fp")
     if fp is not None:
         event.system_prompt_fp = _fp(fp, "system_prompt_fp")
-    # Raw text: derive fingerprints and flags, then let it go out of scope.
     prompt, system_prompt = get("prompt"), get("system_prompt")
     if prompt is not None or system_prompt is not None:
         if prompt is not None and not isinstance(prompt, str):
             raise _fail("wrong_type", "prompt must be a string")
         if system_prompt is not None and not isinstance(system_prompt, str):
             raise _fail("wrong_type", "system_prompt must be a string")
-        flags = 0
-        if prompt:
-            fp, flags = _TEXT_FACTS.prompt(prompt)
-            if event.prompt_fp is None:
-                event.prompt_fp = fp
-        if system_prompt:
-            fp, sys_flags = _TEXT_FACTS.system(system_prompt)
-            flags |= sys_flags
-            if event.system_prompt_fp is None:
-                event.system_prompt_fp = fp
-        event.flags = flags
+        _derive_text(event, prompt, system_prompt)
     return event
+
+
+def _country(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 2 or not value.isalpha():
+        raise _fail("wrong_type", "country must be an ISO 3166-1 alpha-2 code")
+    return value.upper()
+
+
+def _derive_text(event: Event, prompt: str | None, system_prompt: str | None) -> None:
+    """Raw text: derive fingerprints and flags, then let it go out of scope."""
+    flags = 0
+    if prompt:
+        fp, flags = _TEXT_FACTS.prompt(prompt)
+        if event.prompt_fp is None:
+            event.prompt_fp = fp
+    if system_prompt:
+        fp, sys_flags = _TEXT_FACTS.system(system_prompt)
+        flags |= sys_flags
+        if event.system_prompt_fp is None:
+            event.system_prompt_fp = fp
+    event.flags = flags

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.errors import EventError
-from app.events import Event, event_from_dict, parse_event
+from app.events import Event, event_from_dict, parse_event, parse_event_by_field
 
 BASE = {
     "event_id": "e1",
@@ -192,3 +192,51 @@ def test_every_optional_string_and_integer_field_is_read_and_checked():
         with pytest.raises(EventError, match=key) as err:
             event_from_dict({**BASE, key: lo - 1})
         assert err.value.reason == "out_of_range"
+
+
+def _verdict(parse, raw):
+    try:
+        return parse(raw).to_dict()
+    except EventError as exc:
+        return (exc.reason, str(exc))
+
+
+edge_values = (
+    json_values
+    | st.sampled_from(
+        [
+            True, 2**64, -(2**63) - 1, 10**30, 1.5e300, "", "é" * 256, "é" * 257, "x" * 257, "x" * 1025,
+            "DE", "de", "D1", "00000000000000ff", "0123456789ABCDEF", "0x00000000000000",
+            "2026-02-01T10:00:00Z", "2026-02-01T10:00:00", "1999-01-01T00:00:00Z",
+            1_769_940_000, 1_769_940_000.25, 0, -1, 599, 600, 2**32,
+        ]
+    )
+)  # fmt: skip
+FULL = {
+    **BASE,
+    "org_id": "org-1", "api_key_id": "k", "ip": "10.0.0.1", "asn": 1, "country": "de",
+    "user_agent": "ua", "tls_fp": "t13", "endpoint": "/v1/messages", "max_tokens": 4096,
+    "status": 200, "latency_ms": 12, "conversation_id": "c", "turn": 2,
+    "prompt_fp": "0" * 15 + "1", "system_prompt_fp": "f" * 16, "payment_fp": "pm",
+    "account_created_ts": "2026-01-01T00:00:00+01:00", "prompt": "hi", "system_prompt": "s",
+}  # fmt: skip
+# A full valid event with up to three fields changed, dropped or set to null.
+every_field = st.builds(
+    lambda changes, dropped: {k: v for k, v in {**FULL, **changes}.items() if k not in dropped},
+    st.dictionaries(st.sampled_from(sorted(FULL)), edge_values | st.none(), max_size=3),
+    st.sets(st.sampled_from(sorted(FULL)), max_size=2),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(every_field, st.booleans())
+def test_the_fast_path_answers_as_the_field_by_field_validation(obj, duplicate):
+    """msgspec reads events first (``app.wire``); whatever it accepts must be the event the
+    field-by-field validation builds, and whatever it rejects gets that validation's reason.
+    Integers beyond 64 bits, booleans, lengths counted in characters, null as absent and a
+    field given twice (the last wins) are where two decoders could part."""
+    raw = json.dumps(obj, ensure_ascii=False).encode()
+    if duplicate and obj:
+        key = next(iter(obj))
+        raw = raw[:-1] + b", " + json.dumps({key: "dup"})[1:].encode()
+    assert _verdict(parse_event, raw) == _verdict(parse_event_by_field, raw)
