@@ -63,9 +63,12 @@ def network_prefix(ip: str | None) -> str | None:
             return None
         return ":".join(p.lower() for p in parts[:3])
     parts = ip.split(".")
-    if len(parts) != 4 or not all(p.isdigit() for p in parts):
+    if len(parts) != 4:
         return None
-    return ".".join(parts[:3])
+    for part in parts:
+        if not part.isdigit():
+            return None
+    return f"{parts[0]}.{parts[1]}.{parts[2]}"
 
 
 @lru_cache(maxsize=16384)
@@ -89,7 +92,7 @@ def signal_keys(event: Event) -> tuple[str, ...]:
     net = network_prefix(event.ip)
     if net is not None:
         keys.append(f"net:{net}")
-    known = sum(x is not None for x in (event.asn, event.user_agent, event.tls_fp))
+    known = (event.asn is not None) + (event.user_agent is not None) + (event.tls_fp is not None)
     if known >= 2:
         keys.append(f"infra:{_digest(event.asn, event.user_agent, event.tls_fp)}")
     if event.user_agent and event.tls_fp:
