@@ -121,10 +121,10 @@ class CoordinationDetector:
         self._sample.add(o.h, values)
         self._pop_n += 1
         if self._pop_n % 256 == 1:
-            got = self._sample.stats(skip=self._members.links)
+            got = self._sample.stats(skip=self._members.links, medians=(7, 1))
             if got is not None:
-                (new_m, harv, dc, mm, pivot, sus, hv, _), medians = got
-                self._pop = Population(new_m, harv, dc, mm, pivot, medians[7], medians[1], sus, hv)
+                (new_m, harv, dc, mm, pivot, sus, hv, _), (rate, harvest) = got
+                self._pop = Population(new_m, harv, dc, mm, pivot, rate, harvest, sus, hv)
 
     def observe(self, signal: AccountSignal, only: Sequence[str] | None = None) -> list[Detection]:
         """Fold one account signal into the groups of its keys; return campaign detections.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import zlib
 from array import array
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from hashlib import blake2b
 
 U64 = (1 << 64) - 1
@@ -153,8 +153,11 @@ class PopulationSample:
             sample[account_hash] = values
             self.top = max(sample)
 
-    def stats(self, skip: Container[int] = ()) -> tuple[list[float], list[float]] | None:
-        """Return the mean and median of each attribute over accounts not in ``skip``.
+    def stats(
+        self, skip: Container[int] = (), medians: Sequence[int] = ()
+    ) -> tuple[list[float], list[float]] | None:
+        """Return the mean of each attribute and the median of those in ``medians`` (in
+        that order) over accounts not in ``skip``; only those columns are sorted.
 
         ``skip`` holds accounts already explained (named in a campaign), so the baseline
         stays that of the rest of the population. None while the sample is small.
@@ -162,6 +165,6 @@ class PopulationSample:
         rows = [v for h, v in self.sample.items() if h not in skip]
         if len(rows) < 32:
             return None
-        cols = [sorted(c) for c in zip(*rows, strict=True)]
+        cols = list(zip(*rows, strict=True))
         mid = len(rows) // 2
-        return [sum(c) / len(c) for c in cols], [c[mid] for c in cols]
+        return [sum(c) / len(c) for c in cols], [sorted(cols[i])[mid] for i in medians]
