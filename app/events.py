@@ -193,7 +193,8 @@ def parse_event(raw: bytes | bytearray | memoryview | None, max_bytes: int = 655
         raise _fail("too_large", f"message is {len(raw)} bytes, the limit is {max_bytes}")
     try:
         return _from_wire(DECODER.decode(raw))
-    except (DecodeFailed, EventError):
+    except (DecodeFailed, EventError, RecursionError):
+        # RecursionError: msgspec's answer to an unknown field nested thousands deep.
         return parse_event_by_field(raw)
 
 

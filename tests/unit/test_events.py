@@ -94,6 +94,9 @@ def test_contract_violations_have_reasons(patch, reason):
         (b"{", "invalid_json"),
         (b"\xff\xfe", "not_utf8"),
         (b"[]", "not_object"),
+        # nested deeper than either decoder goes, in a field the contract does not know
+        (b'{"x":' + b"[" * 20000 + b"]" * 20000 + b"}", "invalid_json"),
+        (b'{"x":' + b'{"a":' * 9000 + b"1" + b"}" * 9000 + b"}", "invalid_json"),
     ],
 )
 def test_undecodable_messages(raw, reason):
