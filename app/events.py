@@ -8,7 +8,7 @@ content flags here and never leaves this function.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -16,11 +16,12 @@ from app.core.text import TextFacts
 from app.errors import EventError
 from app.wire import DECODER, MAX_ID_CHARS, MAX_TOKENS, DecodeFailed, WireEvent
 
-SCHEMA_VERSION = "1"
-MAX_TEXT_CHARS = 1024
+SCHEMA_VERSION: Final = "1"
+MAX_TEXT_CHARS: Final = 1024
 _TEXT_FACTS = TextFacts()  # fingerprints and flags of repeated texts, keyed by digest
 # Event times before 2000-01-01 or after 2100-01-01 are almost certainly unit mistakes.
-MIN_TS, MAX_TS = 946_684_800.0, 4_102_444_800.0
+MIN_TS: Final = 946_684_800.0
+MAX_TS: Final = 4_102_444_800.0
 
 REQUIRED = ("event_id", "ts", "account_id", "model", "prompt_tokens", "completion_tokens")
 _OPT_STR = (

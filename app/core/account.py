@@ -8,6 +8,7 @@ at most once per account per ``model_every_s`` of event time. Scores come before
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from app.core.coordination_keys import signal_from_event
 from app.core.features import EVIDENCE_CAP, HARVEST, AccountState, client_hash
@@ -27,11 +28,11 @@ from app.core.scoring import (
 from app.core.types import AccountSignal, Detection
 from app.events import Event
 
-DETECTOR = "account-extraction"
-MAX_FAMILIES_CACHED = 4096
+DETECTOR: Final = "account-extraction"
+MAX_FAMILIES_CACHED: Final = 4096
 # A harvest-shaped request sent from another client stack than the account's usual one
 # counts, in its coordination signal, as this much harvest evidence at least.
-SIDE_HARVEST = 0.2
+SIDE_HARVEST: Final = 0.2
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import zlib
 from collections.abc import Callable, Sequence
+from typing import Final
 
 import orjson
 
@@ -50,10 +51,10 @@ __all__ = [
 # Sign-up cohorts (day and network) are crowds by nature: they only inform member ages.
 IGNORED = frozenset({"cohort", "tpl"})
 # Table key prefix of a group-key link (a member link's key is its 8-byte hash).
-GROUP_LINK = b"group:"
+GROUP_LINK: Final = b"group:"
 # The account stage's accumulated harvest evidence is the member's harvest measure; a signal
 # without it (a bare signal_from_event) counts a harvest-flagged request a little.
-FLAG_HARVEST = 0.05
+FLAG_HARVEST: Final = 0.05
 
 
 def routed_keys(keys: Sequence[str]) -> list[str]:

@@ -7,12 +7,14 @@ campaign its members already belong to, so one campaign yields one finding that 
 
 from __future__ import annotations
 
+from typing import Final
+
 from app.core.coordination_config import CoordinationConfig
 from app.core.types import Detection, Evidence
 
-MAX_PAYS = 4096
-MAX_CENTRES = 16
-RECENT = 20  # members a refresh detection lists
+MAX_PAYS: Final = 4096
+MAX_CENTRES: Final = 16
+RECENT: Final = 20  # members a refresh detection lists
 
 
 class Campaign:

@@ -10,16 +10,33 @@ from __future__ import annotations
 import sys
 from array import array
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from app.core.coordination_sketch import U64, Templates
 
 _BYTEORDER = sys.byteorder  # array("Q") holds native-order integers
 
 # Columns of a member row.
-N, FIRST, LAST, LIDX, GN, GMEAN, GM2, AGE, HARV, ORG, NET, INFRA, CLIENT, PAY = range(14)
-PIVOT, RATE, RISK, DC, MM = range(14, 19)
-F = 19
+N: Final = 0
+FIRST: Final = 1
+LAST: Final = 2
+LIDX: Final = 3
+GN: Final = 4
+GMEAN: Final = 5
+GM2: Final = 6
+AGE: Final = 7
+HARV: Final = 8
+ORG: Final = 9
+NET: Final = 10
+INFRA: Final = 11
+CLIENT: Final = 12
+PAY: Final = 13
+PIVOT: Final = 14
+RATE: Final = 15
+RISK: Final = 16
+DC: Final = 17
+MM: Final = 18
+F: Final = 19
 
 
 class Obs:

@@ -19,15 +19,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import lru_cache
 from hashlib import blake2b
+from typing import Final
 
 from app.core.types import AccountSignal
 from app.events import Event
 
-TPL_BANDS = 4
-TPL_BAND_BITS = 64 // TPL_BANDS
-_FP_MASK = (1 << 64) - 1
+TPL_BANDS: Final = 4
+TPL_BAND_BITS: Final = 64 // TPL_BANDS
+_FP_MASK: Final = (1 << 64) - 1
 KINDS = ("tpl", "sys", "net", "infra", "client", "pay", "cohort")
-DAY_S = 86400.0
+DAY_S: Final = 86400.0
 
 
 def key_kind(key: str) -> str:

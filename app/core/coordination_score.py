@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Final
 
 from app.core.coordination_config import CoordinationConfig
 from app.core.coordination_group import (
@@ -144,7 +145,7 @@ def timing(group: Group) -> tuple[float, float, float]:
 # a client that lies about itself. At least one must hold, or one of two ties that crowds
 # do not show either (``_tied``).
 ANCHORS = ("harvest_content", "shared_payment", "automation")
-NEW_FULL_DAYS = 7.0  # an account this young counts fully new; the weight fades to new_days
+NEW_FULL_DAYS: Final = 7.0  # an account this young counts fully new; the weight fades to new_days
 
 
 def newness(age: float, new_days: float) -> float:

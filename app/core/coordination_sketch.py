@@ -10,10 +10,11 @@ import zlib
 from array import array
 from collections.abc import Container, Sequence
 from hashlib import blake2b
+from typing import Final
 
-U64 = (1 << 64) - 1
-TPL_BANDS = 4
-TPL_BAND_BITS = 16
+U64: Final = (1 << 64) - 1
+TPL_BANDS: Final = 4
+TPL_BAND_BITS: Final = 16
 
 
 def key_hash(text: str, seed: int) -> int:

@@ -10,50 +10,51 @@ from __future__ import annotations
 
 import math
 import struct
+from typing import Final
 
 from app.core.text import FLAG_CODE, FLAG_COT, FLAG_REWRITE, FLAG_RUBRIC, FLAG_TOOL
 from app.events import Event
 
-HARVEST = FLAG_COT | FLAG_RUBRIC | FLAG_REWRITE
-GRADING = FLAG_RUBRIC | FLAG_REWRITE
-AGENTIC = FLAG_CODE | FLAG_TOOL
+HARVEST: Final = FLAG_COT | FLAG_RUBRIC | FLAG_REWRITE
+GRADING: Final = FLAG_RUBRIC | FLAG_REWRITE
+AGENTIC: Final = FLAG_CODE | FLAG_TOOL
 
-TAU_SHORT_S = 300.0  # rate window: five minutes
-TAU_EVIDENCE_S = 6 * 3600.0  # memory of the accumulated request evidence
-TAU_STRONG_S = 24 * 3600.0  # memory of strongly harvest-shaped requests
-SHORT_EVENTS = 24  # short horizon of shares, in events
-BASE_EVENTS = 400  # baseline horizon of shares, in events
-REST_GAP_S = 2 * 3600.0  # a pause this long counts as a rest period
-MAX_GAP_S = 6 * 3600.0
-TEMPLATE_MAX_HAMMING = 12  # SimHash distance under which two prompts share a template
-MAXHIT_SHARE = 0.97  # completion at this share of max_tokens counts as cut off
-LONG_TOKENS = 1000.0  # a completion this long is a long one
+TAU_SHORT_S: Final = 300.0  # rate window: five minutes
+TAU_EVIDENCE_S: Final = 6 * 3600.0  # memory of the accumulated request evidence
+TAU_STRONG_S: Final = 24 * 3600.0  # memory of strongly harvest-shaped requests
+SHORT_EVENTS: Final = 24  # short horizon of shares, in events
+BASE_EVENTS: Final = 400  # baseline horizon of shares, in events
+REST_GAP_S: Final = 2 * 3600.0  # a pause this long counts as a rest period
+MAX_GAP_S: Final = 6 * 3600.0
+TEMPLATE_MAX_HAMMING: Final = 12  # SimHash distance under which two prompts share a template
+MAXHIT_SHARE: Final = 0.97  # completion at this share of max_tokens counts as cut off
+LONG_TOKENS: Final = 1000.0  # a completion this long is a long one
 
 # Request evidence, in log-odds units: how much one request looks like harvesting.
 # Content and output shape dominate; network and client add a little.
-R_HARVEST = 1.0  # elicits chain of thought, grading or a "safe" rewrite
-R_GRADING = 0.5  # ... and it is rubric grading or a rewrite (rare in ordinary use)
-R_AGENTIC = 0.3  # code or tool use
-R_SINGLE = 0.3  # opens a conversation (or has none); a follow-up turn counts the same, negative
-R_LONG = 0.8  # per doubling of the completion over LONG_TOKENS (two doublings at most, each way)
-R_CAP = 0.5  # uses a large share of max_tokens
-R_RATIO = 0.4  # completion four times the prompt or more
-R_TEMPLATE = 0.4  # near-duplicate of one of the account's recent prompts
-R_DATACENTER = 0.2
-R_MISMATCH = 0.5  # the user agent claims a client whose TLS stack is different
-R_SWITCH = 0.5  # sent from another client stack than the account's usual one
-DRIFT = 1.0  # evidence an ordinary request stays under: the CUSUM allowance
-STRONG = 3.0  # a request at least this harvest-shaped counts as a strong one
-EVIDENCE_CAP = 10.0
+R_HARVEST: Final = 1.0  # elicits chain of thought, grading or a "safe" rewrite
+R_GRADING: Final = 0.5  # ... and it is rubric grading or a rewrite (rare in ordinary use)
+R_AGENTIC: Final = 0.3  # code or tool use
+# opens a conversation (or has none); a follow-up turn counts the same, negative
+R_SINGLE: Final = 0.3
+# per doubling of the completion over LONG_TOKENS (two doublings at most, each way)
+R_LONG: Final = 0.8
+R_CAP: Final = 0.5  # uses a large share of max_tokens
+R_RATIO: Final = 0.4  # completion four times the prompt or more
+R_TEMPLATE: Final = 0.4  # near-duplicate of one of the account's recent prompts
+R_DATACENTER: Final = 0.2
+R_MISMATCH: Final = 0.5  # the user agent claims a client whose TLS stack is different
+R_SWITCH: Final = 0.5  # sent from another client stack than the account's usual one
+DRIFT: Final = 1.0  # evidence an ordinary request stays under: the CUSUM allowance
+STRONG: Final = 3.0  # a request at least this harvest-shaped counts as a strong one
+EVIDENCE_CAP: Final = 10.0
 
-_A_SHORT = 1.0 / SHORT_EVENTS
-_A_BASE = 1.0 / BASE_EVENTS
-_K_SHORT = -1.0 / TAU_SHORT_S
-_K_EVIDENCE = -1.0 / TAU_EVIDENCE_S
-_K_STRONG = -1.0 / TAU_STRONG_S
-_LOG2 = 1.4426950408889634
-_exp = math.exp
-_log = math.log
+_A_SHORT: Final = 1.0 / SHORT_EVENTS
+_A_BASE: Final = 1.0 / BASE_EVENTS
+_K_SHORT: Final = -1.0 / TAU_SHORT_S
+_K_EVIDENCE: Final = -1.0 / TAU_EVIDENCE_S
+_K_STRONG: Final = -1.0 / TAU_STRONG_S
+_LOG2: Final = 1.4426950408889634
 
 
 def client_hash(ev: Event) -> int:
@@ -131,10 +132,10 @@ class AccountState:
         elif gap > REST_GAP_S:
             self.streak_ts = ts
         self.last_ts = ts
-        self.rs = self.rs * _exp(gap * _K_SHORT) + 1.0
+        self.rs = self.rs * math.exp(gap * _K_SHORT) + 1.0
         a = 1.0 / n if n < SHORT_EVENTS else _A_SHORT
         if n > 1:
-            lg = _log(1.0 + (gap if gap < MAX_GAP_S else MAX_GAP_S))
+            lg = math.log(1.0 + (gap if gap < MAX_GAP_S else MAX_GAP_S))
             ag = 1.0 / (n - 1) if n <= SHORT_EVENTS else _A_SHORT
             d = lg - self.gm
             self.gm += ag * d
@@ -148,8 +149,8 @@ class AccountState:
         mt = ev.max_tokens
         ct = ev.completion_tokens
         hit = mt is not None and mt > 0 and ct >= MAXHIT_SHARE * mt
-        ratio = _log((ct + 1.0) / (ev.prompt_tokens + 1.0)) * _LOG2
-        doublings = _log((ct + 1.0) / LONG_TOKENS) * _LOG2
+        ratio = math.log((ct + 1.0) / (ev.prompt_tokens + 1.0)) * _LOG2
+        doublings = math.log((ct + 1.0) / LONG_TOKENS) * _LOG2
         fp = ev.prompt_fp
         reused = self._sketch(fp) if fp is not None else False
 
@@ -186,7 +187,7 @@ class AccountState:
             r += R_SWITCH
         e = r - DRIFT
         if self.ev:
-            e += self.ev * _exp(gap * _K_EVIDENCE)
+            e += self.ev * math.exp(gap * _K_EVIDENCE)
         if e <= 0.0:
             self.ev = 0.0
         else:
@@ -198,12 +199,12 @@ class AccountState:
         if switched:
             e = r - DRIFT
             if self.sv:
-                e += self.sv * _exp(gap * _K_EVIDENCE)
+                e += self.sv * math.exp(gap * _K_EVIDENCE)
             self.sv = 0.0 if e <= 0.0 else EVIDENCE_CAP if e > EVIDENCE_CAP else e
         elif self.sv:
-            self.sv *= _exp(gap * _K_EVIDENCE)
+            self.sv *= math.exp(gap * _K_EVIDENCE)
         if self.hs:
-            self.hs = self.hs * _exp(gap * _K_STRONG) + (1.0 if r >= STRONG else 0.0)
+            self.hs = self.hs * math.exp(gap * _K_STRONG) + (1.0 if r >= STRONG else 0.0)
         elif r >= STRONG:
             self.hs = 1.0
 
@@ -293,7 +294,7 @@ class AccountState:
         return state
 
 
-_VERSION = 2
+_VERSION: Final = 2
 _INT_FIELDS = ("n", "eval_n", "model_n", "sig_n", "c0", "c1", "c2", "c3", "ip", "cl", "cc")
 _FP_FIELDS = ("f0", "f1", "f2", "f3")
 _TS_FIELDS = (
@@ -307,7 +308,7 @@ _TS_FIELDS = (
     "alert_last_ts",
 )
 _FLOAT_FIELDS = tuple(name for name in _SLOTS if name not in _INT_FIELDS + _FP_FIELDS + _TS_FIELDS)
-_FIELDS = _INT_FIELDS + _FP_FIELDS + _TS_FIELDS + _FLOAT_FIELDS
+_FIELDS: Final = _INT_FIELDS + _FP_FIELDS + _TS_FIELDS + _FLOAT_FIELDS
 
 
 def _layout(floats: tuple[str, ...]) -> tuple[tuple[str, ...], struct.Struct]:

@@ -5,6 +5,8 @@ All of it is learned from the stream itself (event time only) and bounded in siz
 
 from __future__ import annotations
 
+from typing import Final
+
 # Autonomous systems of large hosting and cloud providers. Requests from these networks come
 # from servers, not people; the list is public knowledge and can be extended by config.
 DATACENTER_ASNS: frozenset[int] = frozenset(
@@ -42,9 +44,9 @@ DATACENTER_ASNS: frozenset[int] = frozenset(
     }
 )
 
-MAX_MODELS = 256
-MAX_CLIENTS = 512
-MAX_STACKS_PER_CLIENT = 16
+MAX_MODELS: Final = 256
+MAX_CLIENTS: Final = 512
+MAX_STACKS_PER_CLIENT: Final = 16
 
 
 def client_family(user_agent: str | None) -> str:

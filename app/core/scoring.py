@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Final
 
 from app.core.features import EVIDENCE_CAP, TAU_SHORT_S, AccountState
 from app.core.types import Evidence
@@ -28,14 +29,16 @@ class ScoreWeights:
     population: float = 0.5  # the population model finds the summary anomalous
 
 
-EVIDENCE_FLOOR = 1.0  # request evidence under which no combination can reach an alert
-IDENTITY_CAP = 3.0  # most the weak-identity prior can add
-WEAK_IDENTITY = 1.5  # prior at which an identity counts as weak: its evidence counts at once
+EVIDENCE_FLOOR: Final = 1.0  # request evidence under which no combination can reach an alert
+IDENTITY_CAP: Final = 3.0  # most the weak-identity prior can add
+WEAK_IDENTITY: Final = 1.5  # prior at which an identity counts as weak: its evidence counts at once
 SUSTAIN_MIN = (5.0, 30.0)  # minutes over which an established account's episode comes to count
 CONTENT_SHARE = (0.1, 0.3)  # recent share of harvest-shaped asks that corroborates long outputs
-CODE_SHARE_WEIGHT = 0.5  # code and tool asks corroborate at twice that share
-UNCORROBORATED = 0.25  # share of an established account's evidence that counts uncorroborated
-UNCORROBORATED_WEAK = 0.5  # ... and of a weak identity's (it counts at once, but not in full)
+CODE_SHARE_WEIGHT: Final = 0.5  # code and tool asks corroborate at twice that share
+# share of an established account's evidence that counts uncorroborated
+UNCORROBORATED: Final = 0.25
+# ... and of a weak identity's (it counts at once, but not in full)
+UNCORROBORATED_WEAK: Final = 0.5
 
 
 def ramp(x: float, lo: float, hi: float) -> float:

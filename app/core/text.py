@@ -9,17 +9,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from hashlib import blake2b
+from typing import Final
 
 import numpy as np
 
 # Content flags (bitmask). Prompt-level flags describe the user prompt, SYS_* the system prompt.
-FLAG_COT = 1 << 0  # elicits step-by-step / internal reasoning written out
-FLAG_RUBRIC = 1 << 1  # grading / rubric / reward-model style
-FLAG_CODE = 1 << 2  # asks for code
-FLAG_TOOL = 1 << 3  # tool use / function calling / agentic
-FLAG_MATH = 1 << 4  # math word problem / calculation
-FLAG_REWRITE = 1 << 5  # "safe" rewrite of a sensitive query
-FLAG_SYS_COT = 1 << 8  # the system prompt asks for step-by-step thinking (benign frameworks do)
+FLAG_COT: Final = 1 << 0  # elicits step-by-step / internal reasoning written out
+FLAG_RUBRIC: Final = 1 << 1  # grading / rubric / reward-model style
+FLAG_CODE: Final = 1 << 2  # asks for code
+FLAG_TOOL: Final = 1 << 3  # tool use / function calling / agentic
+FLAG_MATH: Final = 1 << 4  # math word problem / calculation
+FLAG_REWRITE: Final = 1 << 5  # "safe" rewrite of a sensitive query
+# the system prompt asks for step-by-step thinking (benign frameworks do)
+FLAG_SYS_COT: Final = 1 << 8
 
 FLAG_NAMES = {
     FLAG_COT: "cot",
@@ -30,7 +32,7 @@ FLAG_NAMES = {
     FLAG_REWRITE: "rewrite",
     FLAG_SYS_COT: "sys_cot",
 }
-HARVEST_FLAGS = FLAG_COT | FLAG_RUBRIC | FLAG_REWRITE
+HARVEST_FLAGS: Final = FLAG_COT | FLAG_RUBRIC | FLAG_REWRITE
 
 _PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (
@@ -84,8 +86,8 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 _BIT_WEIGHTS = np.array([1 << i for i in range(8)], dtype=np.uint8)
 
 
-_WORD_GUARDED = FLAG_CODE | FLAG_MATH  # alternatives that must start a word
-_MEMO_SIZE = 8192  # derived facts of this many distinct texts are remembered
+_WORD_GUARDED: Final = FLAG_CODE | FLAG_MATH  # alternatives that must start a word
+_MEMO_SIZE: Final = 8192  # derived facts of this many distinct texts are remembered
 
 
 def _found(flag: int, pattern: re.Pattern[str], text: str) -> bool:
