@@ -14,7 +14,7 @@ import orjson
 
 from app.core.text import TextFacts
 from app.errors import EventError
-from app.wire import DECODER, MAX_ID_CHARS, MAX_TOKENS, DecodeFailed, WireEvent
+from app.wire import DECODER, MAX_ID_CHARS, MAX_TOKENS, DecodeFailed, WireEvent, astuple
 
 SCHEMA_VERSION: Final = "1"
 MAX_TEXT_CHARS: Final = 1024
@@ -133,11 +133,13 @@ def _fail(reason: str, detail: str) -> EventError:
 
 
 def _parse_ts(value: Any, field: str) -> float:
-    if isinstance(value, bool):
+    if isinstance(value, float):  # the common case first
+        ts = value
+    elif isinstance(value, bool):
         raise _fail(
             "wrong_type", f"{field} must be an RFC 3339 string or epoch seconds, got a boolean"
         )
-    if isinstance(value, int | float):
+    elif isinstance(value, int):
         ts = float(value)
     elif isinstance(value, str):
         try:
@@ -219,19 +221,29 @@ def _text(value: str | None) -> str | None:
 
 
 def _from_wire(w: WireEvent) -> Event:
-    """Finish what msgspec checked (types, lengths of ids, integer ranges) into an Event."""
+    """Finish what msgspec checked (types, lengths of ids, integer ranges) into an Event.
+
+    The fields are read in one call (``astuple``, in WireEvent's order): a Struct is not a
+    class mypyc knows, so each attribute read would be a generic lookup.
+    """
+    (
+        event_id, ts, account_id, model, prompt_tokens, completion_tokens, org_id,
+        api_key_id, ip, asn, country, user_agent, tls_fp, endpoint, max_tokens, status,
+        latency_ms, conversation_id, turn, prompt_fp, system_prompt_fp, payment_fp,
+        created, prompt, system_prompt,
+    ) = astuple(w)  # fmt: skip
     event = Event(
-        w.event_id, _parse_ts(w.ts, "ts"), w.account_id, w.model, w.prompt_tokens,
-        w.completion_tokens, _text(w.org_id), _text(w.api_key_id), _text(w.ip), w.asn,
-        _country(w.country), _text(w.user_agent), _text(w.tls_fp), _text(w.endpoint),
-        w.max_tokens, w.status, w.latency_ms, _text(w.conversation_id), w.turn,
-        None if w.prompt_fp is None else _fp(w.prompt_fp, "prompt_fp"),
-        None if w.system_prompt_fp is None else _fp(w.system_prompt_fp, "system_prompt_fp"),
-        _text(w.payment_fp),
-        None if w.account_created_ts is None else _parse_ts(w.account_created_ts, "account_created_ts"),
+        event_id, _parse_ts(ts, "ts"), account_id, model, prompt_tokens, completion_tokens,
+        _text(org_id), _text(api_key_id), _text(ip), asn, _country(country),
+        _text(user_agent), _text(tls_fp), _text(endpoint), max_tokens, status, latency_ms,
+        _text(conversation_id), turn,
+        None if prompt_fp is None else _fp(prompt_fp, "prompt_fp"),
+        None if system_prompt_fp is None else _fp(system_prompt_fp, "system_prompt_fp"),
+        _text(payment_fp),
+        None if created is None else _parse_ts(created, "account_created_ts"),
     )  # fmt: skip
-    if w.prompt is not None or w.system_prompt is not None:
-        _derive_text(event, w.prompt, w.system_prompt)
+    if prompt is not None or system_prompt is not None:
+        _derive_text(event, prompt, system_prompt)
     return event
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
+import msgspec.structs
 
 MAX_ID_CHARS = 256
 MAX_TOKENS = 10_000_000
@@ -51,4 +52,5 @@ class WireEvent(msgspec.Struct):
 
 
 DECODER = msgspec.json.Decoder(WireEvent)
+astuple = msgspec.structs.astuple
 DecodeFailed = msgspec.MsgspecError
