@@ -247,7 +247,9 @@ class AccountState:
             return True
         # A miss halves every count and replaces the weakest centre: stale templates fade.
         c0, c1, c2, c3 = self.c0 >> 1, self.c1 >> 1, self.c2 >> 1, self.c3 >> 1
-        low = min(c0, c1, c2, c3)
+        low = c0 if c0 < c1 else c1  # min() of ints is a generic call under mypyc
+        low = low if low < c2 else c2
+        low = low if low < c3 else c3
         if c0 == low:
             self.f0, c0 = fp, 1
         elif c1 == low:
