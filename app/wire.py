@@ -9,13 +9,13 @@ It stays out of the mypyc build: a msgspec ``Struct`` is not a class mypyc compi
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 
 import msgspec
 import msgspec.structs
 
-MAX_ID_CHARS = 256
-MAX_TOKENS = 10_000_000
+MAX_ID_CHARS: Final = 256
+MAX_TOKENS: Final = 10_000_000
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_CHARS)]
 Tokens = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)]

@@ -21,12 +21,10 @@ from functools import lru_cache
 from hashlib import blake2b
 from typing import Final
 
+from app.core.coordination_sketch import TPL_BAND_BITS, TPL_BANDS, U64
 from app.core.types import AccountSignal
 from app.events import Event
 
-TPL_BANDS: Final = 4
-TPL_BAND_BITS: Final = 64 // TPL_BANDS
-_FP_MASK: Final = (1 << 64) - 1
 KINDS = ("tpl", "sys", "net", "infra", "client", "pay", "cohort")
 DAY_S: Final = 86400.0
 
@@ -44,7 +42,7 @@ def template_keys(prompt_fp: int | None) -> tuple[str, ...]:
     """
     if not prompt_fp:
         return ()
-    digits = f"{prompt_fp & _FP_MASK:016x}"
+    digits = f"{prompt_fp & U64:016x}"
     width = TPL_BAND_BITS // 4
     return tuple(
         [
@@ -126,7 +124,7 @@ def signal_from_event(
         account_age_days=age,
         risk=risk,
         harvest=harvest,
-        features=features or {},
+        features=features,
         org_id=event.org_id or "",
         prompt_fp=event.prompt_fp or 0,
         flags=event.flags,

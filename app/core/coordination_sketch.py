@@ -13,8 +13,10 @@ from hashlib import blake2b
 from typing import Final
 
 U64: Final = (1 << 64) - 1
+# A template SimHash is cut into this many bands for the ``tpl:<band>:<hex>`` keys
+# (app.core.coordination_keys builds them, ``template_from_keys`` reads them back).
 TPL_BANDS: Final = 4
-TPL_BAND_BITS: Final = 16
+TPL_BAND_BITS: Final = 64 // TPL_BANDS
 
 
 def key_hash(text: str, seed: int) -> int:
