@@ -240,7 +240,11 @@ def test_keys_of_owned_partitions_stay_and_the_rest_travel_once() -> None:
     expected = [(s.account_id, k) for s in signals for k in s.keys]
     assert sorted(local + travelled) == sorted(expected), "every key of every signal once"
     assert local and travelled
-    assert route_signals(signals, 4, frozenset(range(4))).messages == []
+    everything = route_signals(signals, 4, frozenset(range(4)))
+    assert everything.messages == []
+    assert [(s.account_id, keys) for s, keys in everything.local] == [
+        (s.account_id, list(s.keys)) for s in signals
+    ], "owning every partition, every signal stays with all its keys, in order"
     assert route_signals(signals, 4, frozenset()).local == []
 
 
