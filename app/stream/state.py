@@ -99,7 +99,98 @@ def table_writer(
     return lambda key, value: put_at(key, value, partition_of(key, partitions))
 
 
-def partition_writer(table: Any) -> Callable[[bytes, bytes, int], None]:
+class ChangelogBatches:
+    """A table's writes in bulk: the store at once, the changelog records in one batch per
+    partition, sent by :meth:`flush`.
+
+    ``table[key] = value`` sends each changelog record through Faust's own future, buffer
+    task and callbacks; the account checkpoint writes every account touched in the
+    interval (thousands a second in a busy worker), and that path cost it several times
+    what exporting the states did (docs/performance.md). Here each record is appended to
+    an aiokafka batch of its partition (the producer's default partition for the key, as
+    ``use_partitioner`` sends it) and a partition's batches go out together. The store is
+    written at :meth:`put`, under the same partition (``store_reads_partition``, as in
+    :func:`table_writer`). A partition whose send fails keeps its records for the next
+    :meth:`flush`, a record written again since then winning.
+    """
+
+    def __init__(self, table: Any, partitions: int, store_reads_partition: bool = True) -> None:
+        self.table = table
+        self.topic = table.changelog_topic_name
+        self.partitions = partitions
+        self._store_put = partition_writer(table.data) if store_reads_partition else None
+        self.pending: dict[int, dict[bytes, bytes]] = {}
+
+    def put(self, key: bytes, value: bytes) -> None:
+        """Write ``key`` to the store now and queue its changelog record."""
+        p = partition_of(key, self.partitions)
+        if self._store_put is None:
+            self.table.data[key] = value
+        else:
+            self._store_put(key, value, p, self.topic)
+        self.pending.setdefault(p, {})[key] = value
+
+    async def flush(self, producer: Any) -> int:
+        """Send the queued records with ``producer`` (an ``AIOKafkaProducer``) and wait for
+        the broker; return how many went. Raise the first failure once every partition has
+        been tried; the failed partitions' records stay queued."""
+        sending, self.pending = self.pending, {}
+        sent: list[tuple[int, Any, int]] = []
+        failure: BaseException | None = None
+        for p, records in sending.items():
+            try:
+                for batch, n in _batches(producer, records):
+                    sent.append((p, await producer.send_batch(batch, self.topic, partition=p), n))
+            except Exception as exc:
+                failure = failure or exc
+                self._requeue(p, records)
+        n_sent = 0
+        for p, future, n in sent:
+            try:
+                meta = await future
+            except Exception as exc:
+                failure = failure or exc
+                self._requeue(p, sending[p])
+                continue
+            n_sent += n
+            # As Faust's own send does: where the store's changelog is read from after a
+            # restart (RocksDB; the memory store keeps none). The batch's first record:
+            # recovery reads it again rather than risk skipping one.
+            self.table.data.set_persisted_offset(meta.topic_partition, meta.offset)
+        if failure is not None:
+            raise failure
+        return n_sent
+
+    def drop(self, partitions: set[int]) -> None:
+        """Forget the queued records of ``partitions`` (another worker owns them now)."""
+        for p in partitions:
+            self.pending.pop(p, None)
+
+    def _requeue(self, p: int, records: dict[bytes, bytes]) -> None:
+        queued = self.pending.setdefault(p, {})
+        for key, value in records.items():
+            queued.setdefault(key, value)
+
+
+def _batches(producer: Any, records: dict[bytes, bytes]) -> list[tuple[Any, int]]:
+    """``records`` in as few of the producer's batches as its batch size allows."""
+    out: list[tuple[Any, int]] = []
+    batch, n = producer.create_batch(), 0
+    for key, value in records.items():
+        if batch.append(key=key, value=value, timestamp=None) is None:
+            if n == 0:
+                raise ValueError(f"a changelog record of {len(value)} bytes fits no batch")
+            out.append((batch, n))
+            batch, n = producer.create_batch(), 0
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                raise ValueError(f"a changelog record of {len(value)} bytes fits no batch")
+        n += 1
+    if n:
+        out.append((batch, n))
+    return out
+
+
+def partition_writer(table: Any) -> Callable[..., None]:
     """``table[key] = value`` filed under a partition the caller names.
 
     The write names it as the partition of the event being processed: the store files the
@@ -111,10 +202,10 @@ def partition_writer(table: Any) -> Callable[[bytes, bytes, int], None]:
     """
     events: dict[int, _PartitionEvent] = {}  # alive as long as ``put``
 
-    def put(key: bytes, value: bytes, partition: int) -> None:
+    def put(key: bytes, value: bytes, partition: int, topic: str = "") -> None:
         event = events.get(partition)
         if event is None:
-            topic = table.changelog_topic_name
+            topic = topic or table.changelog_topic_name
             event = events[partition] = _PartitionEvent(partition, topic)
         token = _current_event.set(cast(Any, event.ref))
         try:

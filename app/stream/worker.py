@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Container, Sequence
-from typing import Any
+from typing import Any, cast
 
 import faust
 import orjson
@@ -38,7 +38,7 @@ from app.stream.pipeline import (
     route_signals,
     signal_message,
 )
-from app.stream.state import CheckpointedEngine, partition_writer, table_writer
+from app.stream.state import ChangelogBatches, CheckpointedEngine, partition_writer, table_writer
 from app.stream.watermark import Watermark
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ class DetectorWorker:
         self.policy.home = self._home
         # Table writes name their partition: Faust's RocksDB store needs one outside a stream.
         named = not settings.store_url.startswith("memory:")
-        self._put_account = table_writer(self.account_table, settings.partitions, named)
+        self._accounts_out = ChangelogBatches(self.account_table, settings.partitions, named)
         self._put_finding = partition_writer(self.finding_table)
         self._put_link = table_writer(self.link_table, settings.partitions, named)
         self._put_group = table_writer(self.group_table, settings.partitions, named)
@@ -580,6 +580,7 @@ class DetectorWorker:
         accounts = [a for a in known if partition_of(a.encode(), n) in lost]
         for account in accounts:
             self.engine.drop_account(account)
+        self._accounts_out.drop(lost)  # their new owner writes them from here on
         records = self.policy.records
         uids = [uid for uid, r in records.items() if self._home_of(uid, r.home) in lost]
         for uid in uids:
@@ -707,7 +708,7 @@ class DetectorWorker:
             await self._checkpoint()
 
     async def _checkpoint(self) -> None:
-        self.stage.checkpoint(self._put_account)
+        self.stage.checkpoint(self._accounts_out.put)
         watermark = self.close_watermark(time.monotonic())
         out = BatchOutput()
         if watermark and self.engine.coordination is not None:
@@ -747,6 +748,10 @@ class DetectorWorker:
                 self._keep_unsent(out.findings)
                 raise
         self._save_links()  # after the parts that list their members are out
+        if self._accounts_out.pending:
+            # The aiokafka producer under Faust's: batches are its API, not Faust's.
+            producer = cast(Any, self.app.producer)._ensure_producer()
+            await self._accounts_out.flush(producer)
 
     def _keep_unsent(self, findings: list[dict[str, Any]]) -> None:
         """Hold a failed checkpoint's findings for the next publish; give up, loudly, after

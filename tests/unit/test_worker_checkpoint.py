@@ -62,7 +62,7 @@ def _worker(
     worker.finding_table = findings
     worker._put_finding = lambda key, value, partition: findings.__setitem__(key, value)
     worker.owned_partitions = lambda: set(range(worker.settings.partitions))
-    for name in ("account", "link", "group"):
+    for name in ("link", "group"):
         setattr(worker, f"_put_{name}", {}.__setitem__)
     producer = Producer(fails)
     worker.app.producer = producer
