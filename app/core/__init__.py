@@ -1,6 +1,7 @@
 """The pure detection core: no Kafka, no Faust. Event time is the only clock.
 
-``make compile`` builds these modules (and ``app.events``) into C extensions with mypyc;
+``make compile`` builds these modules (and ``app.events``, ``app.partition``) into C
+extensions with mypyc;
 Python imports an extension before the source beside it, so a source edited after the
 build would be ignored. That is reported here, once, at import.
 """
@@ -13,10 +14,11 @@ from pathlib import Path
 
 
 def compiled_sources() -> list[Path]:
-    """The sources ``make compile`` builds: this package's modules and app/events.py."""
+    """The sources ``make compile`` builds: this package's modules, app/events.py and
+    app/partition.py."""
     here = Path(__file__).parent
     core = sorted(p for p in here.glob("*.py") if p.name != "__init__.py")
-    return [*core, here.parent / "events.py"]
+    return [*core, here.parent / "events.py", here.parent / "partition.py"]
 
 
 def _stale_extensions() -> list[str]:

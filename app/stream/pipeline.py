@@ -10,22 +10,17 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
-from aiokafka.partitioner import murmur2
 
 from app.core.coordination import routed_keys
 from app.core.types import AccountSignal, Detection
 from app.errors import EventError
 from app.events import Event, parse_event
+from app.partition import partition_of
 from app.stream.dlq import DeadLetter, dead_letter
 
 log = logging.getLogger(__name__)
 PROCESSING_ERROR = "processing_error"  # DLQ reason: valid input the detector failed on
 SIGNALS_PER_MESSAGE = 500  # entries per internal signal message (a few hundred KB at most)
-
-
-def partition_of(key: bytes, partitions: int) -> int:
-    """The producer's default partition for ``key`` (murmur2, as Kafka's clients compute it)."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 @functools.lru_cache(maxsize=1 << 16)

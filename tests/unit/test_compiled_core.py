@@ -44,13 +44,19 @@ def _cli(tree: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def test_compiled_core_replays_to_the_same_findings(tmp_path: Path) -> None:
-    pure = _copy(tmp_path / "pure")
-    compiled = _copy(tmp_path / "compiled")
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of ``app/`` built with mypyc (once for the module)."""
+    tree = _copy(tmp_path_factory.mktemp("compiled"))
     subprocess.run(
-        [sys.executable, "tools/build_core.py"], cwd=compiled, capture_output=True, timeout=900,
+        [sys.executable, "tools/build_core.py"], cwd=tree, capture_output=True, timeout=900,
         check=True,
     )  # fmt: skip
+    return tree
+
+
+def test_compiled_core_replays_to_the_same_findings(tmp_path: Path, compiled: Path) -> None:
+    pure = _copy(tmp_path / "pure")
     events, truth = tmp_path / "events.jsonl", tmp_path / "truth.json"
     _cli(pure, "simulate", "--scenario", "smoke", "--out", str(events), "--truth", str(truth))
     out = {}
@@ -63,3 +69,27 @@ def test_compiled_core_replays_to_the_same_findings(tmp_path: Path) -> None:
         out[name] = found.read_bytes()
     assert out["pure"].count(b"\n") > 5, "the smoke scenario yields findings"
     assert out["compiled"] == out["pure"]
+
+
+HASHES = """
+import random, sys
+import app.partition as p
+from aiokafka.partitioner import murmur2
+assert p.__file__.endswith(".so"), p.__file__
+rng = random.Random(7)
+for _ in range(20_000):
+    data = rng.randbytes(rng.randrange(0, 70))
+    assert p.murmur2(data) == murmur2(data), data
+    assert p.partition_of(data, 12) == (murmur2(data) & 0x7FFFFFFF) % 12, data
+print("ok")
+"""
+
+
+def test_the_compiled_partition_hash_is_kafkas(compiled: Path) -> None:
+    """Native 64-bit integers in the compiled build: every product must stay in range."""
+    env = {**os.environ, "PYTHONPATH": str(compiled)}
+    run = subprocess.run(
+        [sys.executable, "-c", HASHES], cwd=compiled, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
