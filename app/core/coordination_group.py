@@ -7,6 +7,7 @@ Per member the group keeps a row of floats in one flat ``array('d')``.
 
 from __future__ import annotations
 
+import struct
 import sys
 from array import array
 from dataclasses import dataclass
@@ -37,6 +38,13 @@ RISK: Final = 16
 DC: Final = 17
 MM: Final = 18
 F: Final = 19
+
+# A member row read or written in one call: mypyc reads an ``array`` element by element
+# through generic calls with a boxed index, a dozen per signal and group. ``_TIMING``
+# is the row's first columns (N to GM2), ``_ATTRS`` its last (AGE to MM).
+_TIMING = struct.Struct(f"{AGE}d")
+_ATTRS = struct.Struct(f"{F - AGE}d")
+_ROW = struct.Struct(f"{F}d")
 
 
 class Obs:
@@ -187,16 +195,15 @@ class Group:
             return row
         r = self.rows
         base = row * F
-        gap = idx - r[base + LIDX]
-        gn = r[base + GN] + 1.0
-        d = gap - r[base + GMEAN]
-        r[base + GN] = gn
-        r[base + GMEAN] += d / gn
-        r[base + GM2] += d * (gap - r[base + GMEAN])
-        r[base + N] += 1.0
-        r[base + LAST] = o.ts
-        r[base + LIDX] = idx
-        self._attrs(base, o)
+        n, first, _, lidx, gn, gmean, gm2 = _TIMING.unpack_from(r, base * 8)
+        gap = idx - lidx
+        gn += 1.0
+        d = gap - gmean
+        gmean += d / gn
+        gm2 += d * (gap - gmean)
+        n += 1.0
+        _TIMING.pack_into(r, base * 8, n, first, o.ts, idx, gn, gmean, gm2)
+        self._attrs(base, n, o, r[base + HARV], r[base + RISK])
         if o.fp:
             self.fps[row] = o.fp
         return row
@@ -219,32 +226,20 @@ class Group:
         return row
 
     def _fill(self, row: int, o: Obs, idx: int) -> None:
-        r = self.rows
         base = row * F
-        for col in range(F):
-            r[base + col] = 0.0
-        r[base + N] = 1.0
-        r[base + FIRST] = r[base + LAST] = o.ts
-        r[base + LIDX] = idx
-        self._attrs(base, o)
+        _ROW.pack_into(self.rows, base * 8, 1.0, o.ts, o.ts, idx, *([0.0] * (F - LIDX - 1)))
+        self._attrs(base, 1.0, o, 0.0, 0.0)
         self.fps[row] = o.fp
         self.ids[row] = o.account_id
 
-    def _attrs(self, base: int, o: Obs) -> None:
-        r = self.rows
-        r[base + AGE] = o.age
-        n = r[base + N]
-        r[base + HARV] += (o.harvest - r[base + HARV]) / (n if n < 4.0 else 4.0)
-        r[base + ORG] = o.org
-        r[base + NET] = o.net
-        r[base + INFRA] = o.infra
-        r[base + CLIENT] = o.client
-        r[base + PAY] = o.pay
-        r[base + PIVOT] = o.pivot
-        r[base + RATE] = o.rate
-        r[base + RISK] = max(r[base + RISK], o.risk)
-        r[base + DC] = o.dc
-        r[base + MM] = o.mm
+    def _attrs(self, base: int, n: float, o: Obs, harv: float, risk: float) -> None:
+        """Write a member's latest attributes; ``n`` is its signal count, ``harv`` and
+        ``risk`` the running values before this signal."""
+        harv += (o.harvest - harv) / (n if n < 4.0 else 4.0)
+        _ATTRS.pack_into(
+            self.rows, (base + AGE) * 8, o.age, harv, o.org, o.net, o.infra, o.client, o.pay, o.pivot,
+            o.rate, max(risk, o.risk), o.dc, o.mm,
+        )  # fmt: skip
 
     def column(self, col: int) -> list[float]:
         """Return one column over all sampled members."""
@@ -259,13 +254,11 @@ class Group:
 
     def member(self, row: int) -> Obs:
         """Return one sampled member's latest attributes as an :class:`Obs`."""
-        r = self.rows
-        b = row * F
+        r = _ROW.unpack_from(self.rows, row * F * 8)
         return Obs(
-            self.hashes[row], self.ids[row], r[b + LAST], r[b + AGE], r[b + HARV],
-            self.fps[row], int(r[b + ORG]), int(r[b + NET]), int(r[b + INFRA]), int(r[b + CLIENT]),
-            int(r[b + PAY]),
-            r[b + PIVOT], r[b + RATE], r[b + RISK], r[b + DC], r[b + MM],
+            self.hashes[row], self.ids[row], r[LAST], r[AGE], r[HARV],
+            self.fps[row], int(r[ORG]), int(r[NET]), int(r[INFRA]), int(r[CLIENT]), int(r[PAY]),
+            r[PIVOT], r[RATE], r[RISK], r[DC], r[MM],
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, object]:
