@@ -7,6 +7,7 @@ account from the table the first time it sees it again.
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import Callable, MutableMapping
 from typing import Any, cast
@@ -111,7 +112,8 @@ class ChangelogBatches:
     ``use_partitioner`` sends it) and a partition's batches go out together. The store is
     written at :meth:`put`, under the same partition (``store_reads_partition``, as in
     :func:`table_writer`). A partition whose send fails keeps its records for the next
-    :meth:`flush`, a record written again since then winning.
+    :meth:`flush`, a record written again since then winning. Flushes run one at a time,
+    so a key's records reach its partition in the order they were written.
     """
 
     def __init__(self, table: Any, partitions: int, store_reads_partition: bool = True) -> None:
@@ -120,6 +122,8 @@ class ChangelogBatches:
         self.partitions = partitions
         self._store_put = partition_writer(table.data) if store_reads_partition else None
         self.pending: dict[int, dict[bytes, bytes]] = {}
+        self._flushing = asyncio.Lock()
+        self._drops: dict[int, int] = {}  # times each partition was dropped
 
     def put(self, key: bytes, value: bytes) -> None:
         """Write ``key`` to the store now and queue its changelog record."""
@@ -134,7 +138,12 @@ class ChangelogBatches:
         """Send the queued records with ``producer`` (an ``AIOKafkaProducer``) and wait for
         the broker; return how many went. Raise the first failure once every partition has
         been tried; the failed partitions' records stay queued."""
+        async with self._flushing:
+            return await self._flush(producer)
+
+    async def _flush(self, producer: Any) -> int:
         sending, self.pending = self.pending, {}
+        drops = dict(self._drops)
         sent: list[tuple[int, Any, int]] = []
         failure: BaseException | None = None
         for p, records in sending.items():
@@ -143,14 +152,14 @@ class ChangelogBatches:
                     sent.append((p, await producer.send_batch(batch, self.topic, partition=p), n))
             except Exception as exc:
                 failure = failure or exc
-                self._requeue(p, records)
+                self._requeue(p, records, drops)
         n_sent = 0
         for p, future, n in sent:
             try:
                 meta = await future
             except Exception as exc:
                 failure = failure or exc
-                self._requeue(p, sending[p])
+                self._requeue(p, sending[p], drops)
                 continue
             n_sent += n
             # As Faust's own send does: where the store's changelog is read from after a
@@ -162,11 +171,15 @@ class ChangelogBatches:
         return n_sent
 
     def drop(self, partitions: set[int]) -> None:
-        """Forget the queued records of ``partitions`` (another worker owns them now)."""
+        """Forget the queued records of ``partitions`` (another worker owns them now),
+        and those of a flush on its way that fails."""
         for p in partitions:
             self.pending.pop(p, None)
+            self._drops[p] = self._drops.get(p, 0) + 1
 
-    def _requeue(self, p: int, records: dict[bytes, bytes]) -> None:
+    def _requeue(self, p: int, records: dict[bytes, bytes], drops: dict[int, int]) -> None:
+        if self._drops.get(p, 0) != drops.get(p, 0):
+            return  # dropped while this flush ran: the new owner writes them
         queued = self.pending.setdefault(p, {})
         for key, value in records.items():
             queued.setdefault(key, value)

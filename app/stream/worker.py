@@ -704,8 +704,18 @@ class DetectorWorker:
         first at the next publish; a checkpoint gives up on them after ``UNSENT_TRIES``
         failures in a row (their closing records stay, for a restarted worker to retry).
         """
-        async with self._publishing:
-            await self._checkpoint()
+        try:
+            async with self._publishing:
+                await self._checkpoint()
+        finally:
+            # Outside the lock: batches go on while the broker takes the account states.
+            await self._flush_accounts()
+
+    async def _flush_accounts(self) -> None:
+        if self._accounts_out.pending:
+            # The aiokafka producer under Faust's: batches are its API, not Faust's.
+            producer = cast(Any, self.app.producer)._ensure_producer()
+            await self._accounts_out.flush(producer)
 
     async def _checkpoint(self) -> None:
         self.stage.checkpoint(self._accounts_out.put)
@@ -748,10 +758,6 @@ class DetectorWorker:
                 self._keep_unsent(out.findings)
                 raise
         self._save_links()  # after the parts that list their members are out
-        if self._accounts_out.pending:
-            # The aiokafka producer under Faust's: batches are its API, not Faust's.
-            producer = cast(Any, self.app.producer)._ensure_producer()
-            await self._accounts_out.flush(producer)
 
     def _keep_unsent(self, findings: list[dict[str, Any]]) -> None:
         """Hold a failed checkpoint's findings for the next publish; give up, loudly, after
