@@ -46,25 +46,37 @@ async def _producer(bootstrap: str) -> AIOKafkaProducer:
     return producer
 
 
-def test_records_land_in_their_keys_partitions_in_bulk(broker, unique) -> None:
+def _writer(broker: Any, unique: str) -> tuple[Table, ChangelogBatches]:
+    """A table on a fresh changelog topic and its bulk writer."""
     topic = f"changelog-{unique}"
     broker.create_topics([topic], partitions=PARTITIONS)
     table = Table(topic)
-    writer = ChangelogBatches(table, PARTITIONS, store_reads_partition=False)
+    return table, ChangelogBatches(table, PARTITIONS, store_reads_partition=False)
+
+
+def _flush(bootstrap: str, writer: ChangelogBatches) -> int:
+    """Flush ``writer`` with a producer of its own."""
+
+    async def flush() -> int:
+        producer = await _producer(bootstrap)
+        try:
+            return await writer.flush(producer)
+        finally:
+            await producer.stop()
+
+    return asyncio.run(flush())
+
+
+def test_records_land_in_their_keys_partitions_in_bulk(broker, unique) -> None:
+    table, writer = _writer(broker, unique)
+    topic = table.changelog_topic_name
     keys = [f"acct_{i:05d}".encode() for i in range(3_000)]
     for key in keys:
         writer.put(key, b"old-" + key)
     for key in keys[::3]:
         writer.put(key, b"new-" + key + b"x" * 300)  # bigger than one 64 KB batch per partition
 
-    async def flush() -> int:
-        producer = await _producer(broker.bootstrap)
-        try:
-            return await writer.flush(producer)
-        finally:
-            await producer.stop()
-
-    assert asyncio.run(flush()) == len(keys)
+    assert _flush(broker.bootstrap, writer) == len(keys)
     assert writer.pending == {}
     latest = {
         k: b"new-" + k + b"x" * 300 if i % 3 == 0 else b"old-" + k for i, k in enumerate(keys)
@@ -78,10 +90,8 @@ def test_records_land_in_their_keys_partitions_in_bulk(broker, unique) -> None:
 
 
 def test_a_failed_send_keeps_the_records_for_the_next_flush(broker, unique) -> None:
-    topic = f"changelog-{unique}"
-    broker.create_topics([topic], partitions=PARTITIONS)
-    table = Table(topic)
-    writer = ChangelogBatches(table, PARTITIONS, store_reads_partition=False)
+    table, writer = _writer(broker, unique)
+    topic = table.changelog_topic_name
     keys = [f"acct_{i:04d}".encode() for i in range(200)]
     for key in keys:
         writer.put(key, b"first")
@@ -98,15 +108,8 @@ def test_a_failed_send_keeps_the_records_for_the_next_flush(broker, unique) -> N
     dropped = (partition_of(keys[0], PARTITIONS) + 1) % PARTITIONS
     writer.drop({dropped})  # a partition handed to another worker: its records are its
 
-    async def retry() -> int:
-        producer = await _producer(broker.bootstrap)
-        try:
-            return await writer.flush(producer)
-        finally:
-            await producer.stop()
-
     kept = [k for k in keys if partition_of(k, PARTITIONS) != dropped]
-    assert asyncio.run(retry()) == len(kept)
+    assert _flush(broker.bootstrap, writer) == len(kept)
     records = read_topic(broker.bootstrap, topic, expect=len(kept))
     got = {r.key: r.value for r in records}
     assert set(got) == set(kept)
