@@ -94,9 +94,7 @@ class BatchOutput:
     signals: list[AccountSignal] = field(default_factory=list)
     # The signal topic's messages for the partitions other workers own (set by the worker).
     signal_messages: list[tuple[int, bytes, bytes]] = field(default_factory=list)
-    accounts: set[str] = field(default_factory=set)
     detections: int = 0
-    max_event_ts: float = 0.0
     event_ts: list[float] = field(default_factory=list)
     partition_ts: dict[int, float] = field(default_factory=dict)  # newest event time per partition
 
@@ -209,7 +207,8 @@ class Pipeline:
             if self.stage is not None:
                 try:
                     detections, signal = self.stage.process_account(event)
-                    self.apply_detections(detections, out)
+                    if detections:
+                        self.apply_detections(detections, out)
                 except Exception as exc:  # a bug must not stop the partition: keep the event
                     failed += 1
                     if failed == 1:  # one traceback per batch; the DLQ and its metric count all
@@ -235,10 +234,7 @@ class Pipeline:
                 if signal is not None and signal.keys:
                     out.signals.append(signal)
             out.valid += 1
-            out.accounts.add(event.account_id)
             out.event_ts.append(event.ts)
-            if event.ts > out.max_event_ts:
-                out.max_event_ts = event.ts
             if event.ts > out.partition_ts.get(rec.partition, 0.0):
                 out.partition_ts[rec.partition] = event.ts
         if failed > 1:

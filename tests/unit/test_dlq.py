@@ -72,7 +72,7 @@ def test_pipeline_counts_valid_and_dead_letters():
     out = Pipeline().handle(records, now=0.0)
     assert out.valid == 3 and len(out.dead_letters) == 1
     assert out.dlq_reasons == {"invalid_json": 1}
-    assert out.accounts == {"a"} and out.max_event_ts == 1_769_940_000
+    assert out.event_ts == [1_769_940_000] * 3 and out.partition_ts == {0: 1_769_940_000}
 
 
 def test_an_event_the_detector_fails_on_is_kept_and_the_batch_goes_on(caplog):
@@ -102,7 +102,7 @@ def test_an_event_the_detector_fails_on_is_kept_and_the_batch_goes_on(caplog):
     accounts = ["a", "bad1", "b", "bad2", "c"]
     records = [Record(a.encode(), event(i, a), "t", 0, i) for i, a in enumerate(accounts)]
     out = Pipeline(Stage()).handle(records, now=0.0)
-    assert out.valid == 3 and out.accounts == {"a", "b", "c"}
+    assert out.valid == 3 and out.event_ts == [1_769_940_000 + i for i in (0, 2, 4)]
     assert out.dlq_reasons == {"processing_error": 2}
     kept = [(dict(d.headers)["source_offset"], dict(d.headers)["reason"]) for d in out.dead_letters]
     assert kept == [(b"1", b"processing_error"), (b"3", b"processing_error")]
