@@ -12,10 +12,10 @@ import math
 import struct
 from typing import Final
 
-from app.core.text import FLAG_CODE, FLAG_COT, FLAG_REWRITE, FLAG_RUBRIC, FLAG_TOOL
+from app.core.text import FLAG_CODE, FLAG_REWRITE, FLAG_RUBRIC, FLAG_TOOL, HARVEST_FLAGS
 from app.events import Event
 
-HARVEST: Final = FLAG_COT | FLAG_RUBRIC | FLAG_REWRITE
+HARVEST: Final = HARVEST_FLAGS
 GRADING: Final = FLAG_RUBRIC | FLAG_REWRITE
 AGENTIC: Final = FLAG_CODE | FLAG_TOOL
 

@@ -17,7 +17,7 @@ from faust.streams import _current_event
 from app.core.engine import Engine
 from app.core.types import AccountSignal, Detection
 from app.events import Event
-from app.stream.pipeline import partition_of
+from app.partition import partition_of
 
 
 class CheckpointedEngine:
@@ -132,7 +132,10 @@ class ChangelogBatches:
             self.table.data[key] = value
         else:
             self._store_put(key, value, p, self.topic)
-        self.pending.setdefault(p, {})[key] = value
+        queued = self.pending.get(p)
+        if queued is None:
+            queued = self.pending[p] = {}
+        queued[key] = value
 
     async def flush(self, producer: Any) -> int:
         """Send the queued records with ``producer`` (an ``AIOKafkaProducer``) and wait for
@@ -190,13 +193,11 @@ def _batches(producer: Any, records: dict[bytes, bytes]) -> list[tuple[Any, int]
     out: list[tuple[Any, int]] = []
     batch, n = producer.create_batch(), 0
     for key, value in records.items():
-        if batch.append(key=key, value=value, timestamp=None) is None:
+        while batch.append(key=key, value=value, timestamp=None) is None:  # full: next batch
             if n == 0:
                 raise ValueError(f"a changelog record of {len(value)} bytes fits no batch")
             out.append((batch, n))
             batch, n = producer.create_batch(), 0
-            if batch.append(key=key, value=value, timestamp=None) is None:
-                raise ValueError(f"a changelog record of {len(value)} bytes fits no batch")
         n += 1
     if n:
         out.append((batch, n))

@@ -23,6 +23,7 @@ from app.findings.ocsf import ACTIVITY_CLOSE
 from app.findings.policy import AlertPolicy, Closing, closing_record, read_record
 from app.findings.suppress import Suppressions
 from app.metrics import Metrics, start_http_server
+from app.partition import partition_of
 from app.settings import Settings
 from app.stream.app import build_app
 from app.stream.dlq import dead_letter
@@ -34,7 +35,6 @@ from app.stream.pipeline import (
     Pipeline,
     Record,
     key_partition,
-    partition_of,
     route_signals,
     signal_message,
 )

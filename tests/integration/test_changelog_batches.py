@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from app.stream.pipeline import partition_of
+from app.partition import partition_of
 from app.stream.state import ChangelogBatches
 from tests.kafka_helpers import read_topic
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from app.stream.pipeline import partition_of
+from app.partition import partition_of
 from app.stream.state import ChangelogBatches
 
 PARTITIONS = 4
