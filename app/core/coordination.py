@@ -12,7 +12,6 @@ See docs/coordination.md.
 
 from __future__ import annotations
 
-import dataclasses
 import zlib
 from collections.abc import Callable, Sequence
 from typing import Final
@@ -268,7 +267,7 @@ class CoordinationDetector:
         harvs = g.column(HARV)
         if sum(h >= line for h in harvs) >= self.config.harvest_check_share * max(1, len(harvs)):
             return profile
-        return dataclasses.replace(profile, harvest=-1.0)
+        return Profile(profile.new, profile.centres, -1.0, profile.pivot, profile.mm, profile.cards)
 
     def _akin(self, fits: list[Obs], centres: tuple[int, ...]) -> str:
         """The open campaign a newly fired group belongs to, by shared card or template."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
-from dataclasses import dataclass
 from typing import Any, Final
 
 from app.core.coordination_sketch import U64, Templates
@@ -98,16 +97,41 @@ class Obs:
         self.suspect = suspect
 
 
-@dataclass(frozen=True, slots=True)
 class Profile:
-    """What a member of a campaign shows on its own; a threshold < 0 means not checked."""
+    """What a member of a campaign shows on its own; a threshold < 0 means not checked.
 
-    new: bool = False
-    centres: tuple[int, ...] = ()  # the campaign's template centres (empty: not checked)
-    harvest: float = -1.0
-    pivot: float = -1.0
-    mm: float = -1.0
-    cards: tuple[int, ...] = ()  # cards members of different orgs share (empty: not checked)
+    A plain class, treated as immutable (as :class:`Obs`): every group scored builds one.
+    """
+
+    __slots__ = ("new", "centres", "harvest", "pivot", "mm", "cards")
+
+    def __init__(
+        self,
+        new: bool = False,
+        centres: tuple[int, ...] = (),  # the campaign's template centres (empty: not checked)
+        harvest: float = -1.0,
+        pivot: float = -1.0,
+        mm: float = -1.0,
+        cards: tuple[int, ...] = (),  # cards members of different orgs share (empty: not checked)
+    ) -> None:
+        self.new = new
+        self.centres = centres
+        self.harvest = harvest
+        self.pivot = pivot
+        self.mm = mm
+        self.cards = cards
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Profile) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return f"Profile{self._fields()!r}"
+
+    def _fields(self) -> tuple[bool, tuple[int, ...], float, float, float, tuple[int, ...]]:
+        return self.new, self.centres, self.harvest, self.pivot, self.mm, self.cards
 
     def to_list(self) -> list[object]:
         """Return a JSON-ready form."""

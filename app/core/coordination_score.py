@@ -61,16 +61,26 @@ class Population:
     harvesting: float = 0.01  # share of accounts with harvest evidence
 
 
-@dataclass(slots=True)
 class Verdict:
-    """The outcome of scoring one group."""
+    """The outcome of scoring one group (a plain class: every group scored builds one)."""
 
-    score: float
-    campaign: bool
-    strengths: dict[str, float]
-    evidence: list[Evidence]
-    profile: Profile
-    blocked: str = ""  # why a group with enough evidence is not a campaign
+    __slots__ = ("score", "campaign", "strengths", "evidence", "profile", "blocked")
+
+    def __init__(
+        self,
+        score: float,
+        campaign: bool,
+        strengths: dict[str, float],
+        evidence: list[Evidence],
+        profile: Profile,
+        blocked: str = "",  # why a group with enough evidence is not a campaign
+    ) -> None:
+        self.score = score
+        self.campaign = campaign
+        self.strengths = strengths
+        self.evidence = evidence
+        self.profile = profile
+        self.blocked = blocked
 
 
 def ramp(x: float, lo: float, hi: float) -> float:
@@ -225,8 +235,7 @@ def score_group(
     are measured first, then only what a tie of the group's kind needs.
     """
     m = group.size()
-    col = group.column
-    orgs = col(ORG)
+    orgs = group.column(ORG)
     s: dict[str, float] = dict.fromkeys(FAMILIES, 0.0)
     values: dict[str, tuple[float, float]] = {}
     implied = IMPLIED.get(group.kind, "")
@@ -234,18 +243,18 @@ def score_group(
     # The anchors first: a group without one is a crowd unless it is tied (``_tied``),
     # which only groups on a card or on shared infrastructure can be. The exits below
     # follow ``_tied``'s conditions (tests/unit/test_coordination_score.py holds them to it).
-    harvs = col(HARV)
+    harvs = group.column(HARV)
     harv = _mean(harvs)
     s["harvest_content"] = ramp(harv - pop.harvest_median, 0.05, 0.2)
     values["harvest_content"] = (harv, pop.harvest_median)
 
-    pays = col(PAY)
+    pays = group.column(PAY)
     pay = _shared(pays, orgs)
     if sum(1 for p in pays if p) >= 3:
         s["shared_payment"] = ramp(pay, 0.15, 0.4)
     values["shared_payment"] = (pay, 0.0)
 
-    mm = _mean(col(MM))
+    mm = _mean(group.column(MM))
     s["automation"] = ramp(mm - pop.mm, 0.15, 0.45)
     values["automation"] = (mm, pop.mm)
 
@@ -259,7 +268,7 @@ def score_group(
     new_days = cfg.new_days
     fade = new_days - NEW_FULL_DAYS
     total, aged = 0.0, 0
-    for a in col(AGE):
+    for a in group.column(AGE):
         if a >= 0.0:
             aged += 1
             x = new_days - a
@@ -292,7 +301,7 @@ def score_group(
     if not anchored:
         template = s["shared_template"] >= 0.5 and implied != "shared_template"
         if implied == "shared_payment":
-            net_share = max(_shared(col(NET), orgs), _shared(col(INFRA), orgs))
+            net_share = max(_shared(group.column(NET), orgs), _shared(group.column(INFRA), orgs))
         anchored = _tied(implied, template, new_excess, tpl_share, net_share, cfg)
     if early and not anchored:
         return _crowd(s, implied)
@@ -306,20 +315,20 @@ def score_group(
     values["harvest_in_unison"] = (unison, pop.harvesting)
 
     if net_share < 0.0:
-        net_share = max(_shared(col(NET), orgs), _shared(col(INFRA), orgs))
-    infra = max(net_share, _shared(col(CLIENT), orgs))
+        net_share = max(_shared(group.column(NET), orgs), _shared(group.column(INFRA), orgs))
+    infra = max(net_share, _shared(group.column(CLIENT), orgs))
     s["shared_infra"] = ramp(infra, 0.3, 0.8)
     values["shared_infra"] = (infra, 0.0)
 
     hetero, cv, per_member = timing(group)
     if per_member >= cfg.timing_min_signals and m >= cfg.min_accounts:
-        light = 1.0 if _median(col(RATE)) <= 2.0 * pop.rate else 0.0
+        light = 1.0 if _median(group.column(RATE)) <= 2.0 * pop.rate else 0.0
         s["coordinated_timing"] = max(
             ramp(0.8 - hetero, 0.0, 0.6) * light, ramp(0.8 - cv, 0.0, 0.4)
         )
     values["coordinated_timing"] = (hetero, 1.0)
 
-    pivot = _mean(col(PIVOT))
+    pivot = _mean(group.column(PIVOT))
     s["model_pivot"] = ramp(pivot - pop.pivot, 0.2, 0.45)
     values["model_pivot"] = (pivot, pop.pivot)
 

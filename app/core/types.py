@@ -7,14 +7,38 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(slots=True, frozen=True)
 class Evidence:
-    """One signal that fired: its value now and the baseline it was compared with."""
+    """One signal that fired: its value now and the baseline it was compared with.
 
-    name: str
-    value: float
-    baseline: float
-    weight: float = 0.0  # contribution to the score, for ordering the evidence
+    A plain class, treated as immutable: mypyc compiles its ``__init__`` (a dataclass's
+    stays interpreted), and every group verdict that gets past its anchors builds ten.
+    """
+
+    __slots__ = ("name", "value", "baseline", "weight")
+
+    def __init__(
+        self,
+        name: str,
+        value: float,
+        baseline: float,
+        weight: float = 0.0,  # contribution to the score, for ordering the evidence
+    ) -> None:
+        self.name = name
+        self.value = value
+        self.baseline = baseline
+        self.weight = weight
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Evidence) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return f"Evidence{self._fields()!r}"
+
+    def _fields(self) -> tuple[str, float, float, float]:
+        return self.name, self.value, self.baseline, self.weight
 
     def to_dict(self) -> dict[str, object]:
         """Return the evidence as a JSON-ready dict."""

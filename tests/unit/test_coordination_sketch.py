@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 import random
 
 from hypothesis import given
@@ -115,7 +114,7 @@ def test_a_member_must_show_a_trait_crowds_lack() -> None:
     assert not matches(profile, curious, cfg)
     assert matches(profile, curious, cfg, slack=1)
     spoofed = replaced(curious, mm=1.0)
-    assert matches(dataclasses.replace(profile, mm=0.5), spoofed, cfg)
+    assert matches(replaced(profile, mm=0.5), spoofed, cfg)
 
 
 def test_harvest_beside_crowd_traits_must_be_clear() -> None:
@@ -125,7 +124,7 @@ def test_harvest_beside_crowd_traits_must_be_clear() -> None:
     profile = Profile(new=True, harvest=0.15)
     assert not matches(profile, _member_obs(2.0, 0.2), cfg)
     assert matches(profile, _member_obs(2.0, 0.15 + cfg.harvest_member), cfg)
-    on_tpl = dataclasses.replace(profile, centres=(0xFFFF,))
+    on_tpl = replaced(profile, centres=(0xFFFF,))
     member = replaced(_member_obs(2.0, 0.2), fp=0xFFFF)
     assert matches(on_tpl, member, cfg)  # with the template as well, the line is enough
 
