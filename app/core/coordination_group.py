@@ -207,7 +207,8 @@ class Group:
         """Fold one signal in; return the member row index, or -1 if not sampled."""
         idx = self.idx
         self.idx = idx + 1
-        self.last_ts = max(self.last_ts, o.ts)
+        if o.ts > self.last_ts:
+            self.last_ts = o.ts
         if o.fp:
             self.templates.add(o.fp, radius)
         row = self._row_of(o.h)
@@ -219,7 +220,10 @@ class Group:
             return row
         r = self.rows
         base = row * F
-        n, first, _, lidx, gn, gmean, gm2 = _TIMING.unpack_from(r, base * 8)
+        # Typed, so that the arithmetic below is on C doubles (unpack_from's are objects).
+        timing: tuple[float, float, float, float, float, float, float]
+        timing = _TIMING.unpack_from(r, base * 8)
+        n, first, _, lidx, gn, gmean, gm2 = timing
         gap = idx - lidx
         gn += 1.0
         d = gap - gmean

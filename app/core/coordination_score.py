@@ -144,7 +144,10 @@ def timing(group: Group) -> tuple[float, float, float]:
     counts = group.column(COUNT)
     m = len(counts)
     mean = _mean(counts)
-    var = sum((c - mean) ** 2 for c in counts) / max(1, m - 1)
+    var = 0.0
+    for c in counts:
+        var += (c - mean) * (c - mean)
+    var /= max(1, m - 1)
     hetero = (var - mean) / (mean * mean) if mean > 0 else 0.0
     gn, gmean, gm2 = group.column(GN), group.column(GMEAN), group.column(GM2)
     cvs = [math.sqrt(gm2[i] / gn[i]) / gmean[i] for i in range(m) if gn[i] >= 2 and gmean[i] > 0]

@@ -6,6 +6,7 @@ template tracker holds a few SimHash centres, the population baseline is a botto
 
 from __future__ import annotations
 
+import heapq
 import zlib
 from array import array
 from collections.abc import Container, Sequence
@@ -135,12 +136,15 @@ class Templates:
 class PopulationSample:
     """Latest attributes of a bottom-k sample of all accounts (by hash): population baselines."""
 
-    __slots__ = ("k", "sample", "top")
+    __slots__ = ("k", "sample", "top", "heap")
 
     def __init__(self, k: int = 512) -> None:
         self.k = k
         self.sample: dict[int, tuple[float, ...]] = {}
         self.top = U64
+        # The sampled hashes negated, as a heap: the largest (the one to drop) comes first
+        # without a scan of the sample at each replacement.
+        self.heap: list[int] = []
 
     def add(self, account_hash: int, values: tuple[float, ...]) -> None:
         """Record an account's latest attributes if it belongs to the sample."""
@@ -149,12 +153,14 @@ class PopulationSample:
             sample[account_hash] = values
         elif len(sample) < self.k:
             sample[account_hash] = values
+            heapq.heappush(self.heap, -account_hash)
             if len(sample) == self.k:
-                self.top = max(sample)
+                self.top = -self.heap[0]
         elif account_hash < self.top:
             del sample[self.top]
             sample[account_hash] = values
-            self.top = max(sample)
+            heapq.heapreplace(self.heap, -account_hash)
+            self.top = -self.heap[0]
 
     def stats(
         self, skip: Container[int] = (), medians: Sequence[int] = ()

@@ -208,25 +208,29 @@ class AccountState:
         elif r >= STRONG:
             self.hs = 1.0
 
-        self.hv += a * (harvest - self.hv)
-        self.ag += a * (agentic - self.ag)
-        self.sg += a * (single - self.sg)
-        self.mx += a * (hit - self.mx)
+        # The shares move towards 1.0 or 0.0, written as floats: mypyc subtracts a float
+        # from a bool through the generic number protocol (a float object each time).
+        x_harvest = 1.0 if harvest else 0.0
+        x_hit = 1.0 if hit else 0.0
+        self.hv += a * (x_harvest - self.hv)
+        self.ag += a * ((1.0 if agentic else 0.0) - self.ag)
+        self.sg += a * ((1.0 if single else 0.0) - self.sg)
+        self.mx += a * (x_hit - self.mx)
         self.ot += a * (ratio - self.ot)
-        self.lg += a * ((doublings >= 0.0) - self.lg)
-        self.nm += a * (new_model - self.nm)
-        self.dc += a * (datacenter - self.dc)
-        self.mm += a * (mismatch - self.mm)
-        self.sw += a * (switched - self.sw)
+        self.lg += a * ((1.0 if doublings >= 0.0 else 0.0) - self.lg)
+        self.nm += a * ((1.0 if new_model else 0.0) - self.nm)
+        self.dc += a * ((1.0 if datacenter else 0.0) - self.dc)
+        self.mm += a * ((1.0 if mismatch else 0.0) - self.mm)
+        self.sw += a * ((1.0 if switched else 0.0) - self.sw)
         ip = hash(ev.ip) & 0xFFFFFFFF if ev.ip else 0
-        self.ch += a * ((n > 1 and ip != self.ip) - self.ch)
+        self.ch += a * ((1.0 if n > 1 and ip != self.ip else 0.0) - self.ch)
         self.ip = ip
         if fp is not None:
-            self.tp += a * (reused - self.tp)
+            self.tp += a * ((1.0 if reused else 0.0) - self.tp)
         if self.alert_ts == 0.0:
             b = 1.0 / n if n < BASE_EVENTS else _A_BASE
-            self.b_hv += b * (harvest - self.b_hv)
-            self.b_mx += b * (hit - self.b_mx)
+            self.b_hv += b * (x_harvest - self.b_hv)
+            self.b_mx += b * (x_hit - self.b_mx)
             self.b_ot += b * (ratio - self.b_ot)
         return reused
 

@@ -74,8 +74,14 @@ def test_group_distinct_estimate_is_close_beyond_the_sample() -> None:
 
 def test_population_sample_is_bounded() -> None:
     ps = PopulationSample(k=64)
+    hashes = set()
     for i in range(5000):
-        ps.add(seeded_hash(str(i), 1), (1.0 if i % 4 == 0 else 0.0, 0.5))
+        h = seeded_hash(str(i % 3000), 1)  # accounts seen again too
+        hashes.add(h)
+        ps.add(h, (1.0 if i % 4 == 0 else 0.0, 0.5))
+        # a bottom-k sample: the smallest hashes seen so far, its largest the one to drop
+        assert sorted(ps.sample) == sorted(hashes)[:64]
+        assert len(ps.sample) < 64 or ps.top == max(ps.sample)
     assert len(ps.sample) == 64
     got = ps.stats(medians=(1, 0))
     assert got is not None
