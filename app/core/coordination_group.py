@@ -255,7 +255,8 @@ class Group:
 
     def _fill(self, row: int, o: Obs, idx: int) -> None:
         base = row * F
-        _ROW.pack_into(self.rows, base * 8, 1.0, o.ts, o.ts, idx, *([0.0] * (F - LIDX - 1)))
+        # The timing columns; _attrs writes every column after them.
+        _TIMING.pack_into(self.rows, base * 8, 1.0, o.ts, o.ts, idx, 0.0, 0.0, 0.0)
         self._attrs(base, 1.0, o, 0.0, 0.0)
         self.fps[row] = o.fp
         self.ids[row] = o.account_id

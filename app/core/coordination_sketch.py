@@ -11,7 +11,7 @@ import zlib
 from array import array
 from collections.abc import Container, Sequence
 from hashlib import blake2b
-from typing import Final
+from typing import Any, Final
 
 U64: Final = (1 << 64) - 1
 # A template SimHash is cut into this many bands for the ``tpl:<band>:<hex>`` keys
@@ -26,10 +26,20 @@ def key_hash(text: str, seed: int) -> int:
     return zlib.crc32(raw, seed & 0xFFFFFFFF) << 32 | zlib.crc32(raw, ~seed & 0xFFFFFFFF)
 
 
+# A keyed BLAKE2b state per seed, copied for each text: keying a hash compresses one block
+# of its own, which a copy of the keyed state does not do again.
+_KEYED: dict[int, Any] = {}
+
+
 def seeded_hash(text: str, seed: int) -> int:
     """Return a stable 64-bit hash of ``text`` under ``seed`` (same on every worker)."""
-    key = seed.to_bytes(8, "little", signed=False)
-    return int.from_bytes(blake2b(text.encode(), digest_size=8, key=key).digest(), "little")
+    keyed = _KEYED.get(seed)
+    if keyed is None:
+        key = seed.to_bytes(8, "little", signed=False)
+        keyed = _KEYED[seed] = blake2b(digest_size=8, key=key)
+    h = keyed.copy()
+    h.update(text.encode())
+    return int.from_bytes(h.digest(), "little")
 
 
 def template_from_keys(keys: tuple[str, ...]) -> int:
