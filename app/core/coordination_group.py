@@ -44,6 +44,9 @@ F: Final = 19
 _TIMING = struct.Struct(f"{AGE}d")
 _ATTRS = struct.Struct(f"{F - AGE}d")
 _ROW = struct.Struct(f"{F}d")
+# A new member's row, zeroed: extending by an array copies bytes, by a list of floats
+# converts each (array.extend parses every item of a list as a call argument).
+_NEW_ROW = array("d", bytes(8 * F))
 
 
 class Obs:
@@ -242,7 +245,7 @@ class Group:
             hashes.append(h)
             self.top = 0
             self.fps.append(0)
-            self.rows.extend([0.0] * F)
+            self.rows.extend(_NEW_ROW)
             self.ids.append("")
             return len(hashes) - 1
         top = self._top()
@@ -267,7 +270,7 @@ class Group:
         harv += (o.harvest - harv) / (n if n < 4.0 else 4.0)
         _ATTRS.pack_into(
             self.rows, (base + AGE) * 8, o.age, harv, o.org, o.net, o.infra, o.client, o.pay, o.pivot,
-            o.rate, max(risk, o.risk), o.dc, o.mm,
+            o.rate, risk if risk >= o.risk else o.risk, o.dc, o.mm,
         )  # fmt: skip
 
     def column(self, col: int) -> list[float]:
