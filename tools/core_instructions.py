@@ -4,8 +4,9 @@ Wall-clock figures of the core move by a tenth or more between runs on a shared 
 the number of instructions does not. This runs ``Engine.process`` over the first
 ``--events`` events of the simulator's standard suite (fingerprints only, as the core
 bench) under valgrind's callgrind, counting only inside ``Engine.process`` (decoding and
-setup excluded; string hashing seeded), and prints that count. Compare two trees built the same way (``make
-compile``): a change that removes work shows as fewer instructions, in one run each.
+setup excluded; string hashing seeded), and prints that count. Compare two trees built
+the same way (``make compile``): a change that removes work shows as fewer instructions,
+in one run each.
 
     .venv/bin/python tools/core_instructions.py [--events 100000] [--root DIR]
 
