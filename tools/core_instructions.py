@@ -12,7 +12,8 @@ in one run each.
 
 Needs ``valgrind`` (Debian: ``apt-get install valgrind``); about two minutes for 100,000
 events compiled. ``--root`` measures another checkout (a worktree of an older commit) with
-this one's suite.
+this one's suite; ``--out`` keeps callgrind's output for ``callgrind_annotate``, which
+gives each function's share.
 """
 
 from __future__ import annotations
@@ -24,23 +25,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from itertools import islice
 from pathlib import Path
 
 import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Run under valgrind: decode the saved rows, then process them (counted).
+# Run under valgrind: decode the saved rows, then run the core bench's loop on them (counted).
 CHILD = """
 import sys, orjson
 sys.path.insert(0, sys.argv[1])
 from app.events import event_from_dict
-from app.core.engine import Engine
-events = [event_from_dict(r) for r in orjson.loads(open(sys.argv[2], "rb").read())]
-engine = Engine()
-for event in events:
-    engine.process(event)
+from bench.bench_core import _engine
+_engine([event_from_dict(r) for r in orjson.loads(open(sys.argv[2], "rb").read())])
 """
 COUNTED = "CPyPy_app___core___engine___Engine___process"  # the compiled entry point
 
@@ -49,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--root", type=Path, default=ROOT, help="checkout to measure")
+    parser.add_argument(
+        "--out", type=Path, help="keep callgrind's output here (per-function costs: "
+        "callgrind_annotate --inclusive=yes OUT)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("valgrind not found (Debian: apt-get install valgrind)", file=sys.stderr)
@@ -59,18 +60,20 @@ def main(argv: list[str] | None = None) -> int:
               "compiled Engine.process", file=sys.stderr)  # fmt: skip
         return 2
     sys.path.insert(0, str(ROOT))
-    from app.sim import Simulation, load_scenario
+    from bench.bench_core import _suite
 
-    rows = list(islice(Simulation(load_scenario("standard")).events(False), args.events))
+    rows = _suite(args.events, raw_text=False)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "rows.json"
         data.write_bytes(orjson.dumps(rows))
+        cg_out = args.out.resolve() if args.out else Path(tmp) / "cg.out"
         out = subprocess.run(
             [
-                "valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.out",
+                "valgrind", "--tool=callgrind", f"--callgrind-out-file={cg_out}",
                 f"--toggle-collect={COUNTED}", sys.executable, "-c", CHILD, str(root), str(data),
             ],  # fmt: skip
-            capture_output=True, text=True, cwd=tmp, env={**os.environ, "PYTHONPATH": "", "PYTHONHASHSEED": "0"},
+            capture_output=True, text=True, cwd=tmp,
+            env={**os.environ, "PYTHONPATH": "", "PYTHONHASHSEED": "0"},
         )  # fmt: skip
     found = re.search(r"Collected : (\d+)", out.stderr)
     if out.returncode != 0 or found is None:

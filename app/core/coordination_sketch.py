@@ -153,7 +153,8 @@ class PopulationSample:
         self.sample: dict[int, tuple[float, ...]] = {}
         self.top = U64
         # The sampled hashes negated, as a heap: the largest (the one to drop) comes first
-        # without a scan of the sample at each replacement.
+        # without a scan of the sample at each replacement. ``top`` is ``-heap[0]`` once
+        # the sample is full, kept so that the common case (a hash above it) negates nothing.
         self.heap: list[int] = []
 
     def add(self, account_hash: int, values: tuple[float, ...]) -> None:
