@@ -33,9 +33,8 @@ class Flags:
 
     first: dict[str, float] = field(default_factory=dict)
     by_detector: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
-    groups: dict[str, tuple[str, float, set[str]]] = field(
-        default_factory=dict
-    )  # uid -> (detector, first ts, accounts)
+    # uid -> (detector, first ts, each account it names -> when it first named it)
+    groups: dict[str, tuple[str, float, dict[str, float]]] = field(default_factory=dict)
     findings: int = 0
     span: tuple[float, float] = (float("inf"), float("-inf"))
 
@@ -126,7 +125,11 @@ def collect(findings: Iterable[dict[str, Any]]) -> Flags:
         if det != ACCOUNT_DETECTOR:
             uid = str((finding.get("finding_info") or {}).get("uid") or id(finding))
             old = flags.groups.get(uid)
-            flags.groups[uid] = (det, old[1] if old else ts, (old[2] if old else set()) | accounts)
+            named = old[2] if old else {}
+            for acc in accounts:
+                if ts < named.get(acc, float("inf")):
+                    named[acc] = ts
+            flags.groups[uid] = (det, min(old[1], ts) if old else ts, named)
     flags.span = (lo, hi)
     return flags
 
@@ -172,12 +175,17 @@ def _campaign(
             early += 1
         ttd.append(max(0.0, ts - begin))
     member_set = set(members)
-    touching = [accs for _, _, accs in flags.groups.values() if accs & member_set]
-    named_any = set().union(*touching) & member_set if touching else set()
+    touching = [accs.keys() & member_set for _, _, accs in flags.groups.values()]
+    named_any = set().union(*touching)
+    # A finding counts for the campaign most of its members belong to, from the first part
+    # that named one of them: a finding opened for another campaign that later names this
+    # one's members does not date this one's detection back to its own first part.
     group_hits = [
-        (ts, accs) for uid, (_, ts, accs) in flags.groups.items() if owners[uid] == c["id"]
+        (min(ts for acc, ts in accs.items() if acc in member_set), accs.keys())
+        for uid, (_, _, accs) in flags.groups.items()
+        if owners[uid] == c["id"]
     ]
-    named = set().union(*(accs for _, accs in group_hits)) if group_hits else set()
+    named = set().union(*(accs for _, accs in group_hits))
     first = min((flags.first[a] for a in members if a in flags.first), default=None)
     return {
         "id": c["id"],

@@ -110,6 +110,21 @@ def test_campaign_and_account_figures() -> None:
     assert targets["benign eval-run: FP per 10k accounts per day"]["ok"]
 
 
+def test_a_finding_opened_for_another_campaign_dates_from_the_part_naming_this_one() -> None:
+    # The first part names a member of another campaign; the later parts name hydra members,
+    # who are most of the finding's members, so it counts for the hydra from its second part.
+    g = {"detector": "hydra-cluster", "uid": "g2"}
+    found = [
+        finding(T0 - 3000, ["h0"], **g),
+        finding(T0 + 1500, ["y1", "y2", "y3"], activity=2, **g),
+        finding(T0 + 2000, ["y4", "y5"], activity=2, **g),
+    ]
+    hydra = {c["id"]: c for c in evaluate(truth(), found)["campaigns"]}["c-hydra"]
+    assert hydra["campaign_findings"] == 1
+    assert hydra["campaign_ttd_s"] == pytest.approx(1500)
+    assert hydra["campaign_precision"] == pytest.approx(5 / 6)
+
+
 def test_per_account_start_time_is_used_when_known() -> None:
     t = truth()
     t["accounts"]["h1"]["first_ts"] = T0 + 800
