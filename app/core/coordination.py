@@ -267,7 +267,8 @@ class CoordinationDetector:
         harvs = g.column(HARV)
         if sum(h >= line for h in harvs) >= self.config.harvest_check_share * max(1, len(harvs)):
             return profile
-        return Profile(profile.new, profile.centres, -1.0, profile.pivot, profile.mm, profile.cards)
+        p = profile
+        return Profile(p.new, p.centres, -1.0, p.pivot, p.mm, p.cards, p.young)
 
     def _akin(self, fits: list[Obs], centres: tuple[int, ...]) -> str:
         """The open campaign a newly fired group belongs to, by shared card or template."""

@@ -25,6 +25,7 @@ class CoordinationConfig:
     # A group on shared infrastructure with no anchor family is tied when its members are
     # this much newer than the population (share of the not-new that are new here) and this
     # share of their prompts is on one template.
+    cohort_slack_days: float = 2.0  # a new member is at most this much older than its cohort
     tied_new_excess: float = 0.65
     tied_template_share: float = 0.6
     # A card-keyed group with no anchor family is tied when this share of its members share

@@ -106,7 +106,7 @@ class Profile:
     A plain class, treated as immutable (as :class:`Obs`): every group scored builds one.
     """
 
-    __slots__ = ("new", "centres", "harvest", "pivot", "mm", "cards")
+    __slots__ = ("new", "centres", "harvest", "pivot", "mm", "cards", "young")
 
     def __init__(
         self,
@@ -116,6 +116,7 @@ class Profile:
         pivot: float = -1.0,
         mm: float = -1.0,
         cards: tuple[int, ...] = (),  # cards members of different orgs share (empty: not checked)
+        young: float = -1.0,  # the oldest a member new by its age may be (< 0: new_days only)
     ) -> None:
         self.new = new
         self.centres = centres
@@ -123,6 +124,7 @@ class Profile:
         self.pivot = pivot
         self.mm = mm
         self.cards = cards
+        self.young = young
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Profile) and self._fields() == other._fields()
@@ -133,19 +135,27 @@ class Profile:
     def __repr__(self) -> str:
         return f"Profile{self._fields()!r}"
 
-    def _fields(self) -> tuple[bool, tuple[int, ...], float, float, float, tuple[int, ...]]:
-        return self.new, self.centres, self.harvest, self.pivot, self.mm, self.cards
+    def _fields(
+        self,
+    ) -> tuple[bool, tuple[int, ...], float, float, float, tuple[int, ...], float]:
+        return self.new, self.centres, self.harvest, self.pivot, self.mm, self.cards, self.young
 
     def to_list(self) -> list[object]:
         """Return a JSON-ready form."""
-        return [self.new, list(self.centres), self.harvest, self.pivot, self.mm, list(self.cards)]
+        return [
+            self.new, list(self.centres), self.harvest, self.pivot, self.mm, list(self.cards),
+            self.young,
+        ]  # fmt: skip
 
     @classmethod
     def from_list(cls, data: list[Any]) -> Profile:
-        """Inverse of :meth:`to_list` (a record written before ``cards`` has none)."""
+        """Inverse of :meth:`to_list` (a record written before ``cards`` or ``young`` has
+        none)."""
         cards = tuple(int(c) for c in data[5]) if len(data) > 5 else ()
+        young = float(data[6]) if len(data) > 6 else -1.0
         harvest, pivot, mm = (float(x) for x in data[2:5])
-        return cls(bool(data[0]), tuple(int(c) for c in data[1]), harvest, pivot, mm, cards)
+        centres = tuple(int(c) for c in data[1])
+        return cls(bool(data[0]), centres, harvest, pivot, mm, cards, young)
 
 
 class Group:

@@ -354,8 +354,9 @@ def score_group(
         key=lambda e: -e.weight,
     )
     evidence.append(Evidence("one_org_share", top_org, 0.0, 0.0))
+    new_check = s["new_accounts"] >= 0.5 and implied != "new_accounts"
     profile = Profile(
-        new=s["new_accounts"] >= 0.5 and implied != "new_accounts",
+        new=new_check,
         centres=centres if s["shared_template"] >= 0.5 and implied != "shared_template" else (),
         harvest=pop.harvest_median + cfg.harvest_member if s["harvest_content"] >= 0.5 else -1.0,
         pivot=max(0.3, pop.pivot + 0.15) if s["model_pivot"] >= 0.5 else -1.0,
@@ -363,8 +364,25 @@ def score_group(
         cards=_shared_values(pays, orgs)
         if s["shared_payment"] >= 0.5 and implied != "shared_payment"
         else (),
+        young=cohort_age(group, cfg) if new_check else -1.0,
     )
     return Verdict(score, not blocked, s, evidence, profile, blocked)
+
+
+def cohort_age(group: Group, cfg: CoordinationConfig) -> float:
+    """The oldest a member may be to count as new by its age: the age under which nine in
+    ten of the group's new members fall, plus ``cohort_slack_days``.
+
+    A campaign's accounts are made in a burst, so they are about as young as each other;
+    an account new by the ``new_days`` line but older than the campaign's own is a
+    bystander that happens to be new. Where the members' new accounts spread up to the
+    line, so does the bound. Negative (no bound) when no member is new.
+    """
+    oldest = cfg.new_days - 0.5 * (cfg.new_days - NEW_FULL_DAYS)  # newness 0.5
+    ages = sorted(a for a in group.column(AGE) if 0.0 <= a <= oldest)
+    if not ages:
+        return -1.0
+    return ages[int(0.9 * (len(ages) - 1))] + cfg.cohort_slack_days
 
 
 # The families a suspect stratum is selected by (see ``CoordinationDetector._obs``).
@@ -414,9 +432,10 @@ def matches(
         crowd += 1
         if profile.harvest >= 0.0 and line >= 0.0:
             line = max(line, profile.harvest) + cfg.harvest_member  # harvest counts once
-        crowd_hits += newness(obs.age, cfg.new_days) >= 0.5 or (
-            on_tpl and 0.0 <= line <= obs.harvest
+        young = newness(obs.age, cfg.new_days) >= 0.5 and (
+            profile.young < 0.0 or obs.age <= profile.young
         )
+        crowd_hits += young or (on_tpl and 0.0 <= line <= obs.harvest)
     if profile.centres:
         strong.append(on_tpl)
     if profile.harvest >= 0.0:

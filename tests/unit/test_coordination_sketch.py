@@ -3,13 +3,14 @@ from __future__ import annotations
 import random
 from hashlib import blake2b
 
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
 from app.core.coordination_config import CoordinationConfig
 from app.core.coordination_group import Group, Obs, Profile
 from app.core.coordination_keys import template_keys
-from app.core.coordination_score import matches
+from app.core.coordination_score import cohort_age, matches
 from app.core.coordination_sketch import (
     Doorkeeper,
     PopulationSample,
@@ -168,3 +169,37 @@ def test_harvest_that_stands_in_for_new_is_clear_where_harvest_is_checked_too() 
     assert not matches(profile, member, cfg, line=0.15)  # one harvest, two checks: no
     clear = replaced(member, harvest=0.15 + cfg.harvest_member)
     assert matches(profile, clear, cfg, line=0.15)
+
+
+def test_a_member_older_than_the_campaigns_cohort_is_not_new_by_its_age() -> None:
+    # A campaign's accounts are made in a burst: a member new by the new_days line but older
+    # than the campaign's own new accounts is a bystander that happens to be new.
+    cfg = CoordinationConfig()
+    profile = Profile(new=True, centres=(0xFFFF,), young=5.0)
+    member = replaced(_member_obs(4.0, 0.0), fp=0xFFFF)
+    assert matches(profile, member, cfg)
+    assert not matches(profile, replaced(member, age=9.0), cfg)
+    assert matches(replaced(profile, young=-1.0), replaced(member, age=9.0), cfg)  # no bound
+    # The established member on the template that harvests still stands in for new.
+    assert matches(profile, replaced(member, age=400.0, harvest=0.2), cfg, line=0.15)
+
+
+def test_the_cohort_bound_is_nine_in_ten_of_the_new_members_ages_plus_slack() -> None:
+    cfg = CoordinationConfig()
+    g = Group("client:x", "client", 0.0)
+    assert cohort_age(g, cfg) == -1.0
+    ages = [0.5 * i for i in range(1, 21)] + [25.0, 400.0, -1.0]  # 20 new, 3 not (or unknown)
+    for i, age in enumerate(ages):
+        g.observe(replaced(_obs(i), age=age), 64, 18)
+    assert cohort_age(g, cfg) == 9.0 + cfg.cohort_slack_days  # the 18th of 20 new ages
+    old = Group("client:y", "client", 0.0)
+    for i, age in enumerate((25.0, 400.0, -1.0)):
+        old.observe(replaced(_obs(i), age=age), 64, 18)
+    assert cohort_age(old, cfg) == -1.0
+
+
+def test_a_profile_record_keeps_its_cohort_bound_and_reads_older_records() -> None:
+    p = Profile(new=True, centres=(3,), harvest=0.2, cards=(7,), young=6.5)
+    assert Profile.from_list(orjson.loads(orjson.dumps(p.to_list()))) == p
+    assert Profile.from_list(p.to_list()[:6]) == replaced(p, young=-1.0)
+    assert Profile.from_list(p.to_list()[:5]) == replaced(p, cards=(), young=-1.0)
