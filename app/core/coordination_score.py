@@ -337,7 +337,10 @@ def score_group(
 
     if implied:
         s[implied] = 1.0
-    explicit = [f for f in FAMILIES if s[f] >= 0.5 and f != implied]
+    explicit = [
+        f for f in FAMILIES
+        if s[f] >= 0.5 and f != implied and not (f == "shared_template" and group.kind == "sys")
+    ]  # fmt: skip
     top_org = _org_top(orgs)
     blocked = ""
     if group.n_est(cfg.sample_k) < cfg.min_accounts:

@@ -67,3 +67,33 @@ def test_an_early_verdict_reaches_the_full_verdicts_outcome(seed: int) -> None:
             stopped += 1
             assert early.blocked == "no_anchor" and not full.campaign
     assert stopped > 100 and went_on > 100, (stopped, went_on)
+
+
+def _crowd_on_a_framework(kind: str, cards: bool) -> Group:
+    """New accounts of many orgs that harvest on one template, each on its own network."""
+    g = Group(f"{kind}:x", kind, 1_770_000_000.0)
+    for i in range(20):
+        o = Obs(
+            h=i + 1, account_id=f"a{i}", ts=1_770_000_000.0 + 60 * i, age=2.0, harvest=0.6,
+            fp=TEMPLATE ^ (1 << (i % 64)), org=100 + i, net=1000 + i, infra=2000 + i,
+            client=3000 + i, pay=(11 if i % 2 else 12) if cards else 4000 + i, pivot=0.0,
+            rate=0.1, risk=0.0, dc=0.0, mm=0.0,
+        )  # fmt: skip
+        g.observe(o, 64, 18)
+        g.observe(o, 64, 18)
+    return g
+
+
+def test_a_shared_template_is_no_evidence_in_a_system_prompt_group() -> None:
+    # A framework that sets one system prompt also wraps its users' prompts alike: new users
+    # of a new coding tool share both, and ask for long answers. In a `sys` group the
+    # template does not count; elsewhere it does (a sign-up cohort's group implies newness,
+    # so there the template is one of the two explicit families it needs).
+    cfg, pop = CoordinationConfig(), Population()
+    crowd = score_group(_crowd_on_a_framework("sys", cards=False), pop, cfg)
+    assert crowd.strengths["shared_template"] >= 0.5 and crowd.strengths["new_accounts"] >= 0.5
+    assert not crowd.campaign and crowd.blocked == "no_conjunction"
+    assert crowd.profile.centres  # still measured, for the profile
+    # With shared cards as well, three families hold without the template.
+    assert score_group(_crowd_on_a_framework("sys", cards=True), pop, cfg).campaign
+    assert score_group(_crowd_on_a_framework("cohort", cards=False), pop, cfg).campaign
