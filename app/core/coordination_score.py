@@ -83,6 +83,11 @@ class Verdict:
         self.blocked = blocked
 
 
+# A card two accounts share is a family's or a team's; a ring's cards pay for many. Shared
+# cards count only once this many sampled members pay with them.
+SHARED_CARD_MEMBERS: Final = 3
+
+
 def ramp(x: float, lo: float, hi: float) -> float:
     """Map ``x`` linearly from [lo, hi] onto [0, 1], clamped."""
     if x <= lo:
@@ -253,7 +258,8 @@ def score_group(
 
     pays = group.column(PAY)
     pay = _shared(pays, orgs)
-    if sum(1 for p in pays if p) >= 3:
+    known = sum(1 for p in pays if p)
+    if known >= 3 and round(pay * known) >= SHARED_CARD_MEMBERS:
         s["shared_payment"] = ramp(pay, 0.15, 0.4)
     values["shared_payment"] = (pay, 0.0)
 

@@ -97,3 +97,23 @@ def test_a_shared_template_is_no_evidence_in_a_system_prompt_group() -> None:
     # With shared cards as well, three families hold without the template.
     assert score_group(_crowd_on_a_framework("sys", cards=True), pop, cfg).campaign
     assert score_group(_crowd_on_a_framework("cohort", cards=False), pop, cfg).campaign
+
+
+def test_a_card_two_accounts_share_is_not_a_shared_payment_family() -> None:
+    # Two accounts of different orgs on one card are a family or a team; three or more
+    # members on cards other orgs share are a ring's.
+    cfg, pop = CoordinationConfig(), Population()
+
+    def payment(on_shared: int) -> float:
+        g = Group("net:x", "net", 1_770_000_000.0)
+        for i in range(5):
+            o = Obs(
+                h=i + 1, account_id=f"a{i}", ts=1_770_000_000.0 + i, age=400.0, harvest=0.0,
+                fp=0, org=100 + i, net=7, infra=0, client=0, pay=11 if i < on_shared else 20 + i,
+                pivot=0.0, rate=0.1, risk=0.0, dc=0.0, mm=0.0,
+            )  # fmt: skip
+            g.observe(o, 64, 18)
+        return score_group(g, pop, cfg).strengths["shared_payment"]
+
+    assert payment(2) == 0.0
+    assert payment(3) == 1.0
