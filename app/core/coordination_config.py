@@ -15,6 +15,9 @@ class CoordinationConfig:
     min_families: int = 3  # independent evidence families that must hold at once
     max_org_share: float = 0.5  # one org holding this share of members is one customer
     new_days: float = 30.0  # an account younger than this is new
+    # A member new by its age is at most this much older than nine in ten of its campaign's
+    # new members (a campaign's accounts are made in a burst).
+    cohort_slack_days: float = 2.0
     template_radius: int = 18  # SimHash distance to a group's template centre that still matches
     # Member harvest evidence over the population median that counts. One harvest-shaped
     # request alone reaches 0.1 to 0.3, and ordinary accounts send such requests too.
@@ -25,7 +28,6 @@ class CoordinationConfig:
     # A group on shared infrastructure with no anchor family is tied when its members are
     # this much newer than the population (share of the not-new that are new here) and this
     # share of their prompts is on one template.
-    cohort_slack_days: float = 2.0  # a new member is at most this much older than its cohort
     tied_new_excess: float = 0.65
     tied_template_share: float = 0.6
     # A card-keyed group with no anchor family is tied when this share of its members share

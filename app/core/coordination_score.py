@@ -373,7 +373,7 @@ def score_group(
         cards=_shared_values(pays, orgs)
         if s["shared_payment"] >= 0.5 and implied != "shared_payment"
         else (),
-        young=cohort_age(group, cfg) if new_check else -1.0,
+        young=cohort_age(group, cfg) if new_check and not blocked else -1.0,
     )
     return Verdict(score, not blocked, s, evidence, profile, blocked)
 
