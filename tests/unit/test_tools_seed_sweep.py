@@ -1,0 +1,45 @@
+"""tools/seed_sweep.py: the smoke scenario on two seeds, end to end through the CLI."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "seed_sweep.py"
+
+
+def _tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("seed_sweep", TOOL)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_sweep_reports_every_target_per_seed_and_reuses_its_suites(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tool = _tool()
+    args = ["--scenario", "smoke", "--seed", "default", "--seed", "3", "--workdir", str(tmp_path)]
+    assert tool.main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["smoke", "default", "smoke", "3"]
+    report = json.loads((tmp_path / "smoke-3-report.json").read_text())
+    rows = {line.split("  ")[0].strip(): line for line in out[1:-1]}
+    assert set(rows) == {t["name"] for t in report["targets"]} | {"benign accounts flagged"}
+    missed = sum(not t["ok"] for t in report["targets"])
+    assert sum(line.split()[-1] == "!" for line in out[1:-1]) == missed
+    flagged = sum(b["flagged"] for b in report["benign"].values())
+    assert rows["benign accounts flagged"].split()[-1] == str(flagged)
+    # The simulated suites are kept and not simulated again; a failing suite is reported.
+    events = tmp_path / "smoke-3.jsonl.gz"
+    made = events.stat().st_mtime_ns
+    assert tool.main(["--scenario", "smoke", "--seed", "3", "--workdir", str(tmp_path)]) == 0
+    assert events.stat().st_mtime_ns == made
+    capsys.readouterr()
+    assert tool.main(["--scenario", "no-such-scenario", "--workdir", str(tmp_path)]) == 1
+    assert "no-such-scenario seed default: simulate failed" in capsys.readouterr().err
