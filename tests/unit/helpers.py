@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -13,3 +16,13 @@ def replaced(obj: T, **changes: Any) -> T:
     that are not dataclasses."""
     fields = {name: getattr(obj, name) for name in type(obj).__slots__}  # type: ignore[attr-defined]
     return type(obj)(**{**fields, **changes})
+
+
+def load_tool(name: str) -> ModuleType:
+    """Import ``tools/<name>.py`` (the tools are scripts, not a package)."""
+    path = Path(__file__).resolve().parents[2] / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,24 +1,13 @@
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from app.sim import generate, load_scenario
 from app.sim.output import write_jsonl
-
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "harvest_onset.py"
-
-
-def _tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("harvest_onset", TOOL)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.unit.helpers import load_tool
 
 
 def test_harvest_onset_counts_only_the_members_of_the_kind_asked(
@@ -28,7 +17,7 @@ def test_harvest_onset_counts_only_the_members_of_the_kind_asked(
     path = tmp_path / "smoke.jsonl.gz"
     write_jsonl(events, path)
     (tmp_path / "truth.json").write_text(json.dumps(truth))
-    tool = _tool()
+    tool = load_tool("harvest_onset")
 
     found, bad = tool.onset(path, truth, "cot-harvest")
     assert bad == 0

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "seed_sweep.py"
-
-
-def _tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("seed_sweep", TOOL)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.unit.helpers import load_tool
 
 
 def test_a_sweep_reports_every_target_per_seed_and_reuses_its_suites(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    tool = _tool()
+    tool = load_tool("seed_sweep")
     args = ["--scenario", "smoke", "--seed", "default", "--seed", "3", "--workdir", str(tmp_path)]
     assert tool.main(args) == 0
     out = capsys.readouterr().out.splitlines()
