@@ -86,6 +86,9 @@ class Verdict:
 # A card two accounts share is a family's or a team's; a ring's cards pay for many. Shared
 # cards count only once this many sampled members pay with them.
 SHARED_CARD_MEMBERS: Final = 3
+# One loud account raises a small group's mean harvest alone; a campaign's harvest is spread
+# over its accounts. Harvest content counts once this many sampled members harvest.
+HARVEST_MEMBERS: Final = 2
 
 
 def ramp(x: float, lo: float, hi: float) -> float:
@@ -253,7 +256,9 @@ def score_group(
     # follow ``_tied``'s conditions (tests/unit/test_coordination_score.py holds them to it).
     harvs = group.column(HARV)
     harv = _mean(harvs)
-    s["harvest_content"] = ramp(harv - pop.harvest_median, 0.05, 0.2)
+    line = pop.harvest_median + cfg.harvest_member
+    if sum(1 for h in harvs if h >= line) >= HARVEST_MEMBERS:
+        s["harvest_content"] = ramp(harv - pop.harvest_median, 0.05, 0.2)
     values["harvest_content"] = (harv, pop.harvest_median)
 
     pays = group.column(PAY)
@@ -317,7 +322,6 @@ def score_group(
 
     # Every member harvesting alike, where the population almost never does: unrelated
     # accounts behaving as one.
-    line = pop.harvest_median + cfg.harvest_member
     unison = sum(h >= line for h in harvs) / max(1, m)
     if pop.harvesting <= 0.05:
         s["harvest_in_unison"] = ramp(unison, 0.7, 0.9)

@@ -45,6 +45,10 @@ R_TEMPLATE: Final = 0.4  # near-duplicate of one of the account's recent prompts
 R_DATACENTER: Final = 0.2
 R_MISMATCH: Final = 0.5  # the user agent claims a client whose TLS stack is different
 R_SWITCH: Final = 0.5  # sent from another client stack than the account's usual one
+# single-turn harvest asks on a reused template at a machine's pace: a person does not keep
+# up MACHINE_RATE_N requests in the rate window (about ten a minute for five minutes)
+R_MACHINE: Final = 1.0
+MACHINE_RATE_N: Final = 50.0
 DRIFT: Final = 1.0  # evidence an ordinary request stays under: the CUSUM allowance
 STRONG: Final = 3.0  # a request at least this harvest-shaped counts as a strong one
 EVIDENCE_CAP: Final = 10.0
@@ -179,6 +183,8 @@ class AccountState:
             r += R_RATIO
         if reused:
             r += R_TEMPLATE
+            if harvest and single and self.rs >= MACHINE_RATE_N:
+                r += R_MACHINE
         if datacenter:
             r += R_DATACENTER
         if mismatch:

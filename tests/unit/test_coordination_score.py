@@ -117,3 +117,23 @@ def test_a_card_two_accounts_share_is_not_a_shared_payment_family() -> None:
 
     assert payment(2) == 0.0
     assert payment(3) == 1.0
+
+
+def test_one_loud_account_is_not_a_groups_harvest_content() -> None:
+    # A scraper in a small group of quiet accounts raises the mean harvest on its own; a
+    # campaign's harvest is spread over its accounts.
+    cfg, pop = CoordinationConfig(), Population()
+
+    def content(harvesting: int) -> float:
+        g = Group("net:x", "net", 1_770_000_000.0)
+        for i in range(8):
+            o = Obs(
+                h=i + 1, account_id=f"a{i}", ts=1_770_000_000.0 + i, age=400.0,
+                harvest=1.0 if i < harvesting else 0.0, fp=0, org=100 + i, net=7, infra=0,
+                client=0, pay=0, pivot=0.0, rate=0.1, risk=0.0, dc=0.0, mm=0.0,
+            )  # fmt: skip
+            g.observe(o, 64, 18)
+        return score_group(g, pop, cfg).strengths["harvest_content"]
+
+    assert content(1) == 0.0
+    assert content(2) == 1.0

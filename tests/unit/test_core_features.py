@@ -196,6 +196,21 @@ def test_request_evidence_accumulates_for_harvest_and_not_for_chat() -> None:
     assert harvest.ev_ts == T0  # still the same episode
 
 
+def test_short_harvest_answers_on_one_template_count_only_at_a_machines_pace() -> None:
+    # Reasoning asks on one template answered in 150 tokens: short answers count against a
+    # harvest, and a person sending them stays under the allowance. Ten a minute sustained
+    # is a machine's pace (a scraper of short answers); then they count.
+    def asks(state: AccountState, gap_s: float, n: int) -> None:
+        feed(state, [make_event(ts=T0 + gap_s * i, flags=FLAG_COT, prompt_fp=0xABCDEF,
+                                completion_tokens=150, prompt_tokens=300) for i in range(n)])  # fmt: skip
+
+    person, machine = AccountState(), AccountState()
+    asks(person, 60.0, 60)  # one a minute for an hour
+    assert person.ev == 0.0
+    asks(machine, 3.0, 200)  # twenty a minute for ten minutes
+    assert machine.ev > 1.0
+
+
 def test_ordinary_requests_end_an_episode() -> None:
     s = AccountState()
     feed(s, [harvest_request(T0)])
