@@ -257,8 +257,9 @@ def score_group(
     harvs = group.column(HARV)
     harv = _mean(harvs)
     line = pop.harvest_median + cfg.harvest_member
-    if sum(1 for h in harvs if h >= line) >= HARVEST_MEMBERS:
-        s["harvest_content"] = ramp(harv - pop.harvest_median, 0.05, 0.2)
+    content = ramp(harv - pop.harvest_median, 0.05, 0.2)
+    if content > 0.0 and sum(1 for h in harvs if h >= line) >= HARVEST_MEMBERS:
+        s["harvest_content"] = content
     values["harvest_content"] = (harv, pop.harvest_median)
 
     pays = group.column(PAY)
