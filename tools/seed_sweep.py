@@ -100,12 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     scenarios = args.scenario or ["standard", "heldout"]
     seeds = args.seed or ["default"]
-    args.workdir.mkdir(parents=True, exist_ok=True)
+    workdir = args.workdir.resolve()  # the CLI runs from the checkout's root
+    workdir.mkdir(parents=True, exist_ok=True)
     runs = [(sc, seed) for seed in seeds for sc in scenarios]
     reports: dict[str, dict[str, Any]] = {}
     failed = 0
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {run: pool.submit(suite, *run, args.workdir) for run in runs}
+        futures = {run: pool.submit(suite, *run, workdir) for run in runs}
         for (scenario, seed), future in futures.items():
             try:
                 reports[f"{scenario} {seed}"] = future.result()

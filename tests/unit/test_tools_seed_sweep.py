@@ -11,7 +11,7 @@ from tests.unit.helpers import load_tool
 
 
 def test_a_sweep_reports_every_target_per_seed_and_reuses_its_suites(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tool = load_tool("seed_sweep")
     args = ["--scenario", "smoke", "--seed", "default", "--seed", "3", "--workdir", str(tmp_path)]
@@ -25,10 +25,12 @@ def test_a_sweep_reports_every_target_per_seed_and_reuses_its_suites(
     assert sum(line.split()[-1] == "!" for line in out[1:-1]) == missed
     flagged = sum(b["flagged"] for b in report["benign"].values())
     assert rows["benign accounts flagged"].split()[-1] == str(flagged)
-    # The simulated suites are kept and not simulated again; a failing suite is reported.
+    # The simulated suites are kept and not simulated again (a work directory relative to
+    # where the sweep runs from); a failing suite is reported.
     events = tmp_path / "smoke-3.jsonl.gz"
     made = events.stat().st_mtime_ns
-    assert tool.main(["--scenario", "smoke", "--seed", "3", "--workdir", str(tmp_path)]) == 0
+    monkeypatch.chdir(tmp_path)
+    assert tool.main(["--scenario", "smoke", "--seed", "3", "--workdir", "."]) == 0
     assert events.stat().st_mtime_ns == made
     capsys.readouterr()
     assert tool.main(["--scenario", "no-such-scenario", "--workdir", str(tmp_path)]) == 1
