@@ -33,8 +33,8 @@ class Flags:
 
     first: dict[str, float] = field(default_factory=dict)
     by_detector: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
-    # uid -> (detector, first ts, each account it names -> when it first named it)
-    groups: dict[str, tuple[str, float, dict[str, float]]] = field(default_factory=dict)
+    # group finding uid -> each account it names -> when it first named it
+    groups: dict[str, dict[str, float]] = field(default_factory=dict)
     findings: int = 0
     span: tuple[float, float] = (float("inf"), float("-inf"))
 
@@ -103,7 +103,8 @@ def detector_of(finding: dict[str, Any]) -> str:
 
 
 def collect(findings: Iterable[dict[str, Any]]) -> Flags:
-    """Reduce findings to first-flag times per account, and member sets per group finding."""
+    """Reduce findings to first-flag times per account, and per group finding when it first
+    named each of its accounts."""
     flags = Flags()
     lo, hi = flags.span
     for finding in findings:
@@ -124,12 +125,10 @@ def collect(findings: Iterable[dict[str, Any]]) -> Flags:
                 per[acc] = ts
         if det != ACCOUNT_DETECTOR:
             uid = str((finding.get("finding_info") or {}).get("uid") or id(finding))
-            old = flags.groups.get(uid)
-            named = old[2] if old else {}
+            named = flags.groups.setdefault(uid, {})
             for acc in accounts:
                 if ts < named.get(acc, float("inf")):
                     named[acc] = ts
-            flags.groups[uid] = (det, min(old[1], ts) if old else ts, named)
     flags.span = (lo, hi)
     return flags
 
@@ -143,7 +142,7 @@ def _owners(
 ) -> dict[str, str | None]:
     """Map each group finding to the campaign most of its named members belong to (or None)."""
     owners: dict[str, str | None] = {}
-    for uid, (_, _, accs) in flags.groups.items():
+    for uid, accs in flags.groups.items():
         votes: dict[str, int] = defaultdict(int)
         for acc in accs:
             role = str((truth_acc.get(acc) or {}).get("role"))
@@ -175,14 +174,14 @@ def _campaign(
             early += 1
         ttd.append(max(0.0, ts - begin))
     member_set = set(members)
-    touching = [accs.keys() & member_set for _, _, accs in flags.groups.values()]
+    touching = [accs.keys() & member_set for accs in flags.groups.values()]
     named_any = set().union(*touching)
     # A finding counts for the campaign most of its members belong to, from the first part
     # that named one of them: a finding opened for another campaign that later names this
     # one's members does not date this one's detection back to its own first part.
     group_hits = [
         (min(ts for acc, ts in accs.items() if acc in member_set), accs.keys())
-        for uid, (_, _, accs) in flags.groups.items()
+        for uid, accs in flags.groups.items()
         if owners[uid] == c["id"]
     ]
     named = set().union(*(accs for _, accs in group_hits))

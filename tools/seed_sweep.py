@@ -28,12 +28,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _run(args: list[str]) -> None:
+def _run(args: list[str]) -> str:
+    """Run one ``abuse-detector`` command from the checkout; return its standard output."""
     cmd = [sys.executable, "-m", "app.cli.main", *args]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise RuntimeError(f"{' '.join(args[:1])} failed ({done.returncode}): {' | '.join(tail)}")
+    return done.stdout
 
 
 def suite(scenario: str, seed: str, workdir: Path) -> dict[str, Any]:
@@ -47,14 +49,11 @@ def suite(scenario: str, seed: str, workdir: Path) -> dict[str, Any]:
         _run(["simulate", "--scenario", scenario, *seeded, "--out", str(events),
               "--truth", str(truth), "--quiet"])  # fmt: skip
     _run(["replay", str(events), "--out", str(findings), "--quiet"])
-    cmd = [sys.executable, "-m", "app.cli.main", "evaluate", "--json", "--truth", str(truth),
-           "--findings", str(findings), "--events", str(events)]  # fmt: skip
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"evaluate failed ({out.returncode}): {out.stderr.strip()[-300:]}")
-    report.write_text(out.stdout)
+    out = _run(["evaluate", "--json", "--truth", str(truth), "--findings", str(findings),
+                "--events", str(events)])  # fmt: skip
+    report.write_text(out)
     print(f"{name}: done in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
-    return json.loads(out.stdout)
+    return json.loads(out)
 
 
 def _cell(value: float | None, ok: bool, seconds: bool) -> str:

@@ -267,8 +267,7 @@ class CoordinationDetector:
         harvs = g.column(HARV)
         if sum(h >= line for h in harvs) >= self.config.harvest_check_share * max(1, len(harvs)):
             return profile
-        p = profile
-        return Profile(p.new, p.centres, -1.0, p.pivot, p.mm, p.cards, p.young)
+        return profile.without_harvest()
 
     def _akin(self, fits: list[Obs], centres: tuple[int, ...]) -> str:
         """The open campaign a newly fired group belongs to, by shared card or template."""

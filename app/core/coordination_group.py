@@ -140,6 +140,10 @@ class Profile:
     ) -> tuple[bool, tuple[int, ...], float, float, float, tuple[int, ...], float]:
         return self.new, self.centres, self.harvest, self.pivot, self.mm, self.cards, self.young
 
+    def without_harvest(self) -> Profile:
+        """The same checks but the harvest check."""
+        return Profile(self.new, self.centres, -1.0, self.pivot, self.mm, self.cards, self.young)
+
     def to_list(self) -> list[object]:
         """Return a JSON-ready form."""
         return [

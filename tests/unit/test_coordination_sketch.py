@@ -203,3 +203,4 @@ def test_a_profile_record_keeps_its_cohort_bound_and_reads_older_records() -> No
     assert Profile.from_list(orjson.loads(orjson.dumps(p.to_list()))) == p
     assert Profile.from_list(p.to_list()[:6]) == replaced(p, young=-1.0)
     assert Profile.from_list(p.to_list()[:5]) == replaced(p, cards=(), young=-1.0)
+    assert p.without_harvest() == replaced(p, harvest=-1.0)
