@@ -112,19 +112,20 @@ class CoordinationDetector:
             _h32(s.org_id) if s.org_id else 0, links["net"], links["infra"], links["client"],
             links["pay"], f.get("new_model", 0.0), f.get("rate_per_min", 0.0), s.risk,
             f.get("datacenter", 0.0), mm, traits >= 2,
+            f.get("harvest_share", 1.0 if s.flags & HARVEST_FLAGS else 0.0),
         )  # fmt: skip
 
     def _baseline(self, o: Obs) -> None:
         new = newness(o.age, self.config.new_days)
         harvesting = float(o.harvest >= self._harvest_line())
-        values = (new, o.harvest, o.dc, o.mm, o.pivot, float(o.suspect), harvesting, o.rate)
+        values = (new, o.harvest, o.dc, o.mm, o.pivot, float(o.suspect), harvesting, o.rate, o.hv)
         self._sample.add(o.h, values)
         self._pop_n += 1
         if self._pop_n % 256 == 1:
             got = self._sample.stats(skip=self._members.links, medians=(7, 1))
             if got is not None:
-                (new_m, harv, dc, mm, pivot, sus, hv, _), (rate, harvest) = got
-                self._pop = Population(new_m, harv, dc, mm, pivot, rate, harvest, sus, hv)
+                (new_m, harv, dc, mm, pivot, sus, hv, _, share), (rate, harvest) = got
+                self._pop = Population(new_m, harv, dc, mm, pivot, rate, harvest, sus, hv, share)
 
     def observe(self, signal: AccountSignal, only: Sequence[str] | None = None) -> list[Detection]:
         """Fold one account signal into the groups of its keys; return campaign detections.
@@ -187,7 +188,10 @@ class CoordinationDetector:
         # A group that has not fired keeps no verdict: a crowd's need not be complete.
         v, src = score_group(g, pop, cfg, early=not g.subject), g
         core = g.core
-        if not v.campaign and core is not None and core.size() >= cfg.min_accounts:
+        # A group that is a campaign only by what its members ask (the profile checks it)
+        # names few of them; a stratum of members that harvest on their own names more.
+        weak = not v.campaign or v.profile.hv >= 0.0
+        if weak and core is not None and core.size() >= cfg.min_accounts:
             # A stratum of members that each show campaign traits, far beyond chance. It was
             # chosen by those traits, so it must also share something they do not imply.
             expected = g.n_est(cfg.sample_k) * pop.suspect
@@ -259,7 +263,7 @@ class CoordinationDetector:
             return profile
         others = (
             profile.new + bool(profile.centres) + (profile.pivot >= 0.0) + (profile.mm >= 0.0)
-            + bool(profile.cards)
+            + bool(profile.cards) + (profile.hv >= 0.0)
         )  # fmt: skip
         if others < 2:
             return profile

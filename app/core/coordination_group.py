@@ -36,11 +36,12 @@ RATE: Final = 15
 RISK: Final = 16
 DC: Final = 17
 MM: Final = 18
-F: Final = 19
+HV: Final = 19
+F: Final = 20
 
 # A member row read or written in one call: mypyc reads an ``array`` element by element
 # through generic calls with a boxed index, a dozen per signal and group. ``_TIMING``
-# is the row's first columns (N to GM2), ``_ATTRS`` its last (AGE to MM).
+# is the row's first columns (N to GM2), ``_ATTRS`` its last (AGE to HV).
 _TIMING = struct.Struct(f"{AGE}d")
 _ATTRS = struct.Struct(f"{F - AGE}d")
 _ROW = struct.Struct(f"{F}d")
@@ -58,7 +59,7 @@ class Obs:
 
     __slots__ = (
         "h", "account_id", "ts", "age", "harvest", "fp", "org", "net", "infra", "client",
-        "pay", "pivot", "rate", "risk", "dc", "mm", "suspect",
+        "pay", "pivot", "rate", "risk", "dc", "mm", "suspect", "hv",
     )  # fmt: skip
 
     def __init__(
@@ -80,6 +81,7 @@ class Obs:
         dc: float,  # share from hosting networks
         mm: float,  # share with a client stack that disagrees with its user agent
         suspect: bool = False,  # shows at least two campaign traits on its own (see the detector)
+        hv: float = 0.0,  # share of its recent requests that ask for harvest-shaped content
     ) -> None:
         self.h = h
         self.account_id = account_id
@@ -98,6 +100,7 @@ class Obs:
         self.dc = dc
         self.mm = mm
         self.suspect = suspect
+        self.hv = hv
 
 
 class Profile:
@@ -106,7 +109,7 @@ class Profile:
     A plain class, treated as immutable (as :class:`Obs`): every group scored builds one.
     """
 
-    __slots__ = ("new", "centres", "harvest", "pivot", "mm", "cards", "young")
+    __slots__ = ("new", "centres", "harvest", "pivot", "mm", "cards", "young", "hv")
 
     def __init__(
         self,
@@ -117,6 +120,7 @@ class Profile:
         mm: float = -1.0,
         cards: tuple[int, ...] = (),  # cards members of different orgs share (empty: not checked)
         young: float = -1.0,  # the oldest a member new by its age may be (< 0: new_days only)
+        hv: float = -1.0,  # share of its requests asking for harvest-shaped content
     ) -> None:
         self.new = new
         self.centres = centres
@@ -125,6 +129,7 @@ class Profile:
         self.mm = mm
         self.cards = cards
         self.young = young
+        self.hv = hv
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Profile) and self._fields() == other._fields()
@@ -137,29 +142,35 @@ class Profile:
 
     def _fields(
         self,
-    ) -> tuple[bool, tuple[int, ...], float, float, float, tuple[int, ...], float]:
-        return self.new, self.centres, self.harvest, self.pivot, self.mm, self.cards, self.young
+    ) -> tuple[bool, tuple[int, ...], float, float, float, tuple[int, ...], float, float]:
+        return (
+            self.new, self.centres, self.harvest, self.pivot, self.mm, self.cards, self.young,
+            self.hv,
+        )  # fmt: skip
 
     def without_harvest(self) -> Profile:
         """The same checks but the harvest check."""
-        return Profile(self.new, self.centres, -1.0, self.pivot, self.mm, self.cards, self.young)
+        return Profile(
+            self.new, self.centres, -1.0, self.pivot, self.mm, self.cards, self.young, self.hv
+        )
 
     def to_list(self) -> list[object]:
         """Return a JSON-ready form."""
         return [
             self.new, list(self.centres), self.harvest, self.pivot, self.mm, list(self.cards),
-            self.young,
+            self.young, self.hv,
         ]  # fmt: skip
 
     @classmethod
     def from_list(cls, data: list[Any]) -> Profile:
-        """Inverse of :meth:`to_list` (a record written before ``cards`` or ``young`` has
-        none)."""
+        """Inverse of :meth:`to_list` (a record written before ``cards``, ``young`` or
+        ``hv`` has none)."""
         cards = tuple(int(c) for c in data[5]) if len(data) > 5 else ()
         young = float(data[6]) if len(data) > 6 else -1.0
+        hv = float(data[7]) if len(data) > 7 else -1.0
         harvest, pivot, mm = (float(x) for x in data[2:5])
         centres = tuple(int(c) for c in data[1])
-        return cls(bool(data[0]), centres, harvest, pivot, mm, cards, young)
+        return cls(bool(data[0]), centres, harvest, pivot, mm, cards, young, hv)
 
 
 class Group:
@@ -284,7 +295,7 @@ class Group:
         harv += (o.harvest - harv) / (n if n < 4.0 else 4.0)
         _ATTRS.pack_into(
             self.rows, (base + AGE) * 8, o.age, harv, o.org, o.net, o.infra, o.client, o.pay, o.pivot,
-            o.rate, risk if risk >= o.risk else o.risk, o.dc, o.mm,
+            o.rate, risk if risk >= o.risk else o.risk, o.dc, o.mm, o.hv,
         )  # fmt: skip
 
     def column(self, col: int) -> list[float]:
@@ -304,14 +315,14 @@ class Group:
         return Obs(
             self.hashes[row], self.ids[row], r[LAST], r[AGE], r[HARV],
             self.fps[row], int(r[ORG]), int(r[NET]), int(r[INFRA]), int(r[CLIENT]), int(r[PAY]),
-            r[PIVOT], r[RATE], r[RISK], r[DC], r[MM],
+            r[PIVOT], r[RATE], r[RISK], r[DC], r[MM], False, r[HV],
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, object]:
         """Return the group as a JSON-ready dict (for a changelog table)."""
         t = self.templates
         return {
-            "v": 1, "key": self.key, "kind": self.kind, "first_ts": self.first_ts,
+            "v": 2, "key": self.key, "kind": self.kind, "first_ts": self.first_ts,
             "last_ts": self.last_ts, "idx": self.idx, "hashes": self.hashes.tolist(),
             "fps": self.fps.tolist(), "rows": self.rows.tolist(), "ids": self.ids,
             "centres": t.centres, "weights": t.weights, "prevs": t.prevs,
@@ -324,12 +335,17 @@ class Group:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Group:
         """Inverse of :meth:`to_dict`; raise ValueError on a malformed record."""
-        if d.get("v") != 1:
+        version = d.get("v")
+        if version not in (1, 2):
             raise ValueError("unknown coordination group record version")
         g = cls(str(d["key"]), str(d["kind"]), float(d["first_ts"]))
         g.last_ts, g.idx = float(d["last_ts"]), int(d["idx"])
         g.hashes, g.fps = array("Q", d["hashes"]), array("Q", d["fps"])
-        g.rows, g.ids = array("d", d["rows"]), [str(i) for i in d["ids"]]
+        rows = d["rows"]
+        if version == 1:  # rows written before the HV column: it reads as 0
+            w = F - 1
+            rows = [x for i in range(0, len(rows), w) for x in [*rows[i : i + w], 0.0]]
+        g.rows, g.ids = array("d", rows), [str(i) for i in d["ids"]]
         if not len(g.hashes) == len(g.fps) == len(g.ids) == len(g.rows) // F:
             raise ValueError("coordination group record has inconsistent member arrays")
         t = g.templates

@@ -20,6 +20,7 @@ from app.core.coordination_group import (
     GMEAN,
     GN,
     HARV,
+    HV,
     INFRA,
     MM,
     NET,
@@ -34,8 +35,11 @@ from app.core.coordination_group import (
 from app.core.coordination_group import N as COUNT
 from app.core.types import Evidence
 
-FAMILIES = ("new_accounts", "shared_template", "harvest_content", "harvest_in_unison", "shared_infra",
-            "shared_payment", "automation", "coordinated_timing", "model_pivot")  # fmt: skip
+FAMILIES = ("new_accounts", "shared_template", "harvest_content", "harvest_in_unison",
+            "harvest_requests", "shared_infra", "shared_payment", "automation",
+            "coordinated_timing", "model_pivot")  # fmt: skip
+# Three measures of one behaviour, harvesting: they count once among the families that hold.
+HARVEST_FAMILIES = ("harvest_content", "harvest_in_unison", "harvest_requests")
 IMPLIED = {
     "tpl": "shared_template",
     "net": "shared_infra",
@@ -59,6 +63,7 @@ class Population:
     harvest_median: float = 0.0
     suspect: float = 0.02  # share of accounts that show two campaign traits on their own
     harvesting: float = 0.01  # share of accounts with harvest evidence
+    harvest_share: float = 0.1  # mean share of an account's requests that ask for harvest content
 
 
 class Verdict:
@@ -89,6 +94,18 @@ SHARED_CARD_MEMBERS: Final = 3
 # One loud account raises a small group's mean harvest alone; a campaign's harvest is spread
 # over its accounts. Harvest content counts once this many sampled members harvest.
 HARVEST_MEMBERS: Final = 2
+# Harvest asks pooled over the group (``harvest_requests``): a hydra's accounts each send a
+# request or two, too few for any one of them to show harvesting, but together they ask for
+# reasoning or grading far more often than the population does. A member asks when most of
+# its recent requests do; the group's share of such requests is tested against the
+# population's as a binomial share (a z-score over the sampled members), and must also be
+# well above it, with at least ``min_accounts`` members asking.
+ASK_SHARE: Final = 0.5
+ASK_FLOOR: Final = 0.02  # the population share is taken as at least this, at most 1 minus it
+ASK_Z_LO: Final = 2.0  # z-score of no evidence ...
+ASK_Z_HI: Final = 4.0  # ... and of full strength
+ASK_EXCESS_LO: Final = 0.15  # share of the not-asking population that asks here: none ...
+ASK_EXCESS_HI: Final = 0.3  # ... and full strength
 
 
 def ramp(x: float, lo: float, hi: float) -> float:
@@ -185,9 +202,24 @@ def _org_top(orgs: list[float]) -> float:
 
 
 def _independent(families: list[str]) -> int:
-    """How many independent families hold: harvesting content and harvesting in unison are
-    two measures of one behaviour and count once."""
-    return len(families) - ("harvest_content" in families and "harvest_in_unison" in families)
+    """How many independent families hold: the harvest families (``HARVEST_FAMILIES``) are
+    measures of one behaviour and count once."""
+    harvest = sum(1 for f in families if f in HARVEST_FAMILIES)
+    return len(families) - harvest + (harvest > 0)
+
+
+def asking(group: Group, pop: Population, min_accounts: int) -> tuple[float, float]:
+    """Return (strength, share) of ``harvest_requests``: the members' mean share of
+    requests asking for harvest content, tested against the population's (see ``ASK_SHARE``)."""
+    shares = group.column(HV)
+    m = len(shares)
+    share = _mean(shares)
+    if sum(1 for x in shares if x >= ASK_SHARE) < min_accounts:
+        return 0.0, share
+    p = min(max(pop.harvest_share, ASK_FLOOR), 1.0 - ASK_FLOOR)
+    z = (share - p) * math.sqrt(m / (p * (1.0 - p)))
+    excess = (share - p) / (1.0 - p)
+    return min(ramp(z, ASK_Z_LO, ASK_Z_HI), ramp(excess, ASK_EXCESS_LO, ASK_EXCESS_HI)), share
 
 
 def _tied(
@@ -261,11 +293,14 @@ def score_group(
     if content > 0.0 and sum(1 for h in harvs if h >= line) >= HARVEST_MEMBERS:
         s["harvest_content"] = content
     values["harvest_content"] = (harv, pop.harvest_median)
+    s["harvest_requests"], share = asking(group, pop, cfg.min_accounts)
+    values["harvest_requests"] = (share, pop.harvest_share)
 
     pays = group.column(PAY)
     pay = _shared(pays, orgs)
     known = sum(1 for p in pays if p)
-    if known >= 3 and round(pay * known) >= SHARED_CARD_MEMBERS:
+    carded = known >= 3 and round(pay * known) >= SHARED_CARD_MEMBERS
+    if carded:
         s["shared_payment"] = ramp(pay, 0.15, 0.4)
     values["shared_payment"] = (pay, 0.0)
 
@@ -274,7 +309,11 @@ def score_group(
     values["automation"] = (mm, pop.mm)
 
     anchored = any(s[a] >= 0.5 and a != implied for a in ANCHORS)
-    crowd = early and not anchored
+    # Harvest asks pooled over the group anchor it only where its members' identity is weak
+    # too (new, and paying with cards other orgs share): the users of one agent framework,
+    # or new sign-ups on one client, ask alike.
+    asks = s["harvest_requests"] >= 0.5
+    crowd = early and not anchored and not asks
     if crowd and implied not in TIED_KINDS:
         return _crowd(s, implied)
 
@@ -295,6 +334,12 @@ def score_group(
         new_excess = (new - pop.new) / max(1e-6, 1.0 - pop.new)
         s["new_accounts"] = ramp(new_excess, 0.15, 0.45)
     values["new_accounts"] = (new, pop.new)
+    by_asks = False  # anchored by what its members ask alone
+    if asks and not anchored:
+        anchored = by_asks = s["new_accounts"] >= 0.5 and carded and implied != "shared_payment"
+        crowd = early and not anchored
+        if crowd and implied not in TIED_KINDS:
+            return _crowd(s, implied)
     if crowd and implied == "shared_infra" and new_excess < cfg.tied_new_excess:
         return _crowd(s, implied)
 
@@ -313,11 +358,13 @@ def score_group(
     values["shared_template"] = (tpl_share, 0.0)
 
     net_share = -1.0  # shared networks, measured where a verdict needs them
-    if not anchored:
+    if not anchored or by_asks:
         template = s["shared_template"] >= 0.5 and implied != "shared_template"
         if implied == "shared_payment":
             net_share = max(_shared(group.column(NET), orgs), _shared(group.column(INFRA), orgs))
-        anchored = _tied(implied, template, new_excess, tpl_share, net_share, cfg)
+        tied = _tied(implied, template, new_excess, tpl_share, net_share, cfg)
+        anchored = anchored or tied
+        by_asks = by_asks and not tied
     if early and not anchored:
         return _crowd(s, implied)
 
@@ -369,16 +416,21 @@ def score_group(
     )
     evidence.append(Evidence("one_org_share", top_org, 0.0, 0.0))
     new_check = s["new_accounts"] >= 0.5 and implied != "new_accounts"
+    # A group that is a campaign by what its members ask names those that ask, are new and
+    # pay with a card other orgs share: its template, if any, did not make it a campaign.
     profile = Profile(
         new=new_check,
-        centres=centres if s["shared_template"] >= 0.5 and implied != "shared_template" else (),
+        centres=centres
+        if s["shared_template"] >= 0.5 and implied != "shared_template" and not by_asks
+        else (),
         harvest=pop.harvest_median + cfg.harvest_member if s["harvest_content"] >= 0.5 else -1.0,
         pivot=max(0.3, pop.pivot + 0.15) if s["model_pivot"] >= 0.5 else -1.0,
         mm=max(0.3, pop.mm + 0.15) if s["automation"] >= 0.5 else -1.0,
         cards=_shared_values(pays, orgs)
-        if s["shared_payment"] >= 0.5 and implied != "shared_payment"
+        if (s["shared_payment"] >= 0.5 or by_asks) and implied != "shared_payment"
         else (),
         young=cohort_age(group, cfg) if new_check and not blocked else -1.0,
+        hv=ASK_SHARE if by_asks else -1.0,
     )
     return Verdict(score, not blocked, s, evidence, profile, blocked)
 
@@ -400,7 +452,7 @@ def cohort_age(group: Group, cfg: CoordinationConfig) -> float:
 
 
 # The families a suspect stratum is selected by (see ``CoordinationDetector._obs``).
-SELECTED = frozenset(("new_accounts", "harvest_content", "harvest_in_unison", "automation"))
+SELECTED = frozenset(("new_accounts", *HARVEST_FAMILIES, "automation"))
 
 
 def beyond_selection(v: Verdict, kind: str) -> bool:
@@ -459,13 +511,22 @@ def matches(
         crowd_hits += obs.pivot >= profile.pivot
     if profile.mm >= 0.0:
         strong.append(obs.mm >= profile.mm)
-    if profile.cards and crowd + len(strong) < 2:
+    if profile.hv >= 0.0:
+        crowd += 1  # a question asking for reasoning is an ordinary user's too
+        crowd_hits += obs.hv >= profile.hv
+    if profile.cards and (crowd + len(strong) < 2 or (profile.hv >= 0.0 and not strong)):
         # A lone check is too little; a card that members of other orgs share makes two.
+        # Where members are named by asking, the card is the trait a crowd lacks.
         strong.append(obs.pay in profile.cards)
     checks = crowd + len(strong)
     if checks == 1:
-        # A lone check must be a trait crowds lack, and clearly so.
-        return strong == [True] if profile.mm >= 0.0 else _clear_harvest(profile, obs, cfg)
+        # A lone check must be a trait crowds lack, and clearly so: asking for harvest
+        # content, the member must also harvest over the population's line.
+        if profile.mm >= 0.0:
+            return strong == [True]
+        if profile.hv >= 0.0:
+            return obs.hv >= profile.hv and 0.0 <= line <= obs.harvest
+        return _clear_harvest(profile, obs, cfg)
     if checks < 2 or crowd_hits + sum(strong) < checks - slack:
         return False
     if slack:

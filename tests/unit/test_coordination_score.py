@@ -10,7 +10,7 @@ import pytest
 
 from app.core.coordination_config import CoordinationConfig
 from app.core.coordination_group import Group, Obs
-from app.core.coordination_score import Population, score_group
+from app.core.coordination_score import ASK_SHARE, Population, score_group
 
 TEMPLATE = 0x5DEECE66D1234567
 KINDS = ("net", "infra", "client", "pay", "sys")
@@ -21,7 +21,7 @@ def _group(rng: random.Random, kind: str) -> Group:
     g = Group(f"{kind}:x", kind, 1_770_000_000.0)
     # The anchors (harvest, shared cards, spoofed clients) held by none half the time.
     new, templated = rng.random(), rng.random()
-    harvest, cards, spoof = (rng.random() if rng.random() < 0.5 else 0.0 for _ in range(3))
+    harvest, cards, spoof, asking = (rng.random() if rng.random() < 0.5 else 0.0 for _ in range(4))
     orgs = rng.choice((1, 3, 40))
     for i in range(rng.randint(5, 40)):
         on_tpl = rng.random() < templated
@@ -34,7 +34,7 @@ def _group(rng: random.Random, kind: str) -> Group:
             infra=rng.choice((0, 9, rng.getrandbits(31))), client=rng.choice((5, 6)),
             pay=rng.choice((11, 12)) if rng.random() < cards else rng.getrandbits(31),
             pivot=rng.random(), rate=rng.uniform(0, 1), risk=rng.random(), dc=rng.random(),
-            mm=1.0 if rng.random() < spoof else 0.0,
+            mm=1.0 if rng.random() < spoof else 0.0, hv=1.0 if rng.random() < asking else 0.0,
         )  # fmt: skip
         for _ in range(rng.randint(1, 3)):
             g.observe(o, 64, 18)
@@ -137,3 +137,43 @@ def test_one_loud_account_is_not_a_groups_harvest_content() -> None:
 
     assert content(1) == 0.0
     assert content(2) == 1.0
+
+
+def _light_accounts(asking: int, carded: int, age: float = 0.5, n: int = 20) -> Group:
+    """One-request accounts of many orgs on one client stack and no template, each on its
+    own network: ``asking`` of them ask for reasoning, ``carded`` pay with cards two of
+    them share."""
+    g = Group("client:x", "client", 1_770_000_000.0)
+    rng = random.Random(5)
+    for i in range(n):
+        o = Obs(
+            h=i + 1, account_id=f"a{i}", ts=1_770_000_000.0 + 60 * i, age=age, harvest=0.0,
+            fp=rng.getrandbits(64), org=100 + i, net=1000 + i, infra=2000 + i, client=5,
+            pay=11 + i // 2 if i < carded else 4000 + i, pivot=0.0, rate=0.1, risk=0.0,
+            dc=0.0, mm=0.0, hv=1.0 if i < asking else 0.0,
+        )  # fmt: skip
+        g.observe(o, 64, 18)
+    return g
+
+
+def test_requests_asking_for_reasoning_pool_over_light_accounts() -> None:
+    # Twenty new accounts of a request each, too light for any to show harvesting, 16 of
+    # them asking for reasoning where one request in ten does: with a few of them on
+    # shared cards, a campaign (shared payment alone is too weak to anchor it).
+    cfg, pop = CoordinationConfig(), Population(harvest_share=0.1)
+    v = score_group(_light_accounts(16, carded=4), pop, cfg)
+    assert v.campaign, v.blocked
+    assert v.strengths["harvest_requests"] == 1.0 and v.strengths["harvest_content"] == 0.0
+    assert v.strengths["shared_payment"] < 0.5
+    assert v.profile.hv == ASK_SHARE and v.profile.cards == (11, 12)
+    # The users of one agent framework ask alike: established accounts, or new ones not
+    # paying with shared cards, are no campaign for it.
+    assert score_group(_light_accounts(16, carded=4, age=400.0), pop, cfg).blocked == "no_anchor"
+    assert score_group(_light_accounts(16, carded=0), pop, cfg).blocked == "no_anchor"
+    # Asking about as often as the population, or too few asking, is no evidence.
+    assert score_group(_light_accounts(3, carded=4), pop, cfg).strengths["harvest_requests"] == 0
+    few = score_group(_light_accounts(4, carded=4, n=5), pop, cfg)
+    assert few.strengths["harvest_requests"] == 0.0
+    assert (
+        score_group(_light_accounts(5, carded=4, n=5), pop, cfg).strengths["harvest_requests"] == 1
+    )

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.core.coordination_config import CoordinationConfig
-from app.core.coordination_group import Group, Obs, Profile
+from app.core.coordination_group import AGE, HV, F, Group, Obs, Profile
 from app.core.coordination_keys import template_keys
 from app.core.coordination_score import cohort_age, matches
 from app.core.coordination_sketch import (
@@ -199,8 +199,41 @@ def test_the_cohort_bound_is_nine_in_ten_of_the_new_members_ages_plus_slack() ->
 
 
 def test_a_profile_record_keeps_its_cohort_bound_and_reads_older_records() -> None:
-    p = Profile(new=True, centres=(3,), harvest=0.2, cards=(7,), young=6.5)
+    p = Profile(new=True, centres=(3,), harvest=0.2, cards=(7,), young=6.5, hv=0.5)
     assert Profile.from_list(orjson.loads(orjson.dumps(p.to_list()))) == p
-    assert Profile.from_list(p.to_list()[:6]) == replaced(p, young=-1.0)
-    assert Profile.from_list(p.to_list()[:5]) == replaced(p, cards=(), young=-1.0)
+    assert Profile.from_list(p.to_list()[:7]) == replaced(p, hv=-1.0)
+    assert Profile.from_list(p.to_list()[:6]) == replaced(p, young=-1.0, hv=-1.0)
+    assert Profile.from_list(p.to_list()[:5]) == replaced(p, cards=(), young=-1.0, hv=-1.0)
     assert p.without_harvest() == replaced(p, harvest=-1.0)
+
+
+def test_a_member_named_for_asking_pays_with_a_card_other_orgs_share() -> None:
+    # Where a group is a campaign by what its members ask, asking is a trait each member
+    # shares with ordinary users (one question asking for steps); the card is the one a
+    # crowd lacks. Alone, asking names a member only if it harvests over the line too.
+    cfg = CoordinationConfig()
+    profile = Profile(new=True, cards=(11,), hv=0.5)
+
+    def member(hv: float, pay: int, age: float = 0.5, harvest: float = 0.0) -> Obs:
+        return replaced(_member_obs(age, harvest), hv=hv, pay=pay)
+
+    assert matches(profile, member(1.0, 11), cfg)
+    assert not matches(profile, member(1.0, 99), cfg)  # a new account asking, its own card
+    assert not matches(profile, member(0.0, 11), cfg)  # not asking
+    assert not matches(profile, member(1.0, 11, age=400.0), cfg)  # not new
+    lone = Profile(hv=0.5)
+    assert not matches(lone, member(1.0, 0), cfg, line=0.2)
+    assert matches(lone, member(1.0, 0, harvest=0.3), cfg, line=0.2)
+
+
+def test_a_group_record_written_before_the_asking_column_reads_as_not_asking() -> None:
+    g = Group("client:y", "client", 0.0)
+    for i in range(3):
+        g.observe(replaced(_obs(i), hv=1.0), 64, 18)
+    record = g.to_dict()
+    assert Group.from_dict(orjson.loads(orjson.dumps(record))).column(HV) == [1.0] * 3
+    width = F - 1
+    old = dict(record, v=1, rows=[x for i, x in enumerate(record["rows"]) if i % F != HV])
+    assert len(old["rows"]) == 3 * width
+    back = Group.from_dict(old)
+    assert back.column(HV) == [0.0] * 3 and back.column(AGE) == g.column(AGE)
