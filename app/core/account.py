@@ -196,7 +196,7 @@ class AccountDetector:
                 "ua_tls_mismatch": st.mm,
                 "long_completions": st.lg,
                 "single_turn": st.sg,
-                "harvest_share": st.hv,
+                "harvest_share": st.hv if st.hv >= st.ag else st.ag,
             },
         )
 

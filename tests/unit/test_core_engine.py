@@ -284,3 +284,22 @@ def test_asking_for_code_corroborates_long_answers_only_at_twice_the_share() -> 
     assert corroboration(st, timing=0.0) == 1.0
     st.ag, st.hv = 0.8, 0.0
     assert corroboration(st, timing=0.0) == 1.0
+
+
+def test_a_signal_tells_what_share_of_the_accounts_requests_ask_for_harvest_output() -> None:
+    # The coordination stage pools this share over a group's light accounts: the larger of
+    # the shares asking for reasoning (or grading, a rewrite) and for code or tool use.
+    engine = Engine(EngineConfig(account=AccountConfig(signal_every_s=0)))
+
+    def share(account: str, flags: list[int]) -> float:
+        sig = None
+        for i, f in enumerate(flags):
+            sig = engine.process_account(make_event(account, T0 + 60 * i, flags=f))[1] or sig
+        assert sig is not None
+        return sig.features["harvest_share"]
+
+    assert share("cot", [FLAG_COT]) == 1.0
+    assert share("code", [FLAG_CODE]) == 1.0
+    assert share("chat", [0]) == 0.0
+    # Each share is its own (a quarter and a half here), the larger counts.
+    assert share("mixed", [FLAG_CODE, 0, FLAG_COT, FLAG_COT]) == pytest.approx(0.5)
