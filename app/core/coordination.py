@@ -263,7 +263,7 @@ class CoordinationDetector:
             return profile
         others = (
             profile.new + bool(profile.centres) + (profile.pivot >= 0.0) + (profile.mm >= 0.0)
-            + bool(profile.cards) + (profile.hv >= 0.0)
+            + bool(profile.cards)
         )  # fmt: skip
         if others < 2:
             return profile

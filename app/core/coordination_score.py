@@ -96,8 +96,8 @@ SHARED_CARD_MEMBERS: Final = 3
 HARVEST_MEMBERS: Final = 2
 # Harvest asks pooled over the group (``harvest_requests``): a hydra's accounts each send a
 # request or two, too few for any one of them to show harvesting, but together they ask for
-# reasoning or grading far more often than the population does. A member asks when most of
-# its recent requests do; the group's share of such requests is tested against the
+# reasoning, grading, code or tool use far more often than the population does. A member
+# asks when most of its recent requests do; the group's share of such requests is tested against the
 # population's as a binomial share (a z-score over the sampled members), and must also be
 # well above it, with at least ``min_accounts`` members asking.
 ASK_SHARE: Final = 0.5
@@ -484,6 +484,10 @@ def matches(
     only such check, the member's harvest must be clear, as for a lone check: one
     reasoning-shaped request from a new account is no campaign's work.
 
+    Asking for harvest-shaped output (a profile's ``hv``, from ``harvest_requests``) is a
+    trait crowds share too: an ordinary user asks for steps or for code. A member named
+    for it must pay with one of the cards other orgs share in the group.
+
     An established member on one of the templates whose harvest is over the population's
     ``line`` (its median plus ``harvest_member``; negative: never) passes the new check:
     the campaign that mixes its harvest into its own accounts' traffic is not new, and
@@ -491,7 +495,7 @@ def matches(
     too, that harvest must be ``harvest_member`` over the profile's line, so that one
     harvest does not pass two checks.
     """
-    crowd = crowd_hits = 0  # traits a crowd shares: new, on the new model
+    crowd = crowd_hits = 0  # traits a crowd shares: new, on the new model, asking
     strong: list[bool] = []  # traits it lacks
     on_tpl = bool(profile.centres) and on_template(obs.fp, profile.centres, cfg.template_radius)
     if profile.new:
@@ -512,7 +516,7 @@ def matches(
     if profile.mm >= 0.0:
         strong.append(obs.mm >= profile.mm)
     if profile.hv >= 0.0:
-        crowd += 1  # a question asking for reasoning is an ordinary user's too
+        crowd += 1
         crowd_hits += obs.hv >= profile.hv
     if profile.cards and (crowd + len(strong) < 2 or (profile.hv >= 0.0 and not strong)):
         # A lone check is too little; a card that members of other orgs share makes two.
