@@ -103,6 +103,9 @@ class CoordinationDetector:
         harvest = s.harvest or (FLAG_HARVEST if s.flags & HARVEST_FLAGS else 0.0)
         age = -1.0 if s.account_age_days is None else float(s.account_age_days)
         mm = f.get("ua_tls_mismatch", 0.0)
+        asks = f.get("harvest_share", -1.0)
+        if asks < 0.0:  # a signal without the share: its request's own flags stand for it
+            asks = 1.0 if s.flags & HARVEST_FLAGS else 0.0
         traits = (
             (0.0 <= age < self.config.new_days) + (harvest >= self._harvest_line()) + (mm >= 0.5)
         )
@@ -111,8 +114,7 @@ class CoordinationDetector:
             harvest if harvest < 1.0 else 1.0, s.prompt_fp or template_from_keys(s.keys),
             _h32(s.org_id) if s.org_id else 0, links["net"], links["infra"], links["client"],
             links["pay"], f.get("new_model", 0.0), f.get("rate_per_min", 0.0), s.risk,
-            f.get("datacenter", 0.0), mm, traits >= 2,
-            f.get("harvest_share", 1.0 if s.flags & HARVEST_FLAGS else 0.0),
+            f.get("datacenter", 0.0), mm, traits >= 2, asks,
         )  # fmt: skip
 
     def _baseline(self, o: Obs) -> None:

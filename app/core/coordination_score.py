@@ -213,8 +213,13 @@ def asking(group: Group, pop: Population, min_accounts: int) -> tuple[float, flo
     requests asking for harvest content, tested against the population's (see ``ASK_SHARE``)."""
     shares = group.column(HV)
     m = len(shares)
-    share = _mean(shares)
-    if sum(1 for x in shares if x >= ASK_SHARE) < min_accounts:
+    total, asking_n = 0.0, 0
+    for x in shares:
+        total += x
+        if x >= ASK_SHARE:
+            asking_n += 1
+    share = total / m if m else 0.0
+    if asking_n < min_accounts:
         return 0.0, share
     p = min(max(pop.harvest_share, ASK_FLOOR), 1.0 - ASK_FLOOR)
     z = (share - p) * math.sqrt(m / (p * (1.0 - p)))

@@ -643,3 +643,18 @@ def test_forget_lets_go_of_the_groups_of_keys_another_worker_owns() -> None:
     assert campaigns == 0 and det._campaigns, "a campaign with a group left here stays"
     groups, campaigns = det.forget(lambda key: True)
     assert det._groups == {} and det._campaigns == {} and campaigns >= 1
+
+
+def test_a_member_asks_by_its_signals_share_or_else_by_its_requests_flags() -> None:
+    # A worker of an earlier version sends signals without the share: the request's own
+    # flags stand for it.
+    det = CoordinationDetector()
+
+    def asks(flags: int, **features: float) -> float:
+        sig = AccountSignal("a", 1_770_000_000.0, ("net:1.2.3",), flags=flags, features=features)
+        return det._obs(sig).hv
+
+    assert asks(0, harvest_share=0.25) == 0.25
+    assert asks(FLAG_COT, harvest_share=0.0) == 0.0
+    assert asks(FLAG_COT) == 1.0
+    assert asks(0) == 0.0

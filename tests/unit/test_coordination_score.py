@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -99,20 +101,28 @@ def test_a_shared_template_is_no_evidence_in_a_system_prompt_group() -> None:
     assert score_group(_crowd_on_a_framework("cohort", cards=False), pop, cfg).campaign
 
 
+def _net_group(n: int, **per_member: Callable[[int], float]) -> Group:
+    """``n`` established accounts of different orgs on one /24, one signal each: member
+    ``i`` has each attribute in ``per_member`` at ``f(i)``, quiet defaults otherwise."""
+    g = Group("net:x", "net", 1_770_000_000.0)
+    for i in range(n):
+        fields: dict[str, Any] = {
+            "h": i + 1, "account_id": f"a{i}", "ts": 1_770_000_000.0 + i, "age": 400.0,
+            "harvest": 0.0, "fp": 0, "org": 100 + i, "net": 7, "infra": 0, "client": 0,
+            "pay": 0, "pivot": 0.0, "rate": 0.1, "risk": 0.0, "dc": 0.0, "mm": 0.0,
+        }  # fmt: skip
+        fields.update({name: f(i) for name, f in per_member.items()})
+        g.observe(Obs(**fields), 64, 18)
+    return g
+
+
 def test_a_card_two_accounts_share_is_not_a_shared_payment_family() -> None:
     # Two accounts of different orgs on one card are a family or a team; three or more
     # members on cards other orgs share are a ring's.
     cfg, pop = CoordinationConfig(), Population()
 
     def payment(on_shared: int) -> float:
-        g = Group("net:x", "net", 1_770_000_000.0)
-        for i in range(5):
-            o = Obs(
-                h=i + 1, account_id=f"a{i}", ts=1_770_000_000.0 + i, age=400.0, harvest=0.0,
-                fp=0, org=100 + i, net=7, infra=0, client=0, pay=11 if i < on_shared else 20 + i,
-                pivot=0.0, rate=0.1, risk=0.0, dc=0.0, mm=0.0,
-            )  # fmt: skip
-            g.observe(o, 64, 18)
+        g = _net_group(5, pay=lambda i: 11 if i < on_shared else 20 + i)
         return score_group(g, pop, cfg).strengths["shared_payment"]
 
     assert payment(2) == 0.0
@@ -125,14 +135,7 @@ def test_one_loud_account_is_not_a_groups_harvest_content() -> None:
     cfg, pop = CoordinationConfig(), Population()
 
     def content(harvesting: int) -> float:
-        g = Group("net:x", "net", 1_770_000_000.0)
-        for i in range(8):
-            o = Obs(
-                h=i + 1, account_id=f"a{i}", ts=1_770_000_000.0 + i, age=400.0,
-                harvest=1.0 if i < harvesting else 0.0, fp=0, org=100 + i, net=7, infra=0,
-                client=0, pay=0, pivot=0.0, rate=0.1, risk=0.0, dc=0.0, mm=0.0,
-            )  # fmt: skip
-            g.observe(o, 64, 18)
+        g = _net_group(8, harvest=lambda i: 1.0 if i < harvesting else 0.0)
         return score_group(g, pop, cfg).strengths["harvest_content"]
 
     assert content(1) == 0.0
