@@ -106,6 +106,10 @@ ASK_Z_LO: Final = 2.0  # z-score of no evidence ...
 ASK_Z_HI: Final = 4.0  # ... and of full strength
 ASK_EXCESS_LO: Final = 0.15  # share of the not-asking population that asks here: none ...
 ASK_EXCESS_HI: Final = 0.3  # ... and full strength
+# Accounts that harvest among their own legitimate traffic are established and pay their
+# own way, but their own harvest measures lean the same way as their asks: asks anchor a
+# group whose harvest content is at least half the strength at which it anchors alone.
+ASK_CONTENT: Final = 0.25
 
 
 def ramp(x: float, lo: float, hi: float) -> float:
@@ -315,8 +319,9 @@ def score_group(
 
     anchored = any(s[a] >= 0.5 and a != implied for a in ANCHORS)
     # Harvest asks pooled over the group anchor it only where its members' identity is weak
-    # too (new, and paying with cards other orgs share): the users of one agent framework,
-    # or new sign-ups on one client, ask alike.
+    # too (new, and paying with cards other orgs share) or their own harvest leans the same
+    # way (``ASK_CONTENT``): the users of one agent framework, or new sign-ups on one
+    # client, ask alike.
     asks = s["harvest_requests"] >= 0.5
     crowd = early and not anchored and not asks
     if crowd and implied not in TIED_KINDS:
@@ -339,9 +344,11 @@ def score_group(
         new_excess = (new - pop.new) / max(1e-6, 1.0 - pop.new)
         s["new_accounts"] = ramp(new_excess, 0.15, 0.45)
     values["new_accounts"] = (new, pop.new)
-    by_asks = False  # anchored by what its members ask alone
+    by_asks = False  # anchored by what its members ask (and their identity or harvest)
+    weak = False  # ... with a weak identity: new, on cards other orgs share
     if asks and not anchored:
-        anchored = by_asks = s["new_accounts"] >= 0.5 and carded and implied != "shared_payment"
+        weak = s["new_accounts"] >= 0.5 and carded and implied != "shared_payment"
+        anchored = by_asks = weak or s["harvest_content"] >= ASK_CONTENT
         crowd = early and not anchored
         if crowd and implied not in TIED_KINDS:
             return _crowd(s, implied)
@@ -421,8 +428,9 @@ def score_group(
     )
     evidence.append(Evidence("one_org_share", top_org, 0.0, 0.0))
     new_check = s["new_accounts"] >= 0.5 and implied != "new_accounts"
-    # A group that is a campaign by what its members ask names those that ask, are new and
-    # pay with a card other orgs share: its template, if any, did not make it a campaign.
+    # A group that is a campaign by what its members ask names those that ask and, where
+    # their identity anchored it, are new and pay with a card other orgs share (else those
+    # that ask and harvest, see ``matches``): its template, if any, did not make it one.
     profile = Profile(
         new=new_check,
         centres=centres
@@ -432,7 +440,7 @@ def score_group(
         pivot=max(0.3, pop.pivot + 0.15) if s["model_pivot"] >= 0.5 else -1.0,
         mm=max(0.3, pop.mm + 0.15) if s["automation"] >= 0.5 else -1.0,
         cards=_shared_values(pays, orgs)
-        if (s["shared_payment"] >= 0.5 or by_asks) and implied != "shared_payment"
+        if (s["shared_payment"] >= 0.5 or (by_asks and weak)) and implied != "shared_payment"
         else (),
         young=cohort_age(group, cfg) if new_check and not blocked else -1.0,
         hv=ASK_SHARE if by_asks else -1.0,

@@ -12,7 +12,13 @@ import pytest
 
 from app.core.coordination_config import CoordinationConfig
 from app.core.coordination_group import Group, Obs
-from app.core.coordination_score import ASK_SHARE, Population, score_group
+from app.core.coordination_score import (
+    ASK_CONTENT,
+    ASK_SHARE,
+    Population,
+    matches,
+    score_group,
+)
 
 TEMPLATE = 0x5DEECE66D1234567
 KINDS = ("net", "infra", "client", "pay", "sys")
@@ -142,16 +148,26 @@ def test_one_loud_account_is_not_a_groups_harvest_content() -> None:
     assert content(2) == 1.0
 
 
-def _light_accounts(asking: int, carded: int, age: float = 0.5, n: int = 20) -> Group:
-    """One-request accounts of many orgs on one client stack and no template, each on its
-    own network: ``asking`` of them ask for reasoning, ``carded`` pay with cards two of
-    them share."""
+def _light_accounts(
+    asking: int,
+    carded: int,
+    age: float = 0.5,
+    n: int = 20,
+    harvest: tuple[float, ...] = (),
+    template: bool = False,
+) -> Group:
+    """One-request accounts of many orgs on one client stack, each on its own network:
+    ``asking`` of them ask for reasoning (on one template with ``template``), ``carded``
+    pay with cards two of them share; member ``i`` harvests ``harvest[i]`` (else 0)."""
     g = Group("client:x", "client", 1_770_000_000.0)
     rng = random.Random(5)
     for i in range(n):
+        on_tpl = template and i < asking
         o = Obs(
-            h=i + 1, account_id=f"a{i}", ts=1_770_000_000.0 + 60 * i, age=age, harvest=0.0,
-            fp=rng.getrandbits(64), org=100 + i, net=1000 + i, infra=2000 + i, client=5,
+            h=i + 1, account_id=f"a{i}", ts=1_770_000_000.0 + 60 * i, age=age,
+            harvest=harvest[i] if i < len(harvest) else 0.0,
+            fp=TEMPLATE ^ (1 << rng.randrange(64)) if on_tpl else rng.getrandbits(64),
+            org=100 + i, net=1000 + i, infra=2000 + i, client=5,
             pay=11 + i // 2 if i < carded else 4000 + i, pivot=0.0, rate=0.1, risk=0.0,
             dc=0.0, mm=0.0, hv=1.0 if i < asking else 0.0,
         )  # fmt: skip
@@ -180,3 +196,39 @@ def test_requests_asking_for_reasoning_pool_over_light_accounts() -> None:
     assert (
         score_group(_light_accounts(5, carded=4, n=5), pop, cfg).strengths["harvest_requests"] == 1
     )
+
+
+def test_asks_anchor_established_accounts_whose_own_harvest_leans_the_same_way() -> None:
+    # Established accounts that harvest among their own traffic through one client: most of
+    # their requests there ask for reasoning, and their own harvest measures are above the
+    # population's, if not far enough for harvest content to anchor the group alone.
+    cfg, pop = CoordinationConfig(), Population(harvest_share=0.1)
+    leaning = (0.15,) * 16
+    g = _light_accounts(16, carded=0, age=400.0, harvest=leaning, template=True)
+    v = score_group(g, pop, cfg)
+    assert v.campaign, v.blocked
+    assert ASK_CONTENT <= v.strengths["harvest_content"] < 0.5
+    # Named by asking and harvesting (``matches``' lone check), not by a card or a template.
+    assert v.profile.hv == ASK_SHARE and v.profile.harvest < 0.0
+    assert v.profile.cards == () and v.profile.centres == () and not v.profile.new
+    line = pop.harvest_median + cfg.harvest_member
+
+    def member(hv: float, harvest: float) -> Obs:
+        return Obs(
+            h=99, account_id="m", ts=1_770_000_000.0, age=400.0, harvest=harvest, fp=1,
+            org=7, net=8, infra=9, client=5, pay=10, pivot=0.0, rate=0.1, risk=0.0, dc=0.0,
+            mm=0.0, hv=hv,
+        )  # fmt: skip
+
+    assert matches(v.profile, member(1.0, 0.15), cfg, line=line)
+    assert not matches(v.profile, member(1.0, 0.1), cfg, line=line)
+    assert not matches(v.profile, member(0.2, 0.15), cfg, line=line)
+    # Without a template the asks and the harvest are one behaviour: no conjunction.
+    bare = score_group(_light_accounts(16, carded=0, age=400.0, harvest=leaning), pop, cfg)
+    assert bare.blocked == "no_conjunction"
+    # Harvest content too weak to lean (a few loud members), or none: no anchor.
+    loud = (0.3,) * 4
+    for harvest in (loud, ()):
+        g = _light_accounts(16, carded=0, age=400.0, harvest=harvest, template=True)
+        w = score_group(g, pop, cfg)
+        assert w.blocked == "no_anchor" and w.strengths["harvest_content"] < ASK_CONTENT
