@@ -24,6 +24,7 @@ from app.core.coordination_group import HARV, Group, Obs, Profile
 from app.core.coordination_keys import signal_from_event, signal_keys
 from app.core.coordination_score import (
     Population,
+    beyond_chance,
     beyond_selection,
     matches,
     newness,
@@ -193,14 +194,17 @@ class CoordinationDetector:
         # A group that is a campaign only by what its members ask (the profile checks it)
         # names few of them; a stratum of members that harvest on their own names more.
         weak = not v.campaign or v.profile.hv >= 0.0
-        if weak and core is not None and core.size() >= cfg.min_accounts:
-            # A stratum of members that each show campaign traits, far beyond chance. It was
-            # chosen by those traits, so it must also share something they do not imply.
-            expected = g.n_est(cfg.sample_k) * pop.suspect
-            if core.n_est(cfg.sample_k) >= 3.0 * expected + cfg.min_accounts:
-                cv = score_group(core, pop, cfg, early=True)
-                if cv.campaign and beyond_selection(cv, g.kind):
-                    v, src = cv, core
+        # A stratum of members that each show campaign traits, far beyond chance. It was
+        # chosen by those traits, so it must also share something they do not imply.
+        if (
+            weak
+            and core is not None
+            and core.size() >= cfg.min_accounts
+            and beyond_chance(core.n_est(cfg.sample_k), g.n_est(cfg.sample_k), pop.suspect, cfg)
+        ):
+            cv = score_group(core, pop, cfg, early=True)
+            if cv.campaign and beyond_selection(cv, g.kind):
+                v, src = cv, core
         g.score = v.score
         if not v.campaign:
             return

@@ -468,6 +468,21 @@ def cohort_age(group: Group, cfg: CoordinationConfig) -> float:
 SELECTED = frozenset(("new_accounts", *HARVEST_FAMILIES, "automation"))
 
 
+def beyond_chance(suspects: float, members: float, share: float, cfg: CoordinationConfig) -> bool:
+    """Whether a group's suspect stratum (``suspects`` of its ``members``, estimated) is far
+    more than the population's suspect ``share`` predicts: three times as many, plus
+    ``min_accounts``.
+
+    The share is measured over a sample of ``population_k`` accounts, which cannot tell a
+    share under one in ``population_k`` from none; it is taken as at least that. Otherwise,
+    once every campaign in the sample is named (named accounts leave the baseline), five
+    release-day sign-ups asking for reasoning among a popular client's hundreds of users
+    would be a stratum beyond chance.
+    """
+    share = share if share * cfg.population_k >= 1.0 else 1.0 / cfg.population_k
+    return suspects >= 3.0 * members * share + cfg.min_accounts
+
+
 def beyond_selection(v: Verdict, kind: str) -> bool:
     """Whether a stratum's verdict rests on a family its selection and its key do not imply."""
     implied = IMPLIED.get(kind, "")

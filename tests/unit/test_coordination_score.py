@@ -16,6 +16,7 @@ from app.core.coordination_score import (
     ASK_CONTENT,
     ASK_SHARE,
     Population,
+    beyond_chance,
     matches,
     score_group,
 )
@@ -232,3 +233,16 @@ def test_asks_anchor_established_accounts_whose_own_harvest_leans_the_same_way()
         g = _light_accounts(16, carded=0, age=400.0, harvest=harvest, template=True)
         w = score_group(g, pop, cfg)
         assert w.blocked == "no_anchor" and w.strengths["harvest_content"] < ASK_CONTENT
+
+
+def test_a_stratum_is_beyond_chance_by_the_share_a_population_sample_can_resolve() -> None:
+    cfg = CoordinationConfig()
+    # Five suspects among a popular client's 364 users: where the sample holds none, the
+    # share is taken as one in population_k (0.7 expected here), and five is chance.
+    assert not beyond_chance(5.0, 364.0, 0.0, cfg)
+    assert beyond_chance(6.0, 40.0, 0.0, cfg)  # a small group: 0.08 expected
+    floor = 3.0 * 364.0 / cfg.population_k + cfg.min_accounts
+    assert beyond_chance(floor, 364.0, 0.0, cfg) and not beyond_chance(floor - 0.1, 364.0, 0.0, cfg)
+    # A share the sample resolves counts as measured.
+    assert not beyond_chance(20.0, 364.0, 0.02, cfg)  # 7.3 expected: 26.8 needed
+    assert beyond_chance(27.0, 364.0, 0.02, cfg)
