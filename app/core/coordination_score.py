@@ -48,6 +48,11 @@ IMPLIED = {
     "pay": "shared_payment",
     "cohort": "new_accounts",
 }
+# Keys that name one user agent and TLS stack: a UA/TLS mismatch is the stack's, shared by
+# all its users (browsers behind a TLS-intercepting proxy, an unofficial wrapper), and
+# which of them show it depends only on how many established accounts had shown the pair
+# by then. In their groups ``automation`` is no evidence.
+STACK_KINDS = ("infra", "client")
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +319,8 @@ def score_group(
     values["shared_payment"] = (pay, 0.0)
 
     mm = _mean(group.column(MM))
-    s["automation"] = ramp(mm - pop.mm, 0.15, 0.45)
+    if group.kind not in STACK_KINDS:
+        s["automation"] = ramp(mm - pop.mm, 0.15, 0.45)
     values["automation"] = (mm, pop.mm)
 
     anchored = any(s[a] >= 0.5 and a != implied for a in ANCHORS)

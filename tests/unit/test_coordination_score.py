@@ -246,3 +246,26 @@ def test_a_stratum_is_beyond_chance_by_the_share_a_population_sample_can_resolve
     # A share the sample resolves counts as measured.
     assert not beyond_chance(20.0, 364.0, 0.02, cfg)  # 7.3 expected: 26.8 needed
     assert beyond_chance(27.0, 364.0, 0.02, cfg)
+
+
+def test_a_mismatch_shared_by_one_client_stack_is_the_stacks_not_evidence() -> None:
+    # Users of many orgs on one browser user agent behind one TLS-intercepting proxy stack,
+    # a third of them flagged as mismatched: in a group of that stack it says nothing of
+    # them; in a network group, members spoofing their clients alike are automation.
+    cfg, pop = CoordinationConfig(), Population()
+    for kind, counts in (("client", False), ("infra", False), ("net", True)):
+        g = Group(f"{kind}:x", kind, 1_770_000_000.0)
+        rng = random.Random(9)
+        for i in range(12):
+            o = Obs(
+                h=i + 1, account_id=f"a{i}", ts=1_770_000_000.0 + 60 * i, age=400.0,
+                harvest=0.0, fp=rng.getrandbits(64), org=100 + i, net=7, infra=8, client=5,
+                pay=4000 + i, pivot=0.0, rate=0.1, risk=0.0, dc=0.0,
+                mm=1.0 if i % 3 == 0 else 0.0, hv=0.0,
+            )  # fmt: skip
+            g.observe(o, 64, 18)
+        v = score_group(g, pop, cfg)
+        assert (v.strengths["automation"] >= 0.5) == counts, kind
+        if not counts:
+            assert v.strengths["automation"] == 0.0
+            assert v.blocked == "no_anchor" and v.profile.mm < 0.0
