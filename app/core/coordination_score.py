@@ -520,7 +520,9 @@ def matches(
 
     Asking for harvest-shaped output (a profile's ``hv``, from ``harvest_requests``) is a
     trait crowds share too: an ordinary user asks for steps or for code. A member named
-    for it must pay with one of the cards other orgs share in the group.
+    for it must pay with one of the cards other orgs share in the group, where the profile
+    keeps them (its members' weak identity anchored the group), or else, asking being its
+    lone check, harvest over the population's ``line``.
 
     An established member on one of the templates whose harvest is over the population's
     ``line`` (its median plus ``harvest_member``; negative: never) passes the new check:
