@@ -111,9 +111,10 @@ ASK_Z_LO: Final = 2.0  # z-score of no evidence ...
 ASK_Z_HI: Final = 4.0  # ... and of full strength
 ASK_EXCESS_LO: Final = 0.15  # share of the not-asking population that asks here: none ...
 ASK_EXCESS_HI: Final = 0.3  # ... and full strength
-# Accounts that harvest among their own legitimate traffic are established and pay their
-# own way, but their own harvest measures lean the same way as their asks: asks anchor a
-# group whose harvest content is at least half the strength at which it anchors alone.
+# Accounts that harvest among their own legitimate traffic are often established and pay
+# their own way, which the identity route misses, but their own harvest measures lean the
+# same way as their asks: asks anchor a group whose harvest content is at least half the
+# strength at which it anchors alone.
 ASK_CONTENT: Final = 0.25
 
 
@@ -351,10 +352,10 @@ def score_group(
         s["new_accounts"] = ramp(new_excess, 0.15, 0.45)
     values["new_accounts"] = (new, pop.new)
     by_asks = False  # anchored by what its members ask (and their identity or harvest)
-    weak = False  # ... with a weak identity: new, on cards other orgs share
+    by_identity = False  # ... with a weak identity: new, on cards other orgs share
     if asks and not anchored:
-        weak = s["new_accounts"] >= 0.5 and carded and implied != "shared_payment"
-        anchored = by_asks = weak or s["harvest_content"] >= ASK_CONTENT
+        by_identity = s["new_accounts"] >= 0.5 and carded and implied != "shared_payment"
+        anchored = by_asks = by_identity or s["harvest_content"] >= ASK_CONTENT
         crowd = early and not anchored
         if crowd and implied not in TIED_KINDS:
             return _crowd(s, implied)
@@ -436,7 +437,8 @@ def score_group(
     new_check = s["new_accounts"] >= 0.5 and implied != "new_accounts"
     # A group that is a campaign by what its members ask names those that ask and, where
     # their identity anchored it, are new and pay with a card other orgs share (else those
-    # that ask and harvest, see ``matches``): its template, if any, did not make it one.
+    # that ask and harvest over the line, see ``matches``): its template, if any, did not
+    # make it one.
     profile = Profile(
         new=new_check,
         centres=centres
@@ -446,7 +448,7 @@ def score_group(
         pivot=max(0.3, pop.pivot + 0.15) if s["model_pivot"] >= 0.5 else -1.0,
         mm=max(0.3, pop.mm + 0.15) if s["automation"] >= 0.5 else -1.0,
         cards=_shared_values(pays, orgs)
-        if (s["shared_payment"] >= 0.5 or (by_asks and weak)) and implied != "shared_payment"
+        if (s["shared_payment"] >= 0.5 or (by_asks and by_identity)) and implied != "shared_payment"
         else (),
         young=cohort_age(group, cfg) if new_check and not blocked else -1.0,
         hv=ASK_SHARE if by_asks else -1.0,
@@ -479,8 +481,9 @@ def beyond_chance(suspects: float, members: float, share: float, cfg: Coordinati
     more than the population's suspect ``share`` predicts: three times as many, plus
     ``min_accounts``.
 
-    The share is measured over a sample of ``population_k`` accounts, which cannot tell a
-    share under one in ``population_k`` from none; it is taken as at least that. Otherwise,
+    The share is measured over a sample of at most ``population_k`` accounts (the sampled
+    accounts not named in a campaign), which cannot tell a share under one in
+    ``population_k`` from none; it is taken as at least that. Otherwise,
     once every campaign in the sample is named (named accounts leave the baseline), five
     release-day sign-ups asking for reasoning among a popular client's hundreds of users
     would be a stratum beyond chance.
@@ -521,8 +524,10 @@ def matches(
     Asking for harvest-shaped output (a profile's ``hv``, from ``harvest_requests``) is a
     trait crowds share too: an ordinary user asks for steps or for code. A member named
     for it must pay with one of the cards other orgs share in the group, where the profile
-    keeps them (its members' weak identity anchored the group), or else, asking being its
-    lone check, harvest over the population's ``line``.
+    keeps them (its members' weak identity anchored the group), or else show a trait
+    crowds lack (a spoofed client), or, asking being its lone check, harvest over the
+    population's ``line``. Asking beside other traits crowds share (new, on the new model)
+    and nothing else names nobody.
 
     An established member on one of the templates whose harvest is over the population's
     ``line`` (its median plus ``harvest_member``; negative: never) passes the new check:
