@@ -24,6 +24,7 @@ from app.core.coordination_group import HARV, Group, Obs, Profile
 from app.core.coordination_keys import signal_from_event, signal_keys
 from app.core.coordination_score import (
     Population,
+    Verdict,
     beyond_chance,
     beyond_selection,
     matches,
@@ -193,11 +194,11 @@ class CoordinationDetector:
         core = g.core
         # A group that is a campaign only by what its members ask (the profile checks it)
         # names few of them; a stratum of members that harvest on their own names more.
-        weak = not v.campaign or v.profile.hv >= 0.0
+        names_few = not v.campaign or v.profile.hv >= 0.0
         # A stratum of members that each show campaign traits, far beyond chance. It was
         # chosen by those traits, so it must also share something they do not imply.
         if (
-            weak
+            names_few
             and core is not None
             and core.size() >= cfg.min_accounts
             and beyond_chance(core.n_est(cfg.sample_k), g.n_est(cfg.sample_k), pop.suspect, cfg)
@@ -390,6 +391,16 @@ class CoordinationDetector:
     def groups_tracked(self) -> int:
         """Return how many groups are held in memory."""
         return len(self._groups)
+
+    def explain(self) -> list[tuple[str, list[str], float, Verdict]]:
+        """Each group's key, sampled member ids, estimated accounts and the verdict it
+        would get now (read only): why a group fires or does not, for tracing
+        (``tools/group_trace.py``)."""
+        pop, cfg = self._pop, self.config
+        return [
+            (key, [i for i in g.ids if i], g.n_est(cfg.sample_k), score_group(g, pop, cfg))
+            for key, g in self._groups.items()
+        ]
 
     def export_group(self, key: str) -> bytes | None:
         """Serialise one group's state (for a changelog table), or None if unknown."""
