@@ -18,7 +18,7 @@ import orjson
 
 from app.core.engine import Engine
 from app.errors import EventError, InputFileError
-from app.events import parse_event
+from app.events import Event, parse_event
 
 CLOSE_EVERY_S = 60.0  # event time between two sweeps for quiet findings
 ProgressFn = Callable[[int, int, int], None]  # (lines, bytes read, findings)
@@ -139,6 +139,20 @@ def read_lines(stream: IO[bytes]) -> Iterator[bytes]:
         yield from stream
     except (OSError, EOFError) as exc:  # truncated or corrupt gzip
         raise InputFileError(f"events file is corrupt: {exc}") from None
+
+
+def read_events(path: Path) -> Iterator[Event | None]:
+    """The events of a file, in order, None for each line that is not an event of the
+    contract (blank lines skipped); raise InputFileError as :func:`read_lines`. For tools
+    that count bad lines; ``replay`` keeps each one's line and reason."""
+    with open_input(path) as stream:
+        for line in read_lines(stream):
+            if not line.strip():
+                continue
+            try:
+                yield parse_event(line.rstrip(b"\r\n"))
+            except EventError:
+                yield None
 
 
 def replay(

@@ -19,9 +19,8 @@ from collections import Counter
 from pathlib import Path
 
 from app.core.engine import Engine
-from app.errors import EventError, InputFileError
-from app.events import parse_event
-from app.replay import open_input, read_lines
+from app.errors import InputFileError
+from app.replay import read_events
 
 
 def trace(
@@ -51,21 +50,16 @@ def trace(
                 f"others {dict(others.most_common(3))}: {state}; {strengths}"
             )
 
-    with open_input(events) as fh:
-        for line in read_lines(fh):
-            if not line.strip():
-                continue
-            try:
-                ev = parse_event(line.rstrip(b"\r\n"))
-            except EventError:
-                bad += 1
-                continue
-            while ev.ts >= mark and mark <= end:
-                snapshot(mark)
-                mark += every
-            if ev.ts > end:
-                break
-            engine.process(ev)
+    for ev in read_events(events):
+        if ev is None:
+            bad += 1
+            continue
+        while ev.ts >= mark and mark <= end:
+            snapshot(mark)
+            mark += every
+        if ev.ts > end:
+            break
+        engine.process(ev)
     return out, bad
 
 

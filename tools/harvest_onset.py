@@ -16,9 +16,8 @@ import sys
 from pathlib import Path
 
 from app.core.features import HARVEST
-from app.errors import EventError, InputFileError
-from app.events import parse_event
-from app.replay import open_input, read_lines
+from app.errors import InputFileError
+from app.replay import read_events
 
 MINUTES = (15, 30, 60, 90, 120, 240)
 
@@ -31,18 +30,13 @@ def onset(events: Path, truth: dict, kind: str) -> tuple[dict[str, list[tuple[fl
     }
     out: dict[str, list[tuple[float, str]]] = {camp: [] for camp in set(members.values())}
     bad = 0
-    with open_input(events) as fh:
-        for line in read_lines(fh):
-            if not line.strip():
-                continue
-            try:
-                ev = parse_event(line.rstrip(b"\r\n"))
-            except EventError:
-                bad += 1
-                continue
-            camp = members.get(ev.account_id)
-            if camp is not None and ev.flags & HARVEST:
-                out[camp].append((ev.ts, ev.account_id))
+    for ev in read_events(events):
+        if ev is None:
+            bad += 1
+            continue
+        camp = members.get(ev.account_id)
+        if camp is not None and ev.flags & HARVEST:
+            out[camp].append((ev.ts, ev.account_id))
     return out, bad
 
 

@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from app.cli.main import main
 from app.core.text import FLAG_COT
-from app.replay import errors_path_for, replay
+from app.errors import InputFileError
+from app.replay import errors_path_for, read_events, replay
 from app.sim import generate, load_scenario
 from app.sim.output import write_jsonl
 from tests.unit.test_core_engine import casual, harvester
@@ -89,6 +91,19 @@ def test_replay_corrupt_gzip_is_reported(tmp_path: Path, capsys) -> None:
     src.write_bytes(gzip.compress(b'{"a": 1}\n' * 1000)[:60])
     assert main(["replay", str(src), "--out", str(tmp_path / "f.jsonl"), "--quiet"]) == 2
     assert "corrupt" in capsys.readouterr().err
+
+
+def test_read_events_gives_none_for_a_line_that_is_not_an_event(tmp_path: Path) -> None:
+    src = tmp_path / "events.jsonl"
+    n = write_events(src, [b"{not json", b"", b'{"event_id": "x"}'])
+    got = list(read_events(src))
+    assert sum(e is None for e in got) == 2  # the blank line is skipped
+    assert len([e for e in got if e is not None]) == n
+    assert got[3] is None and got[0] is not None and got[0].account_id
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(gzip.compress(src.read_bytes())[:60])
+    with pytest.raises(InputFileError, match="corrupt"):
+        list(read_events(broken))
 
 
 def test_replay_gives_identical_findings_in_another_process(tmp_path: Path) -> None:
