@@ -26,3 +26,18 @@ def load_tool(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def smoke_suite(directory: Path) -> tuple[Path, dict[str, Any], Path]:
+    """The smoke scenario written to ``directory``: events file, truth, truth file."""
+    import json
+
+    from app.sim import generate, load_scenario
+    from app.sim.output import write_jsonl
+
+    events, truth = generate(load_scenario("smoke"))
+    path = directory / "smoke.jsonl.gz"
+    write_jsonl(events, path)
+    truth_path = directory / "truth.json"
+    truth_path.write_text(json.dumps(truth))
+    return path, truth, truth_path

@@ -1,23 +1,16 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from app.sim import generate, load_scenario
-from app.sim.output import write_jsonl
-from tests.unit.helpers import load_tool
+from tests.unit.helpers import load_tool, smoke_suite
 
 
 def test_group_trace_shows_the_verdicts_of_groups_holding_the_campaign(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    events, truth = generate(load_scenario("smoke"))
-    path = tmp_path / "smoke.jsonl.gz"
-    write_jsonl(events, path)
-    truth_path = tmp_path / "truth.json"
-    truth_path.write_text(json.dumps(truth))
+    path, truth, truth_path = smoke_suite(tmp_path)
     tool = load_tool("group_trace")
     camp = next(c for c in truth["campaigns"] if c["kind"] == "hydra")
 

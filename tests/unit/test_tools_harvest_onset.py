@@ -1,22 +1,16 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from app.sim import generate, load_scenario
-from app.sim.output import write_jsonl
-from tests.unit.helpers import load_tool
+from tests.unit.helpers import load_tool, smoke_suite
 
 
 def test_harvest_onset_counts_only_the_members_of_the_kind_asked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    events, truth = generate(load_scenario("smoke"))
-    path = tmp_path / "smoke.jsonl.gz"
-    write_jsonl(events, path)
-    (tmp_path / "truth.json").write_text(json.dumps(truth))
+    path, truth, _ = smoke_suite(tmp_path)
     tool = load_tool("harvest_onset")
 
     found, bad = tool.onset(path, truth, "cot-harvest")
