@@ -164,7 +164,7 @@ class CoordinationDetector:
             if g.subject:
                 self._changed.add(key)
                 if self._fits(g, o):
-                    self._name(g.subject, o, touched)
+                    self._name(g.subject, o, touched, key)
             fresh = g.idx - g.score_idx
             if g.size() >= cfg.min_accounts and (
                 fresh >= max(cfg.score_every, g.idx // 8)
@@ -234,7 +234,7 @@ class CoordinationDetector:
         if camp not in touched:
             touched.append(camp)
         for m in fits:
-            self._name(g.subject, m, touched)
+            self._name(g.subject, m, touched, g.key)
 
     def _fitting(self, g: Group, src: Group) -> tuple[list[Obs], bool]:
         """The members of ``src`` that fit ``g``'s campaign profile and whether any does.
@@ -297,11 +297,11 @@ class CoordinationDetector:
         tied = g.kind == "pay" or (camp is not None and o.pay != 0 and o.pay in camp.pays)
         return matches(g.profile, o, self.config, slack=1 if tied else 0, line=self._harvest_line())
 
-    def _name(self, subject: str, o: Obs, touched: list[Campaign]) -> None:
+    def _name(self, subject: str, o: Obs, touched: list[Campaign], key: str) -> None:
         camp = self._campaigns.get(subject)
         if camp is None or not self._members.link(o.h, subject):
             return
-        camp.add(o.account_id, o.ts, o.pay, o.h)
+        camp.add(o.account_id, o.ts, o.pay, o.h, key)
         if camp not in touched:
             touched.append(camp)
 

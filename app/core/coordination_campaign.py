@@ -15,6 +15,7 @@ from app.core.types import Detection, Evidence
 MAX_PAYS: Final = 4096
 MAX_CENTRES: Final = 16
 RECENT: Final = 20  # members a refresh detection lists
+NAMED_BY: Final = 8  # group keys a part's ``named_by`` label lists
 
 
 class Campaign:
@@ -31,7 +32,7 @@ class Campaign:
     __slots__ = (
         "subject", "first_seen", "last_ts", "parts", "total", "pending", "pending_ts",
         "score", "evidence", "strong", "keys", "pays", "centres", "emit_ts", "recent",
-        "pending_h",
+        "pending_h", "pending_k",
     )  # fmt: skip
 
     def __init__(self, subject: str, ts: float) -> None:
@@ -41,6 +42,7 @@ class Campaign:
         self.total = 0  # members named so far
         self.pending: list[str] = []  # named, not yet in a detection
         self.pending_h: list[int] = []  # their member hashes
+        self.pending_k: list[str] = []  # the keys of the groups that named them
         self.pending_ts = 0.0  # when the oldest pending member was named
         self.score = 0.0
         self.evidence: list[Evidence] = []
@@ -76,14 +78,16 @@ class Campaign:
         if score >= self.score or key == self.keys[0]:
             self.score, self.evidence, self.strong = score, evidence, strong
 
-    def add(self, account_id: str, ts: float, pay: int = 0, h: int = 0) -> None:
-        """Name one more member, of hash ``h`` (and remember its payment card)."""
+    def add(self, account_id: str, ts: float, pay: int = 0, h: int = 0, key: str = "") -> None:
+        """Name one more member, of hash ``h``, through the group of ``key`` (and remember
+        its payment card)."""
         if pay and len(self.pays) < MAX_PAYS:
             self.pays.add(pay)
         if not self.pending:
             self.pending_ts = ts
         self.pending.append(account_id)
         self.pending_h.append(h)
+        self.pending_k.append(key)
         self.total += 1
         self.last_ts = max(self.last_ts, ts)
 
@@ -115,9 +119,12 @@ class Campaign:
     def detection(self, detector: str, ts: float, max_named: int) -> Detection:
         """Build the next part's detection from the pending members (a refresh if none)."""
         self.emit_ts = ts
+        named_by = ""
         if self.pending:
             accounts, self.pending = self.pending[:max_named], self.pending[max_named:]
             self.pending_h = self.pending_h[max_named:]
+            named_by = _tally(self.pending_k[:max_named])
+            self.pending_k = self.pending_k[max_named:]
             self.pending_ts = ts
             self.parts += 1
             self.recent = accounts[-RECENT:]
@@ -139,8 +146,19 @@ class Campaign:
                 "shape": shape(self.strong),
                 "families": ",".join(self.strong),
                 "keys": ",".join(self.keys[:4]),
+                "named_by": named_by,
             },
         )
+
+
+def _tally(keys: list[str]) -> str:
+    """``key=count`` of the groups that named a part's members, the most first (at most
+    ``NAMED_BY``; a refresh, naming nobody, has none)."""
+    counts: dict[str, int] = {}
+    for k in keys:
+        counts[k] = counts.get(k, 0) + 1
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:NAMED_BY]
+    return ",".join(f"{k}={n}" for k, n in top)
 
 
 def shape(strong: list[str]) -> str:

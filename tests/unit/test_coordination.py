@@ -367,6 +367,29 @@ def test_a_campaign_still_in_action_refreshes_without_new_members() -> None:
     assert late, "the campaign must still be reported while it goes on"
     assert all(d.total_accounts == dets[-1].total_accounts for d in late)
     assert len({d.subject for d in dets}) == 1
+    assert all(d.labels["named_by"] == "" for d in late), "a refresh names nobody"
+
+
+def _tallied(label: str) -> dict[str, int]:
+    return {k: int(n) for k, _, n in (kv.rpartition("=") for kv in label.split(",") if kv)}
+
+
+def test_each_part_says_which_groups_named_its_members() -> None:
+    rng = random.Random(7)
+    swarm = _swarm(rng)
+    dets = _run(CoordinationDetector(seed=3), _background(rng) + swarm)
+    swarm_keys = {k for s in swarm for k in s.keys}
+    assert dets
+    part = 0
+    for d in dets:
+        tally = _tallied(d.labels["named_by"])
+        if int(d.labels["part"]) == part:  # a refresh re-lists recent members, names nobody
+            assert not tally
+            continue
+        part = int(d.labels["part"])
+        assert sum(tally.values()) == len(d.accounts)
+        assert set(tally) <= swarm_keys
+        assert list(tally.values()) == sorted(tally.values(), reverse=True)
 
 
 def test_campaign_links_survive_a_restart_through_their_records() -> None:
