@@ -269,12 +269,34 @@ def evaluate(
         },
         "detectors": _detectors(flags, truth_acc, campaign_ids),
         "benign_group_findings": sum(owner is None for owner in owners.values()),
+        "mixed_group_findings": _mixed(flags, truth_acc, campaign_ids, owners),
         "kinds": _kinds(campaigns),
         "campaigns": [{k: v for k, v in c.items() if not k.startswith("_")} for c in campaigns],
         "benign": dict(sorted(benign.items())),
     }
     report["targets"] = _targets(report)
     return report
+
+
+def _mixed(
+    flags: Flags,
+    truth_acc: dict[str, Any],
+    campaign_ids: set[str],
+    owners: dict[str, str | None],
+) -> list[dict[str, Any]]:
+    """Group findings that name members of more than one campaign, the largest first: a
+    finding counts for the campaign most of its members belong to (its ``owner``), so the
+    others' members in it lower that campaign's precision and leave theirs without it."""
+    out = []
+    for uid, accs in flags.groups.items():
+        members: dict[str, int] = defaultdict(int)
+        for acc in accs:
+            role = str((truth_acc.get(acc) or {}).get("role"))
+            members[role if role in campaign_ids else "benign"] += 1
+        if sum(1 for k in members if k != "benign") > 1:
+            ranked = dict(sorted(members.items(), key=lambda kv: (-kv[1], kv[0])))
+            out.append({"uid": uid, "owner": owners[uid], "accounts": len(accs), "members": ranked})
+    return sorted(out, key=lambda m: (-m["accounts"], m["uid"]))
 
 
 def _days(truth: dict[str, Any], flags: Flags) -> float:

@@ -66,6 +66,9 @@ def _cell(value: float | None, ok: bool, seconds: bool) -> str:
     return text if ok else text + " !"
 
 
+MIXED = "group findings naming several campaigns"
+
+
 def table(reports: dict[str, dict[str, Any]]) -> str:
     """The targets of every report, one column per suite."""
     names: list[str] = []
@@ -77,7 +80,9 @@ def table(reports: dict[str, dict[str, Any]]) -> str:
             cells[(t["name"], suite_name)] = _cell(t["value"], t["ok"], "(s)" in t["name"])
         flagged = sum(b["flagged"] for b in report["benign"].values())
         cells[("benign accounts flagged", suite_name)] = str(flagged)
-    names.append("benign accounts flagged")
+        mixed = len(report.get("mixed_group_findings", ()))
+        cells[(MIXED, suite_name)] = str(mixed)
+    names += ["benign accounts flagged", MIXED]
     cols = list(reports)
     width = max(len(n) for n in names)
     lines = [" " * width + "  " + "  ".join(f"{c:>16}" for c in cols)]

@@ -76,6 +76,12 @@ def format_report(r: dict[str, Any]) -> str:
         lines.append(
             f"{role:<22} {row['accounts']:>9,} {row['flagged']:>8} {row['fp_per_10k_per_day']:>11.2f}  {by}"
         )
+    mixed = r["mixed_group_findings"]
+    if mixed:
+        lines += ["", f"group findings naming members of several campaigns: {len(mixed)}"]
+        for m in mixed:
+            parts = ", ".join(f"{k} {n}" for k, n in m["members"].items())
+            lines.append(f"  {m['uid'][:16]:<16} owner {m['owner']}: {parts}")
     lines += ["", "targets:"]
     for t in r["targets"]:
         value = t["value"]

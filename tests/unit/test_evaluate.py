@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
+from app.cli.evaluate import format_report
 from app.cli.main import main
 from app.evaluate import evaluate, member_starts
 
@@ -119,10 +120,22 @@ def test_a_finding_opened_for_another_campaign_dates_from_the_part_naming_this_o
         finding(T0 + 1500, ["y1", "y2", "y3"], activity=2, **g),
         finding(T0 + 2000, ["y4", "y5"], activity=2, **g),
     ]
-    hydra = {c["id"]: c for c in evaluate(truth(), found)["campaigns"]}["c-hydra"]
+    report = evaluate(truth(), found)
+    hydra = {c["id"]: c for c in report["campaigns"]}["c-hydra"]
     assert hydra["campaign_findings"] == 1
     assert hydra["campaign_ttd_s"] == pytest.approx(1500)
     assert hydra["campaign_precision"] == pytest.approx(5 / 6)
+    # The finding names members of two campaigns: the report shows what it holds.
+    assert report["mixed_group_findings"] == [
+        {"uid": "g2", "owner": "c-hydra", "accounts": 6, "members": {"c-hydra": 5, "c-cot": 1}}
+    ]
+    text = format_report(report)
+    assert "group findings naming members of several campaigns: 1" in text
+    assert "g2               owner c-hydra: c-hydra 5, c-cot 1" in text
+
+
+def test_a_finding_of_one_campaign_and_bystanders_is_not_mixed() -> None:
+    assert evaluate(truth(), sample_findings())["mixed_group_findings"] == []
 
 
 def test_per_account_start_time_is_used_when_known() -> None:
@@ -139,6 +152,7 @@ def test_cli_table_json_and_plot(tmp_path: Path, capsys) -> None:
     assert main(["evaluate", "--truth", str(tp), "--findings", str(fp)]) == 0
     out = capsys.readouterr().out
     assert "c-scrape" in out and "FP/10k/day" in out and "[MISS]" in out
+    assert "several campaigns" not in out  # no finding of the sample mixes campaigns
     assert main(["evaluate", "--truth", str(tp), "--findings", str(fp), "--json"]) == 0
     report = orjson.loads(capsys.readouterr().out)
     assert report["kinds"]["scraper"]["found"] == 1

@@ -20,11 +20,16 @@ def test_a_sweep_reports_every_target_per_seed_and_reuses_its_suites(
     assert out[0].split() == ["smoke", "default", "smoke", "3"]
     report = json.loads((tmp_path / "smoke-3-report.json").read_text())
     rows = {line.split("  ")[0].strip(): line for line in out[1:-1]}
-    assert set(rows) == {t["name"] for t in report["targets"]} | {"benign accounts flagged"}
+    assert set(rows) == {t["name"] for t in report["targets"]} | {
+        "benign accounts flagged",
+        "group findings naming several campaigns",
+    }
     missed = sum(not t["ok"] for t in report["targets"])
     assert sum(line.split()[-1] == "!" for line in out[1:-1]) == missed
     flagged = sum(b["flagged"] for b in report["benign"].values())
     assert rows["benign accounts flagged"].split()[-1] == str(flagged)
+    mixed = len(report["mixed_group_findings"])
+    assert rows["group findings naming several campaigns"].split()[-1] == str(mixed)
     # The simulated suites are kept and not simulated again (a work directory relative to
     # where the sweep runs from); a failing suite is reported.
     events = tmp_path / "smoke-3.jsonl.gz"
