@@ -5,7 +5,7 @@ point can miss another. For each scenario and seed this runs ``abuse-detector si
 ``replay`` and ``evaluate --json`` (``--jobs`` suites at a time), keeps the files in the
 work directory (a suite already simulated there is not simulated again), and prints every
 detection target per suite, marked ``!`` where it is missed, with the benign accounts
-flagged.
+flagged and the group findings that name members of several campaigns.
 
     .venv/bin/python tools/seed_sweep.py --scenario standard --scenario heldout \\
         --seed default --seed 7 --seed 11 [--workdir DIR] [--jobs 2]
