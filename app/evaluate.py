@@ -25,6 +25,7 @@ ACCOUNT_KINDS = ("scraper", "cot-harvest", "agentic-coding")
 GROUP_KINDS = ("hydra", "release-pivot", "blended")
 ACCOUNT_DETECTOR = "account-extraction"
 DAY_S = 86400.0
+BENIGN = "benign"  # the members of a group finding that belong to no campaign
 
 
 @dataclass(slots=True)
@@ -143,13 +144,21 @@ def _owners(
     """Map each group finding to the campaign most of its named members belong to (or None)."""
     owners: dict[str, str | None] = {}
     for uid, accs in flags.groups.items():
-        votes: dict[str, int] = defaultdict(int)
-        for acc in accs:
-            role = str((truth_acc.get(acc) or {}).get("role"))
-            if role in campaign_ids:
-                votes[role] += 1
+        votes = _members(accs, truth_acc, campaign_ids)
+        votes.pop(BENIGN, None)
         owners[uid] = max(votes, key=lambda k: votes[k]) if votes else None
     return owners
+
+
+def _members(
+    accs: Iterable[str], truth_acc: dict[str, Any], campaign_ids: set[str]
+) -> dict[str, int]:
+    """How many of these accounts each campaign holds, and how many are benign (``BENIGN``)."""
+    members: dict[str, int] = defaultdict(int)
+    for acc in accs:
+        role = str((truth_acc.get(acc) or {}).get("role"))
+        members[role if role in campaign_ids else BENIGN] += 1
+    return members
 
 
 def _campaign(
@@ -289,11 +298,8 @@ def _mixed(
     others' members in it lower that campaign's precision and leave theirs without it."""
     out = []
     for uid, accs in flags.groups.items():
-        members: dict[str, int] = defaultdict(int)
-        for acc in accs:
-            role = str((truth_acc.get(acc) or {}).get("role"))
-            members[role if role in campaign_ids else "benign"] += 1
-        if sum(1 for k in members if k != "benign") > 1:
+        members = _members(accs, truth_acc, campaign_ids)
+        if sum(1 for k in members if k != BENIGN) > 1:
             ranked = dict(sorted(members.items(), key=lambda kv: (-kv[1], kv[0])))
             out.append({"uid": uid, "owner": owners[uid], "accounts": len(accs), "members": ranked})
     return sorted(out, key=lambda m: (-m["accounts"], m["uid"]))

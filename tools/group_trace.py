@@ -13,13 +13,13 @@ every family with a strength above 0.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 from pathlib import Path
 
 from app.core.engine import Engine
 from app.errors import InputFileError
+from app.evaluate import read_json
 from app.replay import read_events
 
 
@@ -73,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-members", type=int, default=3)
     args = parser.parse_args(argv)
     try:
-        truth = json.loads(args.truth.read_text())
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot read the truth file {args.truth}: {exc}", file=sys.stderr)
+        truth = read_json(args.truth)
+    except InputFileError as exc:
+        print(f"error: the truth file: {exc}", file=sys.stderr)
         return 2
     if args.campaign not in {c["id"] for c in truth["campaigns"]}:
         print(f"no campaign {args.campaign!r} in {args.truth}", file=sys.stderr)

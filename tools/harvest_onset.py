@@ -11,12 +11,12 @@ campaign's start: the floor under any time to detect.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from app.core.features import HARVEST
 from app.errors import InputFileError
+from app.evaluate import read_json
 from app.replay import read_events
 
 MINUTES = (15, 30, 60, 90, 120, 240)
@@ -47,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kind", default="blended")
     args = parser.parse_args(argv)
     try:
-        truth = json.loads(args.truth.read_text())
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot read the truth file {args.truth}: {exc}", file=sys.stderr)
+        truth = read_json(args.truth)
+    except InputFileError as exc:
+        print(f"error: the truth file: {exc}", file=sys.stderr)
         return 2
     starts = {c["id"]: (float(c["start_ts"]), len(c["accounts"])) for c in truth["campaigns"]}
     try:
