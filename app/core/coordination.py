@@ -51,6 +51,8 @@ __all__ = [
 
 # Sign-up cohorts (day and network) are crowds by nature: they only inform member ages.
 IGNORED = frozenset({"cohort", "tpl"})
+# Their keys' prefixes: ``str.startswith`` over these is the cheap test of a key's kind.
+IGNORED_PREFIXES: Final = tuple(f"{kind}:" for kind in sorted(IGNORED))
 # Table key prefix of a group-key link (a member link's key is its 8-byte hash).
 GROUP_LINK: Final = b"group:"
 # The account stage's accumulated harvest evidence is the member's harvest measure; a signal
@@ -64,8 +66,17 @@ def routed_keys(keys: Sequence[str]) -> list[str]:
     delivering them is wasted work. A signal with none of them still goes once, under its
     first key, so that the population baseline counts every account (see ``observe``).
     """
-    out = [k for k in keys if k.partition(":")[0] not in IGNORED]
+    out = [k for k in keys if not k.startswith(IGNORED_PREFIXES)]
     return out if out or not keys else [keys[0]]
+
+
+def first_routed(keys: Sequence[str]) -> str:
+    """The first of :func:`routed_keys` (the key a signal's baseline delivery comes
+    under), without building the list; "" for no keys."""
+    for k in keys:
+        if not k.startswith(IGNORED_PREFIXES):
+            return k
+    return keys[0] if keys else ""
 
 
 def _h32(key: str) -> int:
@@ -97,11 +108,16 @@ class CoordinationDetector:
     def _obs(self, s: AccountSignal) -> Obs:
         """Summarise a signal once for all of its groups."""
         f = s.features
-        links = {"net": 0, "infra": 0, "client": 0, "pay": 0}
+        net = infra = client = pay = 0  # the hashes of the keys of these kinds
         for key in s.keys:
-            kind = key.partition(":")[0]
-            if kind in links:
-                links[kind] = _h32(key)
+            if key.startswith("net:"):
+                net = _h32(key)
+            elif key.startswith("infra:"):
+                infra = _h32(key)
+            elif key.startswith("client:"):
+                client = _h32(key)
+            elif key.startswith("pay:"):
+                pay = _h32(key)
         harvest = s.harvest or (FLAG_HARVEST if s.flags & HARVEST_FLAGS else 0.0)
         age = -1.0 if s.account_age_days is None else float(s.account_age_days)
         mm = f.get("ua_tls_mismatch", 0.0)
@@ -114,8 +130,7 @@ class CoordinationDetector:
         return Obs(
             seeded_hash(s.account_id, self.seed), s.account_id, s.ts, age,
             harvest if harvest < 1.0 else 1.0, s.prompt_fp or template_from_keys(s.keys),
-            _h32(s.org_id) if s.org_id else 0, links["net"], links["infra"], links["client"],
-            links["pay"], f.get("new_model", 0.0), f.get("rate_per_min", 0.0), s.risk,
+            _h32(s.org_id) if s.org_id else 0, net, infra, client, pay, f.get("new_model", 0.0), f.get("rate_per_min", 0.0), s.risk,
             f.get("datacenter", 0.0), mm, traits >= 2, asks,
         )  # fmt: skip
 
@@ -143,7 +158,7 @@ class CoordinationDetector:
         """
         cfg = self.config
         o = self._obs(signal)
-        if only is None or (signal.keys and routed_keys(signal.keys)[0] in only):
+        if only is None or (signal.keys and first_routed(signal.keys) in only):
             self._baseline(o)
         touched: list[Campaign] = []
         groups = self._groups

@@ -239,6 +239,8 @@ class Group:
             self.last_ts = o.ts
         if o.fp:
             self.templates.add(o.fp, radius)
+        if len(self.hashes) >= k and o.h > self._top():
+            return -1  # above every sampled hash of a full sample: neither held nor admitted
         row = self._row_of(o.h)
         if row < 0:
             row = self._admit(o.h, k)
@@ -300,7 +302,7 @@ class Group:
 
     def column(self, col: int) -> list[float]:
         """Return one column over all sampled members."""
-        return list(self.rows[col::F])
+        return self.rows[col::F].tolist()
 
     def nbytes(self) -> int:
         """Return an estimate of the memory this group holds."""

@@ -74,23 +74,40 @@ class Population:
 class Verdict:
     """The outcome of scoring one group (a plain class: every group scored builds one)."""
 
-    __slots__ = ("score", "campaign", "strengths", "evidence", "profile", "blocked")
+    __slots__ = ("score", "campaign", "strengths", "values", "top_org", "profile", "blocked")
 
     def __init__(
         self,
         score: float,
         campaign: bool,
         strengths: dict[str, float],
-        evidence: list[Evidence],
+        values: dict[str, tuple[float, float]] | None,
         profile: Profile,
         blocked: str = "",  # why a group with enough evidence is not a campaign
+        top_org: float = 0.0,
     ) -> None:
         self.score = score
         self.campaign = campaign
         self.strengths = strengths
-        self.evidence = evidence
+        self.values = values  # each family's (value, baseline); None: measured in part
+        self.top_org = top_org
         self.profile = profile
         self.blocked = blocked
+
+    @property
+    def evidence(self) -> list[Evidence]:
+        """Every family's evidence, the strongest first, then the largest org's share; none
+        for a verdict that stopped early (``_crowd``). Built when asked: of the many
+        groups scored, only a campaign's evidence is read."""
+        values, s = self.values, self.strengths
+        if values is None:
+            return []
+        evidence = sorted(
+            (Evidence(f, *values[f], round(s[f], 4)) for f in FAMILIES),
+            key=lambda e: -e.weight,
+        )
+        evidence.append(Evidence("one_org_share", self.top_org, 0.0, 0.0))
+        return evidence
 
 
 # A card two accounts share is a family's or a team's; a ring's cards pay for many. Shared
@@ -136,7 +153,8 @@ def _shared(values: list[float], orgs: list[float]) -> float:
     first: dict[float, float] = {}  # value -> the first org seen holding it
     multi: set[float] = set()  # values held by more than one org
     known = 0
-    for v, o in zip(values, orgs, strict=True):
+    for i in range(len(values)):  # two columns of one group: as long as each other
+        v, o = values[i], orgs[i]
         if v:
             known += 1
             if not o:
@@ -151,7 +169,8 @@ def _shared(values: list[float], orgs: list[float]) -> float:
 def _orgs_by_value(values: list[float], orgs: list[float]) -> dict[float, set[float]]:
     """The organisations holding each known value (members without one count as one)."""
     seen: dict[float, set[float]] = {}
-    for v, o in zip(values, orgs, strict=True):
+    for i in range(len(values)):
+        v, o = values[i], orgs[i]
         if v:
             seen.setdefault(v, set()).add(o or -1.0)
     return seen
@@ -273,7 +292,7 @@ def _crowd(s: dict[str, float], implied: str) -> Verdict:
     families measured so far and a score over them, no evidence."""
     if implied:
         s[implied] = 1.0
-    return Verdict(_combined(s), False, s, [], Profile(), "no_anchor")
+    return Verdict(_combined(s), False, s, None, Profile(), "no_anchor")
 
 
 def _combined(s: dict[str, float]) -> float:
@@ -429,11 +448,6 @@ def score_group(
     elif (n := _independent(explicit)) + (1 if implied else 0) < cfg.min_families or n < 2:
         blocked = "no_conjunction"
     score = _combined(s)
-    evidence = sorted(
-        (Evidence(f, *values[f], round(s[f], 4)) for f in FAMILIES),
-        key=lambda e: -e.weight,
-    )
-    evidence.append(Evidence("one_org_share", top_org, 0.0, 0.0))
     new_check = s["new_accounts"] >= 0.5 and implied != "new_accounts"
     # A group that is a campaign by what its members ask names those that ask and, where
     # their identity anchored it, are new and pay with a card other orgs share (else those
@@ -453,7 +467,7 @@ def score_group(
         young=cohort_age(group, cfg) if new_check and not blocked else -1.0,
         hv=ASK_SHARE if by_asks else -1.0,
     )
-    return Verdict(score, not blocked, s, evidence, profile, blocked)
+    return Verdict(score, not blocked, s, values, profile, blocked, top_org)
 
 
 def cohort_age(group: Group, cfg: CoordinationConfig) -> float:

@@ -6,7 +6,13 @@ import orjson
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from app.core.coordination import IGNORED, CoordinationConfig, CoordinationDetector
+from app.core.coordination import (
+    IGNORED,
+    CoordinationConfig,
+    CoordinationDetector,
+    first_routed,
+    routed_keys,
+)
 from app.core.coordination_sketch import seeded_hash
 from app.core.engine import Engine, EngineConfig
 from app.core.text import FLAG_COT
@@ -286,6 +292,18 @@ def test_only_keys_that_form_groups_travel_and_every_signal_counts_once() -> Non
     assert rekeyed._pop_n == whole._pop_n == half._pop_n == len(signals)
     assert rekeyed._pop == whole._pop == half._pop
     assert got_whole and _named(got_rekeyed) == _named(got_whole) == _named(got_half)
+
+
+def test_the_first_routed_key_is_the_first_key_of_a_kind_groups_form_on() -> None:
+    # The keys groups form on, told by their kind (``tplx`` is not ``tpl``); the first is
+    # the one a signal's baseline delivery comes under, found without the list.
+    kinds = ["net", "tpl", "cohort", "client", "pay", "sys", "infra", "tplx", "cohorts"]
+    rng = random.Random(4)
+    for _ in range(500):
+        keys = tuple(f"{rng.choice(kinds)}:{rng.randrange(9)}" for _ in range(rng.randrange(6)))
+        routed = routed_keys(keys)
+        assert routed == ([k for k in keys if k.partition(":")[0] not in IGNORED] or list(keys[:1]))
+        assert first_routed(keys) == (routed[0] if routed else "")
 
 
 def test_signals_delivered_once_per_key_find_what_one_delivery_finds() -> None:

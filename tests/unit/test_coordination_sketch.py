@@ -84,6 +84,26 @@ def test_group_distinct_estimate_is_close_beyond_the_sample() -> None:
     assert small.column(0) == [2.0] * 5  # signals per member
 
 
+def test_a_group_samples_the_smallest_hashes_and_counts_each_members_signals() -> None:
+    # A bottom-k sample: whatever the order, it holds the k smallest hashes seen, and a
+    # member's signals are counted on its row, the largest sampled hash's too (a hash above
+    # the largest of a full sample is neither held nor admitted, and is not searched for).
+    rng = random.Random(3)
+    g = Group("client:x", "client", 0.0)
+    accounts = [rng.randrange(1500) for _ in range(4000)]
+    hashes: set[int] = set()
+    for i in accounts:
+        row = g.observe(_obs(i), k=64, radius=18)
+        hashes.add(h := seeded_hash(f"acct-{i}", 1))
+        held = sorted(hashes)[:64]
+        assert sorted(g.hashes) == held
+        assert (row >= 0) == (h in held)
+    # A held hash was held from its first signal on (the largest sampled hash only falls),
+    # so its count is every signal of its account.
+    seen = {seeded_hash(f"acct-{a}", 1): accounts.count(a) for a in set(accounts)}
+    assert {h: seen[h] for h in g.hashes} == dict(zip(g.hashes, g.column(0), strict=True))
+
+
 def test_population_sample_is_bounded() -> None:
     ps = PopulationSample(k=64)
     hashes = set()
