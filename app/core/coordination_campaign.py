@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from app.core.coordination_config import CoordinationConfig
+from app.core.text import popcount
 from app.core.types import Detection, Evidence
 
 MAX_PAYS: Final = 4096
@@ -60,7 +61,7 @@ class Campaign:
         # Most of the group's cards: a few bystanders named earlier must not chain campaigns.
         if pays and len(pays & self.pays) >= card_share * len(pays):
             return True
-        return any((a ^ b).bit_count() <= radius for a in centres for b in self.centres)
+        return any(popcount(a ^ b) <= radius for a in centres for b in self.centres)
 
     def add_centres(self, centres: tuple[int, ...]) -> None:
         """Remember the template centres of a group that fired as this campaign."""

@@ -33,6 +33,7 @@ from app.core.coordination_group import (
     Profile,
 )  # fmt: skip
 from app.core.coordination_group import N as COUNT
+from app.core.text import popcount
 from app.core.types import Evidence
 
 FAMILIES = ("new_accounts", "shared_template", "harvest_content", "harvest_in_unison",
@@ -144,42 +145,43 @@ def ramp(x: float, lo: float, hi: float) -> float:
     return (x - lo) / (hi - lo)
 
 
-def _shared(values: list[float], orgs: list[float]) -> float:
-    """Share of known values that a member of another organisation also has.
-
-    Accounts of one org sharing a card or a network is one customer; accounts of different
-    orgs sharing them is what links a hydra.
-    """
+def _held_apart(values: list[float], orgs: list[float]) -> set[float]:
+    """The known values (cards, networks) that members of more than one organisation hold;
+    members without an org count as one."""
     first: dict[float, float] = {}  # value -> the first org seen holding it
-    multi: set[float] = set()  # values held by more than one org
-    known = 0
+    multi: set[float] = set()
     for i in range(len(values)):  # two columns of one group: as long as each other
         v, o = values[i], orgs[i]
         if v:
-            known += 1
             if not o:
                 o = -1.0
             if first.setdefault(v, o) != o:
                 multi.add(v)
+    return multi
+
+
+def _shared(values: list[float], orgs: list[float], multi: set[float] | None = None) -> float:
+    """Share of known values that a member of another organisation also has (``multi``:
+    the values held apart, when known already).
+
+    Accounts of one org sharing a card or a network is one customer; accounts of different
+    orgs sharing them is what links a hydra.
+    """
+    if multi is None:
+        multi = _held_apart(values, orgs)
     if not multi:
         return 0.0
-    return sum(1 for v in values if v in multi) / known
-
-
-def _orgs_by_value(values: list[float], orgs: list[float]) -> dict[float, set[float]]:
-    """The organisations holding each known value (members without one count as one)."""
-    seen: dict[float, set[float]] = {}
-    for i in range(len(values)):
-        v, o = values[i], orgs[i]
+    known = shared = 0
+    for v in values:
         if v:
-            seen.setdefault(v, set()).add(o or -1.0)
-    return seen
+            known += 1
+            shared += v in multi
+    return shared / known
 
 
-def _shared_values(values: list[float], orgs: list[float]) -> tuple[int, ...]:
-    """The known values (cards) that members of more than one organisation hold."""
-    seen = _orgs_by_value(values, orgs)
-    return tuple(sorted(int(v) for v, who in seen.items() if len(who) > 1))
+def _shared_values(multi: set[float]) -> tuple[int, ...]:
+    """The values held apart (see ``_held_apart``) as sorted integers: a profile's cards."""
+    return tuple(sorted(int(v) for v in multi))
 
 
 def _mean(values: list[float]) -> float:
@@ -331,7 +333,8 @@ def score_group(
     values["harvest_requests"] = (share, pop.harvest_share)
 
     pays = group.column(PAY)
-    pay = _shared(pays, orgs)
+    cards_apart = _held_apart(pays, orgs)
+    pay = _shared(pays, orgs, cards_apart)
     known = sum(1 for p in pays if p)
     carded = known >= 3 and round(pay * known) >= SHARED_CARD_MEMBERS
     if carded:
@@ -388,7 +391,7 @@ def score_group(
         radius, hits = cfg.template_radius, 0
         for fp in fps:
             for c in centres:
-                if (fp ^ c).bit_count() <= radius:
+                if popcount(fp ^ c) <= radius:
                     hits += 1
                     break
         tpl_share = hits / len(fps)
@@ -461,7 +464,7 @@ def score_group(
         harvest=pop.harvest_median + cfg.harvest_member if s["harvest_content"] >= 0.5 else -1.0,
         pivot=max(0.3, pop.pivot + 0.15) if s["model_pivot"] >= 0.5 else -1.0,
         mm=max(0.3, pop.mm + 0.15) if s["automation"] >= 0.5 else -1.0,
-        cards=_shared_values(pays, orgs)
+        cards=_shared_values(cards_apart)
         if (s["shared_payment"] >= 0.5 or (by_asks and by_identity)) and implied != "shared_payment"
         else (),
         young=cohort_age(group, cfg) if new_check and not blocked else -1.0,
@@ -514,7 +517,7 @@ def beyond_selection(v: Verdict, kind: str) -> bool:
 
 def on_template(fp: int, centres: tuple[int, ...], radius: int) -> bool:
     """Whether a SimHash lies within ``radius`` bits of one of the centres."""
-    return fp != 0 and any((fp ^ c).bit_count() <= radius for c in centres)
+    return fp != 0 and any(popcount(fp ^ c) <= radius for c in centres)
 
 
 def matches(

@@ -13,6 +13,8 @@ from collections.abc import Container, Sequence
 from hashlib import blake2b
 from typing import Any, Final
 
+from app.core.text import popcount
+
 U64: Final = (1 << 64) - 1
 # A template SimHash is cut into this many bands for the ``tpl:<band>:<hex>`` keys
 # (app.core.coordination_keys builds them, ``template_from_keys`` reads them back).
@@ -106,7 +108,7 @@ class Templates:
         centres = self.centres
         best, best_d = -1, radius + 1
         for i, c in enumerate(centres):
-            d = (c ^ fp).bit_count()
+            d = popcount(c ^ fp)
             if d < best_d:
                 best, best_d = i, d
         weights = self.weights

@@ -12,7 +12,14 @@ import math
 import struct
 from typing import Final
 
-from app.core.text import FLAG_CODE, FLAG_REWRITE, FLAG_RUBRIC, FLAG_TOOL, HARVEST_FLAGS
+from app.core.text import (
+    FLAG_CODE,
+    FLAG_REWRITE,
+    FLAG_RUBRIC,
+    FLAG_TOOL,
+    HARVEST_FLAGS,
+    popcount,
+)
 from app.events import Event
 
 HARVEST: Final = HARVEST_FLAGS
@@ -243,16 +250,16 @@ class AccountState:
     def _sketch(self, fp: int) -> bool:
         """Match ``fp`` against the four template centres; learn it; return whether it matched."""
         lim = TEMPLATE_MAX_HAMMING
-        if self.c0 and (fp ^ self.f0).bit_count() <= lim:
+        if self.c0 and popcount(fp ^ self.f0) <= lim:
             self.c0 += 1
             return True
-        if self.c1 and (fp ^ self.f1).bit_count() <= lim:
+        if self.c1 and popcount(fp ^ self.f1) <= lim:
             self.c1 += 1
             return True
-        if self.c2 and (fp ^ self.f2).bit_count() <= lim:
+        if self.c2 and popcount(fp ^ self.f2) <= lim:
             self.c2 += 1
             return True
-        if self.c3 and (fp ^ self.f3).bit_count() <= lim:
+        if self.c3 and popcount(fp ^ self.f3) <= lim:
             self.c3 += 1
             return True
         # A miss halves every count and replaces the weakest centre: stale templates fade.

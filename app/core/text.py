@@ -177,9 +177,14 @@ def simhash64(text: str) -> int:
     return int.from_bytes(packed.tobytes(), "big")
 
 
+# ``int.bit_count`` called as a function: compiled, ``x.bit_count()`` looks the method up
+# on every call, and fingerprints are compared on every signal of every group.
+popcount: Final = int.bit_count
+
+
 def hamming64(a: int, b: int) -> int:
     """Return the Hamming distance between two 64-bit fingerprints."""
-    return (a ^ b).bit_count()
+    return popcount(a ^ b)
 
 
 def flag_names(flags: int) -> list[str]:

@@ -16,6 +16,9 @@ from app.core.coordination_score import (
     ASK_CONTENT,
     ASK_SHARE,
     Population,
+    _held_apart,
+    _shared,
+    _shared_values,
     beyond_chance,
     matches,
     score_group,
@@ -23,6 +26,26 @@ from app.core.coordination_score import (
 
 TEMPLATE = 0x5DEECE66D1234567
 KINDS = ("net", "infra", "client", "pay", "sys")
+
+
+def test_values_held_apart_are_those_of_more_than_one_org() -> None:
+    # Cards or networks that members of different orgs hold (members without an org count
+    # as one), the share of known values they make up, and a profile's cards from them.
+    rng = random.Random(6)
+    for _ in range(2000):
+        n = rng.randrange(12)
+        values = [float(rng.choice((0, 0, 3, 5, 8, 2**40 + 1))) for _ in range(n)]
+        orgs = [float(rng.choice((0, 0, 7, 9))) for _ in range(n)]
+        held: dict[float, set[float]] = {}
+        for v, o in zip(values, orgs, strict=True):
+            if v:
+                held.setdefault(v, set()).add(o or -1.0)
+        apart = {v for v, who in held.items() if len(who) > 1}
+        known = [v for v in values if v]
+        share = sum(v in apart for v in known) / len(known) if apart else 0.0
+        assert _held_apart(values, orgs) == apart
+        assert _shared(values, orgs) == _shared(values, orgs, apart) == share
+        assert _shared_values(apart) == tuple(sorted(int(v) for v in apart))
 
 
 def _group(rng: random.Random, kind: str) -> Group:
