@@ -130,8 +130,8 @@ class CoordinationDetector:
         return Obs(
             seeded_hash(s.account_id, self.seed), s.account_id, s.ts, age,
             harvest if harvest < 1.0 else 1.0, s.prompt_fp or template_from_keys(s.keys),
-            _h32(s.org_id) if s.org_id else 0, net, infra, client, pay, f.get("new_model", 0.0), f.get("rate_per_min", 0.0), s.risk,
-            f.get("datacenter", 0.0), mm, traits >= 2, asks,
+            _h32(s.org_id) if s.org_id else 0, net, infra, client, pay, f.get("new_model", 0.0),
+            f.get("rate_per_min", 0.0), s.risk, f.get("datacenter", 0.0), mm, traits >= 2, asks,
         )  # fmt: skip
 
     def _baseline(self, o: Obs) -> None:

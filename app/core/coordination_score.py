@@ -146,8 +146,8 @@ def ramp(x: float, lo: float, hi: float) -> float:
 
 
 def _held_apart(values: list[float], orgs: list[float]) -> set[float]:
-    """The known values (cards, networks) that members of more than one organisation hold;
-    members without an org count as one."""
+    """The known values (cards, networks) that members of more than one organisation hold
+    (the members without an org count as one org)."""
     first: dict[float, float] = {}  # value -> the first org seen holding it
     multi: set[float] = set()
     for i in range(len(values)):  # two columns of one group: as long as each other
