@@ -135,10 +135,13 @@ class CoordinationDetector:
         )  # fmt: skip
 
     def _baseline(self, o: Obs) -> None:
-        new = newness(o.age, self.config.new_days)
-        harvesting = float(o.harvest >= self._harvest_line())
-        values = (new, o.harvest, o.dc, o.mm, o.pivot, float(o.suspect), harvesting, o.rate, o.hv)
-        self._sample.add(o.h, values)
+        if self._sample.wants(o.h):  # most accounts are not in the sample: nothing to build
+            new = newness(o.age, self.config.new_days)
+            harvesting = float(o.harvest >= self._harvest_line())
+            values = (
+                new, o.harvest, o.dc, o.mm, o.pivot, float(o.suspect), harvesting, o.rate, o.hv,
+            )  # fmt: skip
+            self._sample.add(o.h, values)
         self._pop_n += 1
         if self._pop_n % 256 == 1:
             got = self._sample.stats(skip=self._members.links, medians=(7, 1))

@@ -159,6 +159,10 @@ class PopulationSample:
         # the sample is full, kept so that the common case (a hash above it) negates nothing.
         self.heap: list[int] = []
 
+    def wants(self, account_hash: int) -> bool:
+        """Whether :meth:`add` would record the attributes of this account."""
+        return len(self.sample) < self.k or account_hash < self.top or account_hash in self.sample
+
     def add(self, account_hash: int, values: tuple[float, ...]) -> None:
         """Record an account's latest attributes if it belongs to the sample."""
         sample = self.sample

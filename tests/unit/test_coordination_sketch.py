@@ -110,7 +110,9 @@ def test_population_sample_is_bounded() -> None:
     for i in range(5000):
         h = seeded_hash(str(i % 3000), 1)  # accounts seen again too
         hashes.add(h)
-        ps.add(h, (1.0 if i % 4 == 0 else 0.0, 0.5))
+        wanted = ps.wants(h)
+        ps.add(h, (1.0 if i % 4 == 0 else 0.0, 0.5, float(i)))
+        assert wanted == (ps.sample.get(h, (0.0, 0.0, -1.0))[2] == i)  # recorded if wanted
         # a bottom-k sample: the smallest hashes seen so far, its largest the one to drop
         assert sorted(ps.sample) == sorted(hashes)[:64]
         assert len(ps.sample) < 64 or ps.top == max(ps.sample)
