@@ -138,14 +138,12 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def _owners(
-    flags: Flags, truth_acc: dict[str, Any], campaign_ids: set[str]
-) -> dict[str, str | None]:
-    """Map each group finding to the campaign most of its named members belong to (or None)."""
+def _owners(members: dict[str, dict[str, int]]) -> dict[str, str | None]:
+    """Map each group finding to the campaign most of its named members belong to (or None),
+    from its ``members`` (see ``_members``)."""
     owners: dict[str, str | None] = {}
-    for uid, accs in flags.groups.items():
-        votes = _members(accs, truth_acc, campaign_ids)
-        votes.pop(BENIGN, None)
+    for uid, counts in members.items():
+        votes = {k: n for k, n in counts.items() if k != BENIGN}
         owners[uid] = max(votes, key=lambda k: votes[k]) if votes else None
     return owners
 
@@ -237,7 +235,8 @@ def evaluate(
     flags = collect(findings)
     truth_acc: dict[str, Any] = truth["accounts"]
     campaign_ids = {str(c["id"]) for c in truth["campaigns"]}
-    owners = _owners(flags, truth_acc, campaign_ids)
+    members = {uid: _members(accs, truth_acc, campaign_ids) for uid, accs in flags.groups.items()}
+    owners = _owners(members)
     campaigns = [_campaign(c, truth_acc, flags, owners, starts or {}) for c in truth["campaigns"]]
     if days is None:
         days = _days(truth, flags)
@@ -278,7 +277,7 @@ def evaluate(
         },
         "detectors": _detectors(flags, truth_acc, campaign_ids),
         "benign_group_findings": sum(owner is None for owner in owners.values()),
-        "mixed_group_findings": _mixed(flags, truth_acc, campaign_ids, owners),
+        "mixed_group_findings": _mixed(members, owners),
         "kinds": _kinds(campaigns),
         "campaigns": [{k: v for k, v in c.items() if not k.startswith("_")} for c in campaigns],
         "benign": dict(sorted(benign.items())),
@@ -288,20 +287,17 @@ def evaluate(
 
 
 def _mixed(
-    flags: Flags,
-    truth_acc: dict[str, Any],
-    campaign_ids: set[str],
-    owners: dict[str, str | None],
+    members: dict[str, dict[str, int]], owners: dict[str, str | None]
 ) -> list[dict[str, Any]]:
     """Group findings that name members of more than one campaign, the largest first: a
     finding counts for the campaign most of its members belong to (its ``owner``), so the
     others' members in it lower that campaign's precision and leave theirs without it."""
     out = []
-    for uid, accs in flags.groups.items():
-        members = _members(accs, truth_acc, campaign_ids)
-        if sum(1 for k in members if k != BENIGN) > 1:
-            ranked = dict(sorted(members.items(), key=lambda kv: (-kv[1], kv[0])))
-            out.append({"uid": uid, "owner": owners[uid], "accounts": len(accs), "members": ranked})
+    for uid, counts in members.items():
+        if sum(1 for k in counts if k != BENIGN) > 1:
+            ranked = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+            accounts = sum(counts.values())
+            out.append({"uid": uid, "owner": owners[uid], "accounts": accounts, "members": ranked})
     return sorted(out, key=lambda m: (-m["accounts"], m["uid"]))
 
 

@@ -7,6 +7,7 @@ campaign its members already belong to, so one campaign yields one finding that 
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Final
 
 from app.core.coordination_config import CoordinationConfig
@@ -155,11 +156,7 @@ class Campaign:
 def _tally(keys: list[str]) -> str:
     """``key=count`` of the groups that named a part's members, the most first (at most
     ``NAMED_BY``; a refresh, naming nobody, has none)."""
-    counts: dict[str, int] = {}
-    for k in keys:
-        counts[k] = counts.get(k, 0) + 1
-    top = sorted(counts.items(), key=lambda kv: -kv[1])[:NAMED_BY]
-    return ",".join(f"{k}={n}" for k, n in top)
+    return ",".join(f"{k}={n}" for k, n in Counter(keys).most_common(NAMED_BY))
 
 
 def shape(strong: list[str]) -> str:
