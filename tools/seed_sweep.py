@@ -8,7 +8,11 @@ detection target per suite, marked ``!`` where it is missed, with the benign acc
 flagged and the group findings that name members of several campaigns.
 
     .venv/bin/python tools/seed_sweep.py --scenario standard --scenario heldout \\
-        --seed default --seed 7 --seed 11 [--workdir DIR] [--jobs 2]
+        --seed default --seed 7 --seed 11 [--workdir DIR] [--jobs 2] [--fingerprints-only]
+
+``--fingerprints-only`` simulates the same traffic as a gateway that sends ``prompt_fp`` /
+``system_prompt_fp`` instead of raw text would publish it (no content flags); its files
+and columns carry an ``fp`` suffix, so both forms can share a work directory.
 
 ``default`` is the scenario's own seed. Replay runs the core this checkout has: build it
 with ``make compile`` first, or the sweep takes about three times as long.
@@ -38,14 +42,15 @@ def _run(args: list[str]) -> str:
     return done.stdout
 
 
-def suite(scenario: str, seed: str, workdir: Path) -> dict[str, Any]:
+def suite(scenario: str, seed: str, workdir: Path, fingerprints_only: bool = False) -> dict[str, Any]:
     """Simulate (unless already done), replay and evaluate one suite; return the report."""
-    name = f"{scenario}-{seed}"
+    name = f"{scenario}-{seed}" + ("-fp" if fingerprints_only else "")
     events, truth = workdir / f"{name}.jsonl.gz", workdir / f"{name}-truth.json"
     findings, report = workdir / f"{name}-findings.jsonl", workdir / f"{name}-report.json"
     started = time.monotonic()
     if not (events.exists() and truth.exists()):
         seeded = [] if seed == "default" else ["--seed", seed]
+        seeded += ["--fingerprints-only"] if fingerprints_only else []
         _run(["simulate", "--scenario", scenario, *seeded, "--out", str(events),
               "--truth", str(truth), "--quiet"])  # fmt: skip
     _run(["replay", str(events), "--out", str(findings), "--quiet"])
@@ -101,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", action="append", help="a seed, or 'default' (repeat)")
     parser.add_argument("--workdir", type=Path, default=Path("seed-sweep"))
     parser.add_argument("--jobs", type=int, default=2, help="suites run at once")
+    parser.add_argument(
+        "--fingerprints-only",
+        action="store_true",
+        help="simulate prompt_fp / system_prompt_fp instead of raw text",
+    )
     args = parser.parse_args(argv)
     scenarios = args.scenario or ["standard", "heldout"]
     seeds = args.seed or ["default"]
@@ -110,10 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     reports: dict[str, dict[str, Any]] = {}
     failed = 0
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {run: pool.submit(suite, *run, workdir) for run in runs}
+        futures = {run: pool.submit(suite, *run, workdir, args.fingerprints_only) for run in runs}
+        suffix = " fp" if args.fingerprints_only else ""
         for (scenario, seed), future in futures.items():
             try:
-                reports[f"{scenario} {seed}"] = future.result()
+                reports[f"{scenario} {seed}{suffix}"] = future.result()
             except RuntimeError as exc:
                 failed += 1
                 print(f"{scenario} seed {seed}: {exc}", file=sys.stderr)

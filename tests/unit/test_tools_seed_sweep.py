@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -40,3 +41,19 @@ def test_a_sweep_reports_every_target_per_seed_and_reuses_its_suites(
     capsys.readouterr()
     assert tool.main(["--scenario", "no-such-scenario", "--workdir", str(tmp_path)]) == 1
     assert "no-such-scenario seed default: simulate failed" in capsys.readouterr().err
+
+
+def test_a_fingerprints_only_sweep_keeps_its_own_suites_without_raw_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tool = load_tool("seed_sweep")
+    args = ["--scenario", "smoke", "--seed", "3", "--workdir", str(tmp_path), "--fingerprints-only"]
+    assert tool.main(args) == 0
+    assert capsys.readouterr().out.splitlines()[0].split() == ["smoke", "3", "fp"]
+    events = tmp_path / "smoke-3-fp.jsonl.gz"
+    with gzip.open(events, "rt") as lines:
+        first = [json.loads(line) for _, line in zip(range(2000), lines, strict=False)]
+    assert not any("prompt" in e or "system_prompt" in e for e in first)
+    assert any("prompt_fp" in e for e in first)
+    assert (tmp_path / "smoke-3-fp-report.json").exists()
+    assert not (tmp_path / "smoke-3.jsonl.gz").exists()
