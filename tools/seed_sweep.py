@@ -42,7 +42,9 @@ def _run(args: list[str]) -> str:
     return done.stdout
 
 
-def suite(scenario: str, seed: str, workdir: Path, fingerprints_only: bool = False) -> dict[str, Any]:
+def suite(
+    scenario: str, seed: str, workdir: Path, fingerprints_only: bool = False
+) -> dict[str, Any]:
     """Simulate (unless already done), replay and evaluate one suite; return the report."""
     name = f"{scenario}-{seed}" + ("-fp" if fingerprints_only else "")
     events, truth = workdir / f"{name}.jsonl.gz", workdir / f"{name}-truth.json"
