@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import orjson
 
-from app.core.text import TextFacts
+from app.core.text import FLAG_READ, TextFacts
 from app.errors import EventError
 from app.wire import DECODER, MAX_ID_CHARS, MAX_TOKENS, DecodeFailed, WireEvent, astuple
 
@@ -309,6 +309,7 @@ def _derive_text(event: Event, prompt: str | None, system_prompt: str | None) ->
     flags = 0
     if prompt:
         fp, flags = _TEXT_FACTS.prompt(prompt)
+        flags |= FLAG_READ
         if event.prompt_fp is None:
             event.prompt_fp = fp
     if system_prompt:

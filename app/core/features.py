@@ -14,6 +14,7 @@ from typing import Final
 
 from app.core.text import (
     FLAG_CODE,
+    FLAG_READ,
     FLAG_REWRITE,
     FLAG_RUBRIC,
     FLAG_TOOL,
@@ -53,7 +54,9 @@ R_DATACENTER: Final = 0.2
 R_MISMATCH: Final = 0.5  # the user agent claims a client whose TLS stack is different
 R_SWITCH: Final = 0.5  # sent from another client stack than the account's usual one
 # single-turn harvest asks on a reused template at a machine's pace: a person does not keep
-# up MACHINE_RATE_N requests in the rate window (about ten a minute for five minutes)
+# up MACHINE_RATE_N requests in the rate window (about ten a minute for five minutes). A
+# request whose content is unknown (a fingerprint, no text) counts as such an ask: at that
+# pace on one template its shape is what the fingerprint shows
 R_MACHINE: Final = 1.0
 MACHINE_RATE_N: Final = 50.0
 DRIFT: Final = 1.0  # evidence an ordinary request stays under: the CUSUM allowance
@@ -190,7 +193,7 @@ class AccountState:
             r += R_RATIO
         if reused:
             r += R_TEMPLATE
-            if harvest and single and self.rs >= MACHINE_RATE_N:
+            if single and self.rs >= MACHINE_RATE_N and (harvest or flags & FLAG_READ == 0):
                 r += R_MACHINE
         if datacenter:
             r += R_DATACENTER

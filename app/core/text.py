@@ -22,6 +22,10 @@ FLAG_MATH: Final = 1 << 4  # math word problem / calculation
 FLAG_REWRITE: Final = 1 << 5  # "safe" rewrite of a sensitive query
 # the system prompt asks for step-by-step thinking (benign frameworks do)
 FLAG_SYS_COT: Final = 1 << 8
+# the user prompt's text was read, so its content flags are known; an event with a
+# fingerprint and no text (a gateway that sends prompt_fp only) has no content flags
+# because its content is unknown, not because it asks for nothing
+FLAG_READ: Final = 1 << 9
 
 FLAG_NAMES = {
     FLAG_COT: "cot",
@@ -31,6 +35,7 @@ FLAG_NAMES = {
     FLAG_MATH: "math",
     FLAG_REWRITE: "rewrite",
     FLAG_SYS_COT: "sys_cot",
+    FLAG_READ: "read",
 }
 HARVEST_FLAGS: Final = FLAG_COT | FLAG_RUBRIC | FLAG_REWRITE
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.core.features import _LAYOUTS, DRIFT, EVIDENCE_CAP, STRONG, AccountState
-from app.core.text import FLAG_CODE, FLAG_COT, FLAG_RUBRIC
+from app.core.text import FLAG_CODE, FLAG_COT, FLAG_READ, FLAG_RUBRIC
 from app.events import Event
 
 T0 = 1_767_225_600.0  # 2026-01-01
@@ -209,6 +209,22 @@ def test_short_harvest_answers_on_one_template_count_only_at_a_machines_pace() -
     assert person.ev == 0.0
     asks(machine, 3.0, 200)  # twenty a minute for ten minutes
     assert machine.ev > 1.0
+
+
+def test_requests_of_unknown_content_on_one_template_count_at_a_machines_pace() -> None:
+    # A gateway that sends prompt_fp and no text: the content is unknown, so the template
+    # and the pace are what show. Text that was read and asks for nothing never counts so.
+    def requests(state: AccountState, gap_s: float, flags: int) -> None:
+        feed(state, [make_event(ts=T0 + gap_s * i, flags=flags, prompt_fp=0xABCDEF,
+                                completion_tokens=800, prompt_tokens=300) for i in range(200)])  # fmt: skip
+
+    unread, read, person = AccountState(), AccountState(), AccountState()
+    requests(unread, 3.0, 0)  # twenty a minute for ten minutes
+    assert unread.ev > 1.0
+    requests(read, 3.0, FLAG_READ)
+    assert read.ev == 0.0
+    requests(person, 60.0, 0)  # one a minute
+    assert person.ev == 0.0
 
 
 def test_ordinary_requests_end_an_episode() -> None:

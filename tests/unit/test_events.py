@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.core.text import FLAG_COT, FLAG_READ
 from app.errors import EventError
 from app.events import Event, event_from_dict, parse_event, parse_event_by_field
 
@@ -117,7 +118,12 @@ def test_raw_text_becomes_fingerprint_and_flags_and_is_dropped():
         orjson.dumps({**BASE, "prompt": secret, "system_prompt": "think step by step"})
     )
     assert event.prompt_fp is not None and event.system_prompt_fp is not None
-    assert event.flags != 0
+    assert event.flags & FLAG_COT and event.flags & FLAG_READ
+    # Text read that asks for nothing is known content; a fingerprint alone is unknown.
+    plain = parse_event(orjson.dumps({**BASE, "prompt": "what is the capital of peru"}))
+    assert plain.flags == FLAG_READ
+    unread = parse_event(orjson.dumps({**BASE, "prompt_fp": "0123456789abcdef"}))
+    assert unread.flags == 0 and unread.prompt_fp == 0x0123456789ABCDEF
     assert not hasattr(event, "prompt")
     assert (
         "train leaves" not in repr(event)
