@@ -109,7 +109,7 @@ class Profile:
     A plain class, treated as immutable (as :class:`Obs`): every group scored builds one.
     """
 
-    __slots__ = ("new", "centres", "harvest", "pivot", "mm", "cards", "young", "hv")
+    __slots__ = ("new", "centres", "harvest", "pivot", "mm", "cards", "young", "hv", "keyed")
 
     def __init__(
         self,
@@ -121,6 +121,7 @@ class Profile:
         cards: tuple[int, ...] = (),  # cards members of different orgs share (empty: not checked)
         young: float = -1.0,  # the oldest a member new by its age may be (< 0: new_days only)
         hv: float = -1.0,  # share of its requests asking for harvest-shaped content
+        keyed: bool = False,  # holding the group's key is a trait crowds lack (see matches)
     ) -> None:
         self.new = new
         self.centres = centres
@@ -130,6 +131,7 @@ class Profile:
         self.cards = cards
         self.young = young
         self.hv = hv
+        self.keyed = keyed
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Profile) and self._fields() == other._fields()
@@ -142,35 +144,37 @@ class Profile:
 
     def _fields(
         self,
-    ) -> tuple[bool, tuple[int, ...], float, float, float, tuple[int, ...], float, float]:
+    ) -> tuple[bool, tuple[int, ...], float, float, float, tuple[int, ...], float, float, bool]:
         return (
             self.new, self.centres, self.harvest, self.pivot, self.mm, self.cards, self.young,
-            self.hv,
+            self.hv, self.keyed,
         )  # fmt: skip
 
     def without_harvest(self) -> Profile:
         """The same checks but the harvest check."""
         return Profile(
-            self.new, self.centres, -1.0, self.pivot, self.mm, self.cards, self.young, self.hv
-        )
+            self.new, self.centres, -1.0, self.pivot, self.mm, self.cards, self.young, self.hv,
+            self.keyed,
+        )  # fmt: skip
 
     def to_list(self) -> list[object]:
         """Return a JSON-ready form."""
         return [
             self.new, list(self.centres), self.harvest, self.pivot, self.mm, list(self.cards),
-            self.young, self.hv,
+            self.young, self.hv, self.keyed,
         ]  # fmt: skip
 
     @classmethod
     def from_list(cls, data: list[Any]) -> Profile:
-        """Inverse of :meth:`to_list` (a record written before ``cards``, ``young`` or
-        ``hv`` has none)."""
+        """Inverse of :meth:`to_list` (a record written before ``cards``, ``young``, ``hv``
+        or ``keyed`` has none)."""
         cards = tuple(int(c) for c in data[5]) if len(data) > 5 else ()
         young = float(data[6]) if len(data) > 6 else -1.0
         hv = float(data[7]) if len(data) > 7 else -1.0
+        keyed = bool(data[8]) if len(data) > 8 else False
         harvest, pivot, mm = (float(x) for x in data[2:5])
         centres = tuple(int(c) for c in data[1])
-        return cls(bool(data[0]), centres, harvest, pivot, mm, cards, young, hv)
+        return cls(bool(data[0]), centres, harvest, pivot, mm, cards, young, hv, keyed)
 
 
 class Group:

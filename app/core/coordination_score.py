@@ -348,9 +348,9 @@ def score_group(
 
     anchored = any(s[a] >= 0.5 and a != implied for a in ANCHORS)
     # Harvest asks pooled over the group anchor it only where its members' identity is weak
-    # too (new, and paying with cards other orgs share) or their own harvest leans the same
-    # way (``ASK_CONTENT``): the users of one agent framework, or new sign-ups on one
-    # client, ask alike.
+    # too (new, and paying with cards other orgs share, or nearly all the users of their
+    # client stack new) or their own harvest leans the same way (``ASK_CONTENT``): the
+    # users of one agent framework, or new sign-ups among a client's users, ask alike.
     asks = s["harvest_requests"] >= 0.5
     crowd = early and not anchored and not asks
     if crowd and implied not in TIED_KINDS:
@@ -374,10 +374,12 @@ def score_group(
         s["new_accounts"] = ramp(new_excess, 0.15, 0.45)
     values["new_accounts"] = (new, pop.new)
     by_asks = False  # anchored by what its members ask (and their identity or harvest)
-    by_identity = False  # ... with a weak identity: new, on cards other orgs share
+    by_cards = False  # ... with a weak identity: new, on cards other orgs share
+    by_stack = False  # ... or nearly all new on one client stack (the tie's newness)
     if asks and not anchored:
-        by_identity = s["new_accounts"] >= 0.5 and carded and implied != "shared_payment"
-        anchored = by_asks = by_identity or s["harvest_content"] >= ASK_CONTENT
+        by_cards = s["new_accounts"] >= 0.5 and carded and implied != "shared_payment"
+        by_stack = group.kind == "client" and new_excess >= cfg.tied_new_excess
+        anchored = by_asks = by_cards or by_stack or s["harvest_content"] >= ASK_CONTENT
         crowd = early and not anchored
         if crowd and implied not in TIED_KINDS:
             return _crowd(s, implied)
@@ -465,10 +467,11 @@ def score_group(
         pivot=max(0.3, pop.pivot + 0.15) if s["model_pivot"] >= 0.5 else -1.0,
         mm=max(0.3, pop.mm + 0.15) if s["automation"] >= 0.5 else -1.0,
         cards=_shared_values(cards_apart)
-        if (s["shared_payment"] >= 0.5 or (by_asks and by_identity)) and implied != "shared_payment"
+        if (s["shared_payment"] >= 0.5 or (by_asks and by_cards)) and implied != "shared_payment"
         else (),
         young=cohort_age(group, cfg) if new_check and not blocked else -1.0,
         hv=ASK_SHARE if by_asks else -1.0,
+        keyed=by_asks and by_stack and not by_cards,
     )
     return Verdict(score, not blocked, s, values, profile, blocked, top_org)
 
@@ -541,10 +544,11 @@ def matches(
     Asking for harvest-shaped output (a profile's ``hv``, from ``harvest_requests``) is a
     trait crowds share too: an ordinary user asks for steps or for code. A member named
     for it must pay with one of the cards other orgs share in the group, where the profile
-    keeps them (its members' weak identity anchored the group), or else show a trait
-    crowds lack (a spoofed client), or, asking being its lone check, harvest over the
-    population's ``line``. Asking beside other traits crowds share (new, on the new model)
-    and nothing else names nobody.
+    keeps them (its members' weak identity anchored the group), or be on the client stack
+    keying a group nearly all of whose users are new (the profile's ``keyed``), or else
+    show a trait crowds lack (a spoofed client), or, asking being its lone check, harvest
+    over the population's ``line``. Asking beside other traits crowds share (new, on the
+    new model) and nothing else names nobody.
 
     An established member on one of the templates whose harvest is over the population's
     ``line`` (its median plus ``harvest_member``; negative: never) passes the new check:
@@ -576,6 +580,10 @@ def matches(
     if profile.hv >= 0.0:
         crowd += 1
         crowd_hits += obs.hv >= profile.hv
+    if profile.keyed:
+        # The group's key: one client stack nearly all of whose users are new and ask. A
+        # member holds it by construction; the users of a popular client are not all new.
+        strong.append(True)
     if profile.cards and (crowd + len(strong) < 2 or (profile.hv >= 0.0 and not strong)):
         # A lone check is too little; a card that members of other orgs share makes two.
         # Where members are named by asking, the card is the trait a crowd lacks.

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from app.core.coordination_config import CoordinationConfig
-from app.core.coordination_group import Group, Obs
+from app.core.coordination_group import Group, Obs, Profile
 from app.core.coordination_score import (
     ASK_CONTENT,
     ASK_SHARE,
@@ -179,16 +179,19 @@ def _light_accounts(
     n: int = 20,
     harvest: tuple[float, ...] = (),
     template: bool = False,
+    old: int = 0,
 ) -> Group:
     """One-request accounts of many orgs on one client stack, each on its own network:
     ``asking`` of them ask for reasoning (on one template with ``template``), ``carded``
-    pay with cards two of them share; member ``i`` harvests ``harvest[i]`` (else 0)."""
+    pay with cards two of them share; member ``i`` harvests ``harvest[i]`` (else 0); the
+    last ``old`` members are established whatever ``age`` says."""
     g = Group("client:x", "client", 1_770_000_000.0)
     rng = random.Random(5)
     for i in range(n):
         on_tpl = template and i < asking
         o = Obs(
-            h=i + 1, account_id=f"a{i}", ts=1_770_000_000.0 + 60 * i, age=age,
+            h=i + 1, account_id=f"a{i}", ts=1_770_000_000.0 + 60 * i,
+            age=400.0 if i >= n - old else age,
             harvest=harvest[i] if i < len(harvest) else 0.0,
             fp=TEMPLATE ^ (1 << rng.randrange(64)) if on_tpl else rng.getrandbits(64),
             org=100 + i, net=1000 + i, infra=2000 + i, client=5,
@@ -209,10 +212,12 @@ def test_requests_asking_for_reasoning_pool_over_light_accounts() -> None:
     assert v.strengths["harvest_requests"] == 1.0 and v.strengths["harvest_content"] == 0.0
     assert v.strengths["shared_payment"] < 0.5
     assert v.profile.hv == ASK_SHARE and v.profile.cards == (11, 12)
-    # The users of one agent framework ask alike: established accounts, or new ones not
-    # paying with shared cards, are no campaign for it.
+    # The users of one agent framework ask alike: established accounts, or new ones among
+    # the established users of their client not paying with shared cards, are no campaign
+    # for it (a client nearly all of whose users are new is, below).
     assert score_group(_light_accounts(16, carded=4, age=400.0), pop, cfg).blocked == "no_anchor"
-    assert score_group(_light_accounts(16, carded=0), pop, cfg).blocked == "no_anchor"
+    mixed = _light_accounts(16, carded=0, old=8)
+    assert score_group(mixed, pop, cfg).blocked == "no_anchor"
     # Asking about as often as the population, or too few asking, is no evidence.
     assert score_group(_light_accounts(3, carded=4), pop, cfg).strengths["harvest_requests"] == 0
     few = score_group(_light_accounts(4, carded=4, n=5), pop, cfg)
@@ -220,6 +225,42 @@ def test_requests_asking_for_reasoning_pool_over_light_accounts() -> None:
     assert (
         score_group(_light_accounts(5, carded=4, n=5), pop, cfg).strengths["harvest_requests"] == 1
     )
+
+
+def test_asks_anchor_a_client_stack_nearly_all_of_whose_users_are_new() -> None:
+    # New accounts of a request each on one client stack, nearly all of its users, asking
+    # for reasoning, each on a card of its own and a network of its own: one script's
+    # accounts. They are named by being new, asking and on the stack; an established user
+    # of it, or a new one not asking, is not.
+    cfg, pop = CoordinationConfig(), Population(harvest_share=0.1, new=0.15)
+    v = score_group(_light_accounts(16, carded=0, old=1), pop, cfg)
+    assert v.campaign, v.blocked
+    assert v.strengths["new_accounts"] == 1.0 and v.strengths["shared_payment"] == 0.0
+    assert v.profile.keyed and v.profile.hv == ASK_SHARE and v.profile.cards == ()
+    assert v.profile.new and v.profile.centres == ()
+    young = v.profile.young
+
+    def member(age: float, hv: float) -> Obs:
+        return Obs(
+            h=99, account_id="m", ts=1_770_000_000.0, age=age, harvest=0.0, fp=1, org=7,
+            net=8, infra=9, client=5, pay=10, pivot=0.0, rate=0.1, risk=0.0, dc=0.0, mm=0.0,
+            hv=hv,
+        )  # fmt: skip
+
+    assert matches(v.profile, member(0.5, 1.0), cfg)
+    assert not matches(v.profile, member(400.0, 1.0), cfg)
+    assert not matches(v.profile, member(0.5, 0.0), cfg)
+    assert young < 0.0 or not matches(v.profile, member(young + 1.0, 1.0), cfg)
+    # A record written before the field restores without it; with it, as it was.
+    assert Profile.from_list(v.profile.to_list()) == v.profile
+    assert not Profile.from_list(v.profile.to_list()[:8]).keyed
+    # Half of the stack's users established: a mix of new and old, no anchor; a network
+    # or ``infra`` group of the same accounts is not keyed by one script's stack.
+    assert score_group(_light_accounts(16, carded=0, old=8), pop, cfg).blocked == "no_anchor"
+    client, infra = _light_accounts(16, carded=0, old=1), Group("infra:x", "infra", 0.0)
+    for row in range(client.size()):
+        infra.observe(client.member(row), 64, 18)
+    assert not score_group(infra, pop, cfg).profile.keyed
 
 
 def test_asks_anchor_established_accounts_whose_own_harvest_leans_the_same_way() -> None:

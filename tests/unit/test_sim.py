@@ -181,6 +181,13 @@ def test_builtin_scenarios_load_and_hold_every_campaign_kind(name: str) -> None:
     assert scenario.release is not None
 
 
+def test_the_shapes_probe_loads_with_campaigns_outside_the_standard_draws() -> None:
+    scenario = load_scenario("shapes")
+    kinds = {c.kind for c in scenario.campaigns}
+    assert kinds <= set(CAMPAIGN_KINDS) and "hydra" in kinds
+    assert scenario.benign == load_scenario("standard").benign
+
+
 def test_unknown_scenario_name_lists_the_builtins() -> None:
     with pytest.raises(ScenarioError, match="smoke"):
         load_scenario("no-such-scenario")
