@@ -306,10 +306,10 @@ def _country(value: Any) -> str | None:
 
 def _derive_text(event: Event, prompt: str | None, system_prompt: str | None) -> None:
     """Raw text: derive fingerprints and flags, then let it go out of scope."""
-    flags = 0
+    flags = 0 if prompt is None else FLAG_READ  # an empty prompt is read: it asks nothing
     if prompt:
-        fp, flags = _TEXT_FACTS.prompt(prompt)
-        flags |= FLAG_READ
+        fp, asked = _TEXT_FACTS.prompt(prompt)
+        flags |= asked
         if event.prompt_fp is None:
             event.prompt_fp = fp
     if system_prompt:

@@ -92,9 +92,10 @@ def table(reports: dict[str, dict[str, Any]]) -> str:
     names += ["benign accounts flagged", MIXED]
     cols = list(reports)
     width = max(len(n) for n in names)
-    lines = [" " * width + "  " + "  ".join(f"{c:>16}" for c in cols)]
+    w = max(16, *(len(c) for c in cols))
+    lines = [" " * width + "  " + "  ".join(f"{c:>{w}}" for c in cols)]
     for n in names:
-        row = "  ".join(f"{cells.get((n, c), ''):>16}" for c in cols)
+        row = "  ".join(f"{cells.get((n, c), ''):>{w}}" for c in cols)
         lines.append(f"{n:<{width}}  {row}")
     misses = sum(cell.endswith("!") for cell in cells.values())
     lines.append(f"{misses} target(s) missed across {len(cols)} suite(s) ('!')")
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                 reports[f"{scenario} {seed}{suffix}"] = future.result()
             except RuntimeError as exc:
                 failed += 1
-                print(f"{scenario} seed {seed}: {exc}", file=sys.stderr)
+                print(f"{scenario} seed {seed}{suffix}: {exc}", file=sys.stderr)
     if reports:
         print(table(reports))
     return 1 if failed else 0

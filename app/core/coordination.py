@@ -221,11 +221,14 @@ class CoordinationDetector:
             and core.size() >= cfg.min_accounts
             and beyond_chance(core.n_est(cfg.sample_k), g.n_est(cfg.sample_k), pop.suspect, cfg)
         ):
-            cv = score_group(core, pop, cfg, early=True)
+            cv = score_group(core, pop, cfg, early=True, stratum=True)
             if cv.campaign and beyond_selection(cv, g.kind):
                 v, src = cv, core
         g.score = v.score
         if not v.campaign:
+            if g.profile is not None and g.profile.keyed:
+                # Named by holding a stack nearly all new: once it is not, by nothing.
+                g.profile = None
             return
         g.profile = self._member_profile(g, v.profile)
         if g.subject and g.subject not in self._campaigns:

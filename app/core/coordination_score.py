@@ -303,9 +303,16 @@ def _combined(s: dict[str, float]) -> float:
 
 
 def score_group(
-    group: Group, pop: Population, cfg: CoordinationConfig, early: bool = False
+    group: Group,
+    pop: Population,
+    cfg: CoordinationConfig,
+    early: bool = False,
+    stratum: bool = False,
 ) -> Verdict:
     """Measure every family over the member sample and decide campaign or crowd.
+
+    ``stratum``: the group is a group's suspect stratum, chosen for being new among other
+    traits, so its newness says nothing of its client stack (no ``keyed`` anchor).
 
     With ``early`` a group that cannot be a campaign for want of an anchor (see
     ``ANCHORS`` and ``_tied``) is returned as soon as that is known: its verdict holds the
@@ -378,7 +385,7 @@ def score_group(
     by_stack = False  # ... or nearly all new on one client stack (the tie's newness)
     if asks and not anchored:
         by_cards = s["new_accounts"] >= 0.5 and carded and implied != "shared_payment"
-        by_stack = group.kind == "client" and new_excess >= cfg.tied_new_excess
+        by_stack = group.kind == "client" and not stratum and new_excess >= cfg.tied_new_excess
         anchored = by_asks = by_cards or by_stack or s["harvest_content"] >= ASK_CONTENT
         crowd = early and not anchored
         if crowd and implied not in TIED_KINDS:
@@ -581,8 +588,9 @@ def matches(
         crowd += 1
         crowd_hits += obs.hv >= profile.hv
     if profile.keyed:
-        # The group's key: one client stack nearly all of whose users are new and ask. A
-        # member holds it by construction; the users of a popular client are not all new.
+        # The group's key: one client stack nearly all of whose users are new, where they
+        # ask far more than the population does. A member holds it by construction; the
+        # users of a popular client are not all new.
         strong.append(True)
     if profile.cards and (crowd + len(strong) < 2 or (profile.hv >= 0.0 and not strong)):
         # A lone check is too little; a card that members of other orgs share makes two.

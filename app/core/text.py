@@ -35,7 +35,6 @@ FLAG_NAMES = {
     FLAG_MATH: "math",
     FLAG_REWRITE: "rewrite",
     FLAG_SYS_COT: "sys_cot",
-    FLAG_READ: "read",
 }
 HARVEST_FLAGS: Final = FLAG_COT | FLAG_RUBRIC | FLAG_REWRITE
 

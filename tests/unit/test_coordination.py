@@ -13,6 +13,7 @@ from app.core.coordination import (
     first_routed,
     routed_keys,
 )
+from app.core.coordination_group import Group, Obs, Profile
 from app.core.coordination_sketch import seeded_hash
 from app.core.engine import Engine, EngineConfig
 from app.core.text import FLAG_COT
@@ -699,3 +700,28 @@ def test_a_member_asks_by_its_signals_share_or_else_by_its_requests_flags() -> N
     assert asks(FLAG_COT, harvest_share=0.0) == 0.0
     assert asks(FLAG_COT) == 1.0
     assert asks(0) == 0.0
+
+
+def test_a_group_named_by_its_stack_stops_naming_once_the_stack_is_not_all_new() -> None:
+    # A client group that fired as a stack of new accounts names new askers by holding the
+    # stack (``Profile.keyed``): a check that does not look at the member. Once a re-score
+    # finds no campaign (its users established), that profile goes; another one stays.
+    det = CoordinationDetector(CoordinationConfig())
+    g = Group("client:x", "client", 1_770_000_000.0)
+    for i in range(20):
+        g.observe(
+            Obs(
+                h=i + 1, account_id=f"a{i}", ts=1_770_000_000.0 + 60 * i, age=400.0,
+                harvest=0.0, fp=i + 7, org=100 + i, net=1000 + i, infra=2000 + i, client=5,
+                pay=4000 + i, pivot=0.0, rate=0.1, risk=0.0, dc=0.0, mm=0.0, hv=1.0,
+            ),
+            64, 18,
+        )  # fmt: skip
+    g.subject = "campaign-x"
+    g.profile = Profile(new=True, hv=0.5, keyed=True)
+    det._score(g, 1_770_002_000.0, [])
+    assert g.profile is None
+    kept = Profile(new=True, cards=(4001,))
+    g.profile = kept
+    det._score(g, 1_770_002_000.0, [])
+    assert g.profile == kept

@@ -250,17 +250,21 @@ def test_asks_anchor_a_client_stack_nearly_all_of_whose_users_are_new() -> None:
     assert matches(v.profile, member(0.5, 1.0), cfg)
     assert not matches(v.profile, member(400.0, 1.0), cfg)
     assert not matches(v.profile, member(0.5, 0.0), cfg)
-    assert young < 0.0 or not matches(v.profile, member(young + 1.0, 1.0), cfg)
+    assert young >= 0.0 and not matches(v.profile, member(young + 1.0, 1.0), cfg)
     # A record written before the field restores without it; with it, as it was.
     assert Profile.from_list(v.profile.to_list()) == v.profile
     assert not Profile.from_list(v.profile.to_list()[:8]).keyed
     # Half of the stack's users established: a mix of new and old, no anchor; a network
     # or ``infra`` group of the same accounts is not keyed by one script's stack.
     assert score_group(_light_accounts(16, carded=0, old=8), pop, cfg).blocked == "no_anchor"
-    client, infra = _light_accounts(16, carded=0, old=1), Group("infra:x", "infra", 0.0)
-    for row in range(client.size()):
-        infra.observe(client.member(row), 64, 18)
-    assert not score_group(infra, pop, cfg).profile.keyed
+    client = _light_accounts(16, carded=0, old=1)
+    for kind in ("infra", "net"):
+        other = Group(f"{kind}:x", kind, 0.0)
+        for row in range(client.size()):
+            other.observe(client.member(row), 64, 18)
+        assert score_group(other, pop, cfg).blocked == "no_anchor"
+    # A group's suspect stratum was chosen for being new: its newness is no anchor.
+    assert score_group(client, pop, cfg, stratum=True).blocked == "no_anchor"
 
 
 def test_asks_anchor_established_accounts_whose_own_harvest_leans_the_same_way() -> None:

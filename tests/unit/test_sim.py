@@ -17,7 +17,7 @@ from app.core.text import simhash64
 from app.errors import ScenarioError
 from app.events import event_from_dict, parse_event
 from app.sim import Simulation, generate, load_scenario, scenario_from_dict
-from app.sim.defaults import CAMPAIGN_KINDS
+from app.sim.defaults import CAMPAIGN_KINDS, CAMPAIGN_PARAMS
 from app.sim.output import write_jsonl
 
 
@@ -181,11 +181,18 @@ def test_builtin_scenarios_load_and_hold_every_campaign_kind(name: str) -> None:
     assert scenario.release is not None
 
 
-def test_the_shapes_probe_loads_with_campaigns_outside_the_standard_draws() -> None:
+def test_the_shapes_probe_draws_hydras_outside_the_default_ranges() -> None:
     scenario = load_scenario("shapes")
     kinds = {c.kind for c in scenario.campaigns}
     assert kinds <= set(CAMPAIGN_KINDS) and "hydra" in kinds
     assert scenario.benign == load_scenario("standard").benign
+    # Its hydras draw outside the defaults every other scenario draws from: aged accounts;
+    # no shared card, more templates than any default.
+    hydras = {c.id: c.params for c in scenario.campaigns if c.kind == "hydra"}
+    defaults = CAMPAIGN_PARAMS["hydra"]
+    assert hydras["hydra-aged"]["new_share"][1] < defaults["new_share"][0]
+    assert hydras["hydra-clean"]["payment_shared"] == (0.0, 0.0)
+    assert hydras["hydra-clean"]["templates"][0] > defaults["templates"][1]
 
 
 def test_unknown_scenario_name_lists_the_builtins() -> None:
