@@ -122,6 +122,7 @@ def test_raw_text_becomes_fingerprint_and_flags_and_is_dropped():
     # Text read that asks for nothing is known content; a fingerprint alone is unknown.
     plain = parse_event(orjson.dumps({**BASE, "prompt": "what is the capital of peru"}))
     assert plain.flags == FLAG_READ
+    assert parse_event(orjson.dumps({**BASE, "prompt": ""})).flags == FLAG_READ
     unread = parse_event(orjson.dumps({**BASE, "prompt_fp": "0123456789abcdef"}))
     assert unread.flags == 0 and unread.prompt_fp == 0x0123456789ABCDEF
     assert not hasattr(event, "prompt")
