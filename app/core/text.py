@@ -27,15 +27,6 @@ FLAG_SYS_COT: Final = 1 << 8
 # because its content is unknown, not because it asks for nothing
 FLAG_READ: Final = 1 << 9
 
-FLAG_NAMES = {
-    FLAG_COT: "cot",
-    FLAG_RUBRIC: "rubric",
-    FLAG_CODE: "code",
-    FLAG_TOOL: "tool",
-    FLAG_MATH: "math",
-    FLAG_REWRITE: "rewrite",
-    FLAG_SYS_COT: "sys_cot",
-}
 HARVEST_FLAGS: Final = FLAG_COT | FLAG_RUBRIC | FLAG_REWRITE
 
 _PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
@@ -184,13 +175,3 @@ def simhash64(text: str) -> int:
 # ``int.bit_count`` called as a function: compiled, ``x.bit_count()`` looks the method up
 # on every call, and fingerprints are compared on every signal of every group.
 popcount: Final = int.bit_count
-
-
-def hamming64(a: int, b: int) -> int:
-    """Return the Hamming distance between two 64-bit fingerprints."""
-    return popcount(a ^ b)
-
-
-def flag_names(flags: int) -> list[str]:
-    """Return the names of the flags set in ``flags``."""
-    return [name for bit, name in FLAG_NAMES.items() if flags & bit]
