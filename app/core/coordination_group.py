@@ -109,7 +109,9 @@ class Profile:
     A plain class, treated as immutable (as :class:`Obs`): every group scored builds one.
     """
 
-    __slots__ = ("new", "centres", "harvest", "pivot", "mm", "cards", "young", "hv", "keyed")
+    __slots__ = (
+        "new", "centres", "harvest", "pivot", "mm", "cards", "young", "hv", "keyed", "made",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -122,6 +124,7 @@ class Profile:
         young: float = -1.0,  # the oldest a member new by its age may be (< 0: new_days only)
         hv: float = -1.0,  # share of its requests asking for harvest-shaped content
         keyed: bool = False,  # holding the group's key is a trait crowds lack (see matches)
+        made: float = -1.0,  # the latest a member named as its stack's batch was made (< 0: none)
     ) -> None:
         self.new = new
         self.centres = centres
@@ -132,6 +135,7 @@ class Profile:
         self.young = young
         self.hv = hv
         self.keyed = keyed
+        self.made = made
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Profile) and self._fields() == other._fields()
@@ -144,37 +148,40 @@ class Profile:
 
     def _fields(
         self,
-    ) -> tuple[bool, tuple[int, ...], float, float, float, tuple[int, ...], float, float, bool]:
+    ) -> tuple[
+        bool, tuple[int, ...], float, float, float, tuple[int, ...], float, float, bool, float
+    ]:
         return (
             self.new, self.centres, self.harvest, self.pivot, self.mm, self.cards, self.young,
-            self.hv, self.keyed,
+            self.hv, self.keyed, self.made,
         )  # fmt: skip
 
     def without_harvest(self) -> Profile:
         """The same checks but the harvest check."""
         return Profile(
             self.new, self.centres, -1.0, self.pivot, self.mm, self.cards, self.young, self.hv,
-            self.keyed,
+            self.keyed, self.made,
         )  # fmt: skip
 
     def to_list(self) -> list[object]:
         """Return a JSON-ready form."""
         return [
             self.new, list(self.centres), self.harvest, self.pivot, self.mm, list(self.cards),
-            self.young, self.hv, self.keyed,
+            self.young, self.hv, self.keyed, self.made,
         ]  # fmt: skip
 
     @classmethod
     def from_list(cls, data: list[Any]) -> Profile:
-        """Inverse of :meth:`to_list` (a record written before ``cards``, ``young``, ``hv``
-        or ``keyed`` has none)."""
+        """Inverse of :meth:`to_list` (a record written before ``cards``, ``young``, ``hv``,
+        ``keyed`` or ``made`` has none)."""
         cards = tuple(int(c) for c in data[5]) if len(data) > 5 else ()
         young = float(data[6]) if len(data) > 6 else -1.0
         hv = float(data[7]) if len(data) > 7 else -1.0
         keyed = bool(data[8]) if len(data) > 8 else False
+        made = float(data[9]) if len(data) > 9 else -1.0
         harvest, pivot, mm = (float(x) for x in data[2:5])
         centres = tuple(int(c) for c in data[1])
-        return cls(bool(data[0]), centres, harvest, pivot, mm, cards, young, hv, keyed)
+        return cls(bool(data[0]), centres, harvest, pivot, mm, cards, young, hv, keyed, made)
 
 
 class Group:

@@ -267,6 +267,54 @@ def test_asks_anchor_a_client_stack_nearly_all_of_whose_users_are_new() -> None:
     assert score_group(client, pop, cfg, stratum=True).blocked == "no_anchor"
 
 
+def test_a_stack_of_new_askers_anchored_by_harvest_still_names_its_batch() -> None:
+    # The client stack of new accounts that ask, as above, where a few members harvest
+    # enough on their own for harvest content to anchor the group: its profile asks each
+    # member to harvest clearly, which a one-request account does not show. The stack names
+    # the others too: new, within the cohort, asking, harvesting over the population's line
+    # and made before the group fired.
+    cfg, pop = CoordinationConfig(), Population(harvest_share=0.1, new=0.15)
+    g = _light_accounts(16, carded=0, old=1, harvest=(0.5,) * 6)
+    v = score_group(g, pop, cfg)
+    assert v.campaign, v.blocked
+    assert v.strengths["harvest_content"] >= 0.5 and v.profile.harvest >= 0.0
+    assert v.profile.hv < 0.0 and v.profile.keyed and v.profile.made == g.last_ts
+    made, young = v.profile.made, v.profile.young
+    line = pop.harvest_median + cfg.harvest_member
+
+    def member(age: float, hv: float, ts: float = made, harvest: float = line) -> Obs:
+        return Obs(
+            h=99, account_id="m", ts=ts, age=age, harvest=harvest, fp=1, org=7, net=8,
+            infra=9, client=5, pay=10, pivot=0.0, rate=0.1, risk=0.0, dc=0.0, mm=0.0, hv=hv,
+        )  # fmt: skip
+
+    def named(o: Obs) -> bool:
+        return matches(v.profile, o, cfg, line=line)
+
+    assert line < v.profile.harvest + cfg.harvest_member  # not clear harvesting
+    assert named(member(0.5, 1.0))
+    assert named(member(0.5, 1.0, ts=made + 3600.0))  # made before the group fired
+    assert not named(member(0.5, 0.0))
+    assert not named(member(0.5, 1.0, harvest=line - 0.01))
+    assert not named(member(400.0, 1.0))
+    assert young >= 0.0 and not named(member(young + 1.0, 1.0))
+    # Made after the group fired: a sign-up since, not one of the batch.
+    assert not named(member(0.5, 1.0, ts=made + 86400.0))
+    # Once fired, the bound is the firing time, whenever the group is scored again.
+    g.fired_ts = made - 3600.0
+    assert score_group(g, pop, cfg).profile.made == g.fired_ts
+    # The record keeps the bound; one written before it has none.
+    assert Profile.from_list(v.profile.to_list()) == v.profile
+    assert Profile.from_list(v.profile.to_list()[:9]).made < 0.0
+    # The same accounts on a network: no stack, named by harvest only.
+    other = Group("infra:x", "infra", 0.0)
+    for row in range(g.size()):
+        other.observe(g.member(row), 64, 18)
+    w = score_group(other, pop, cfg)
+    assert w.campaign and w.profile.made < 0.0 and not w.profile.keyed
+    assert not matches(w.profile, member(0.5, 1.0), cfg, line=line)
+
+
 def test_asks_anchor_established_accounts_whose_own_harvest_leans_the_same_way() -> None:
     # Established accounts that harvest among their own traffic through one client: most of
     # their requests there ask for reasoning, and their own harvest measures are above the
