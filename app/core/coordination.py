@@ -229,6 +229,9 @@ class CoordinationDetector:
             if g.profile is not None and g.profile.keyed:
                 # Named by holding a stack nearly all new: once it is not, by nothing.
                 g.profile = None
+            elif g.profile is not None and g.profile.made >= 0.0:
+                # Nor, then, by being one of that stack's batch; its other checks stay.
+                g.profile = g.profile.without_batch()
             return
         g.profile = self._member_profile(g, v.profile)
         if g.subject and g.subject not in self._campaigns:

@@ -163,6 +163,13 @@ class Profile:
             self.keyed, self.made,
         )  # fmt: skip
 
+    def without_batch(self) -> Profile:
+        """The same checks but naming the stack's batch (``made``)."""
+        return Profile(
+            self.new, self.centres, self.harvest, self.pivot, self.mm, self.cards, self.young,
+            self.hv, self.keyed,
+        )  # fmt: skip
+
     def to_list(self) -> list[object]:
         """Return a JSON-ready form."""
         return [

@@ -33,6 +33,7 @@ from app.core.coordination_group import (
     Profile,
 )  # fmt: skip
 from app.core.coordination_group import N as COUNT
+from app.core.coordination_keys import DAY_S
 from app.core.text import popcount
 from app.core.types import Evidence
 
@@ -384,9 +385,9 @@ def score_group(
     by_cards = False  # ... with a weak identity: new, on cards other orgs share
     by_stack = False  # ... or nearly all new on one client stack (the tie's newness)
     new_stack = group.kind == "client" and not stratum and new_excess >= cfg.tied_new_excess
-    # Anchored by its members' own harvest (or cards, or a spoofed client) where asks on a
-    # stack of new accounts would have anchored it too: the stack names its batch as well
-    # (the profile's ``made``, see ``matches``).
+    # Anchored by its members' own harvest (or cards other orgs share) where asks on a stack
+    # of new accounts would have anchored it too: the stack names its batch as well (the
+    # profile's ``made``, see ``matches``).
     stack_too = asks and new_stack and anchored
     if asks and not anchored:
         by_cards = s["new_accounts"] >= 0.5 and carded and implied != "shared_payment"
@@ -483,7 +484,7 @@ def score_group(
         else (),
         young=cohort_age(group, cfg) if new_check and not blocked else -1.0,
         hv=ASK_SHARE if by_asks else -1.0,
-        keyed=(by_asks and by_stack and not by_cards) or stack_too,
+        keyed=by_asks and by_stack and not by_cards,
         made=(group.fired_ts or group.last_ts) if stack_too else -1.0,
     )
     return Verdict(score, not blocked, s, values, profile, blocked, top_org)
@@ -570,9 +571,10 @@ def matches(
     too, that harvest must be ``harvest_member`` over the profile's line, so that one
     harvest does not pass two checks.
 
-    A group that its members' own harvest anchored, on a client stack nearly all of whose
-    users are new and ask (where asks would have keyed it, see ``score_group``), names by
-    that harvest, which a hydra's account of a request or two rarely shows clearly. So it
+    A group that another anchor made a campaign (its members' own harvest, or cards other
+    orgs share), on a client stack nearly all of whose users are new and ask (where asks
+    would have anchored it too, see ``score_group``), names by that anchor: a clear
+    harvest, which a hydra's account of a request or two rarely shows, or a card. So it
     also names a member that is new, within the cohort, asks and harvests over the
     population's ``line``, if the account was made before the group fired (the profile's
     ``made``): a campaign makes its accounts before it runs them, release-day sign-ups on
@@ -583,7 +585,7 @@ def matches(
         and obs.hv >= ASK_SHARE
         and newness(obs.age, cfg.new_days) >= 0.5
         and (profile.young < 0.0 or obs.age <= profile.young)
-        and 0.0 <= obs.ts - obs.age * 86400.0 <= profile.made
+        and 0.0 <= obs.ts - obs.age * DAY_S <= profile.made
         and 0.0 <= line <= obs.harvest
     ):
         return True  # one of the batch of a stack of new accounts that ask
@@ -610,11 +612,10 @@ def matches(
     if profile.hv >= 0.0:
         crowd += 1
         crowd_hits += obs.hv >= profile.hv
-    if profile.keyed and profile.hv >= 0.0:
+    if profile.keyed:
         # The group's key: one client stack nearly all of whose users are new, where they
         # ask far more than the population does. A member holds it by construction; the
-        # users of a popular client are not all new. (Where harvest anchored the group,
-        # the stack names only its batch, above.)
+        # users of a popular client are not all new.
         strong.append(True)
     if profile.cards and (crowd + len(strong) < 2 or (profile.hv >= 0.0 and not strong)):
         # A lone check is too little; a card that members of other orgs share makes two.

@@ -705,7 +705,8 @@ def test_a_member_asks_by_its_signals_share_or_else_by_its_requests_flags() -> N
 def test_a_group_named_by_its_stack_stops_naming_once_the_stack_is_not_all_new() -> None:
     # A client group that fired as a stack of new accounts names new askers by holding the
     # stack (``Profile.keyed``): a check that does not look at the member. Once a re-score
-    # finds no campaign (its users established), that profile goes; another one stays.
+    # finds no campaign (its users established), that profile goes; another one stays, but
+    # for naming the stack's batch (``Profile.made``).
     det = CoordinationDetector(CoordinationConfig())
     g = Group("client:x", "client", 1_770_000_000.0)
     for i in range(20):
@@ -725,3 +726,6 @@ def test_a_group_named_by_its_stack_stops_naming_once_the_stack_is_not_all_new()
     g.profile = kept
     det._score(g, 1_770_002_000.0, [])
     assert g.profile == kept
+    g.profile = Profile(new=True, harvest=0.15, made=1_770_000_500.0)
+    det._score(g, 1_770_002_000.0, [])
+    assert g.profile == Profile(new=True, harvest=0.15)

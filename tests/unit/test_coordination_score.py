@@ -237,7 +237,7 @@ def test_asks_anchor_a_client_stack_nearly_all_of_whose_users_are_new() -> None:
     assert v.campaign, v.blocked
     assert v.strengths["new_accounts"] == 1.0 and v.strengths["shared_payment"] == 0.0
     assert v.profile.keyed and v.profile.hv == ASK_SHARE and v.profile.cards == ()
-    assert v.profile.new and v.profile.centres == ()
+    assert v.profile.new and v.profile.centres == () and v.profile.made < 0.0
     young = v.profile.young
 
     def member(age: float, hv: float) -> Obs:
@@ -278,7 +278,8 @@ def test_a_stack_of_new_askers_anchored_by_harvest_still_names_its_batch() -> No
     v = score_group(g, pop, cfg)
     assert v.campaign, v.blocked
     assert v.strengths["harvest_content"] >= 0.5 and v.profile.harvest >= 0.0
-    assert v.profile.hv < 0.0 and v.profile.keyed and v.profile.made == g.last_ts
+    assert v.profile.hv < 0.0 and not v.profile.keyed and v.profile.made == g.last_ts
+    assert v.profile.without_harvest().made == v.profile.made
     made, young = v.profile.made, v.profile.young
     line = pop.harvest_median + cfg.harvest_member
 
