@@ -231,7 +231,7 @@ class CoordinationDetector:
                 g.profile = None
             elif g.profile is not None and g.profile.made >= 0.0:
                 # Nor, then, by being one of that stack's batch; its other checks stay.
-                g.profile = g.profile.without_batch()
+                g.profile = g.profile.without(batch=True)
             return
         g.profile = self._member_profile(g, v.profile)
         if g.subject and g.subject not in self._campaigns:
@@ -302,7 +302,7 @@ class CoordinationDetector:
         harvs = g.column(HARV)
         if sum(h >= line for h in harvs) >= self.config.harvest_check_share * max(1, len(harvs)):
             return profile
-        return profile.without_harvest()
+        return profile.without(harvest=True)
 
     def _akin(self, fits: list[Obs], centres: tuple[int, ...]) -> str:
         """The open campaign a newly fired group belongs to, by shared card or template."""

@@ -156,18 +156,12 @@ class Profile:
             self.hv, self.keyed, self.made,
         )  # fmt: skip
 
-    def without_harvest(self) -> Profile:
-        """The same checks but the harvest check."""
+    def without(self, harvest: bool = False, batch: bool = False) -> Profile:
+        """The same checks but the harvest check (``harvest``) or naming the stack's batch
+        (``batch``, the profile's ``made``)."""
         return Profile(
-            self.new, self.centres, -1.0, self.pivot, self.mm, self.cards, self.young, self.hv,
-            self.keyed, self.made,
-        )  # fmt: skip
-
-    def without_batch(self) -> Profile:
-        """The same checks but naming the stack's batch (``made``)."""
-        return Profile(
-            self.new, self.centres, self.harvest, self.pivot, self.mm, self.cards, self.young,
-            self.hv, self.keyed,
+            self.new, self.centres, -1.0 if harvest else self.harvest, self.pivot, self.mm,
+            self.cards, self.young, self.hv, self.keyed, -1.0 if batch else self.made,
         )  # fmt: skip
 
     def to_list(self) -> list[object]:

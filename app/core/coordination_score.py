@@ -383,7 +383,7 @@ def score_group(
     values["new_accounts"] = (new, pop.new)
     by_asks = False  # anchored by what its members ask (and their identity or harvest)
     by_cards = False  # ... with a weak identity: new, on cards other orgs share
-    by_stack = False  # ... or nearly all new on one client stack (the tie's newness)
+    # ... or nearly all new on one client stack (the tie's newness)
     new_stack = group.kind == "client" and not stratum and new_excess >= cfg.tied_new_excess
     # Anchored by its members' own harvest (or cards other orgs share) where asks on a stack
     # of new accounts would have anchored it too: the stack names its batch as well (the
@@ -391,8 +391,7 @@ def score_group(
     stack_too = asks and new_stack and anchored
     if asks and not anchored:
         by_cards = s["new_accounts"] >= 0.5 and carded and implied != "shared_payment"
-        by_stack = new_stack
-        anchored = by_asks = by_cards or by_stack or s["harvest_content"] >= ASK_CONTENT
+        anchored = by_asks = by_cards or new_stack or s["harvest_content"] >= ASK_CONTENT
         crowd = early and not anchored
         if crowd and implied not in TIED_KINDS:
             return _crowd(s, implied)
@@ -484,7 +483,7 @@ def score_group(
         else (),
         young=cohort_age(group, cfg) if new_check and not blocked else -1.0,
         hv=ASK_SHARE if by_asks else -1.0,
-        keyed=by_asks and by_stack and not by_cards,
+        keyed=by_asks and new_stack and not by_cards,
         made=(group.fired_ts or group.last_ts) if stack_too else -1.0,
     )
     return Verdict(score, not blocked, s, values, profile, blocked, top_org)
@@ -583,8 +582,7 @@ def matches(
     if (
         profile.made >= 0.0
         and obs.hv >= ASK_SHARE
-        and newness(obs.age, cfg.new_days) >= 0.5
-        and (profile.young < 0.0 or obs.age <= profile.young)
+        and _young(profile, obs, cfg)
         and 0.0 <= obs.ts - obs.age * DAY_S <= profile.made
         and 0.0 <= line <= obs.harvest
     ):
@@ -596,10 +594,7 @@ def matches(
         crowd += 1
         if profile.harvest >= 0.0 and line >= 0.0:
             line = max(line, profile.harvest) + cfg.harvest_member  # harvest counts once
-        young = newness(obs.age, cfg.new_days) >= 0.5 and (
-            profile.young < 0.0 or obs.age <= profile.young
-        )
-        crowd_hits += young or (on_tpl and 0.0 <= line <= obs.harvest)
+        crowd_hits += _young(profile, obs, cfg) or (on_tpl and 0.0 <= line <= obs.harvest)
     if profile.centres:
         strong.append(on_tpl)
     if profile.harvest >= 0.0:
@@ -637,6 +632,13 @@ def matches(
     if len(strong) == 1 and profile.harvest >= 0.0:
         return _clear_harvest(profile, obs, cfg)
     return any(strong)
+
+
+def _young(profile: Profile, obs: Obs, cfg: CoordinationConfig) -> bool:
+    """Whether a member is new by its age and no older than the campaign's cohort."""
+    return newness(obs.age, cfg.new_days) >= 0.5 and (
+        profile.young < 0.0 or obs.age <= profile.young
+    )
 
 
 def _clear_harvest(profile: Profile, obs: Obs, cfg: CoordinationConfig) -> bool:

@@ -279,7 +279,7 @@ def test_a_stack_of_new_askers_anchored_by_harvest_still_names_its_batch() -> No
     assert v.campaign, v.blocked
     assert v.strengths["harvest_content"] >= 0.5 and v.profile.harvest >= 0.0
     assert v.profile.hv < 0.0 and not v.profile.keyed and v.profile.made == g.last_ts
-    assert v.profile.without_harvest().made == v.profile.made
+    assert v.profile.without(harvest=True).made == v.profile.made
     made, young = v.profile.made, v.profile.young
     line = pop.harvest_median + cfg.harvest_member
 

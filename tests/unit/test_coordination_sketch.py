@@ -226,7 +226,8 @@ def test_a_profile_record_keeps_its_cohort_bound_and_reads_older_records() -> No
     assert Profile.from_list(p.to_list()[:7]) == replaced(p, hv=-1.0)
     assert Profile.from_list(p.to_list()[:6]) == replaced(p, young=-1.0, hv=-1.0)
     assert Profile.from_list(p.to_list()[:5]) == replaced(p, cards=(), young=-1.0, hv=-1.0)
-    assert p.without_harvest() == replaced(p, harvest=-1.0)
+    assert p.without(harvest=True) == replaced(p, harvest=-1.0)
+    assert replaced(p, made=5.0).without(batch=True) == p
 
 
 def test_a_member_named_for_asking_pays_with_a_card_other_orgs_share() -> None:
