@@ -20,7 +20,7 @@ import orjson
 
 from app.core.coordination_campaign import Campaign, Members
 from app.core.coordination_config import CoordinationConfig
-from app.core.coordination_group import HARV, Group, Obs, Profile
+from app.core.coordination_group import FIRST, HARV, F, Group, Obs, Profile
 from app.core.coordination_keys import signal_from_event, signal_keys
 from app.core.coordination_score import (
     Population,
@@ -96,6 +96,7 @@ class CoordinationDetector:
         # Fired groups changed, and fired groups dropped, since the last export_groups().
         self._changed: set[str] = set()
         self._dropped: set[str] = set()
+        self._holding: set[str] = set()  # keys of groups holding late members (``_waves``)
         self._sample = PopulationSample(cfg.population_k)
         self._pop = Population()
         self._pop_n = 0
@@ -182,7 +183,10 @@ class CoordinationDetector:
             if g.subject:
                 self._changed.add(key)
                 if self._fits(g, o):
-                    self._name(g.subject, o, touched, key)
+                    self._waves(g, g, [o], o.ts, touched, batch=False)
+                    if len(g.late) >= cfg.min_accounts:
+                        self._score(g, o.ts, touched)  # a new wave's batch: take its campaign
+                        continue
             fresh = g.idx - g.score_idx
             if g.size() >= cfg.min_accounts and (
                 fresh >= max(cfg.score_every, g.idx // 8)
@@ -237,10 +241,12 @@ class CoordinationDetector:
         if g.subject and g.subject not in self._campaigns:
             g.subject = ""
         fits, fit = self._fitting(g, src)
-        if not fit:
+        if not fit and not (g.subject and len(g.late) >= cfg.min_accounts):
             return
+        if g.subject:
+            fits = self._waves(g, src, fits, ts, touched)
         if not g.subject:
-            g.fired_ts = ts
+            g.fired_ts = g.named_ts = ts
             g.subject = (
                 self._members.of_key(g.key)
                 or self._members.majority([m.h for m in fits])
@@ -258,7 +264,104 @@ class CoordinationDetector:
         if camp not in touched:
             touched.append(camp)
         for m in fits:
-            self._name(g.subject, m, touched, g.key)
+            if self._name(g.subject, m, touched, g.key):
+                g.named_ts = ts
+
+    def _waves(
+        self,
+        g: Group,
+        src: Group,
+        fits: list[Obs],
+        ts: float,
+        touched: list[Campaign],
+        batch: bool = True,
+    ) -> list[Obs]:
+        """Name the members that fit a fired group, unless they may be a new wave: return
+        the members of a new wave, to be named once the group has taken its campaign.
+
+        A group that named no new member for ``wave_gap_s`` while its campaign went on,
+        then sees a batch of accounts that were not in it before, sees another campaign on
+        the same stack or network: the first campaign's accounts there were named long ago.
+        Such late members are held (``Group.late``, at most ``sample_k``) until
+        ``min_accounts`` of them, or of the late members other groups named, make a batch,
+        which takes the group to the campaign of the batch (``_new_wave``). A member the
+        group held before it went quiet (its campaign's straggler) is named in the group's
+        campaign at once; one held longer than ``wave_gap_s`` with no batch forming, in the
+        campaign the group's other late members joined, or else the group's (``_release``).
+        Without ``batch`` (a single signal, not a scoring) no batch is taken.
+        """
+        cfg = self.config
+        quiet = g.named_ts
+        if ts - quiet <= cfg.wave_gap_s:
+            for m in fits:
+                if self._name(g.subject, m, touched, g.key):
+                    g.named_ts = ts
+            return []
+        links = self._members.links
+        held = list(g.late)
+        for m in fits:
+            if src.joined(m.h) <= quiet:  # a straggler: the group stays quiet
+                self._name(g.subject, m, touched, g.key)
+            elif len(held) < cfg.sample_k and all(x.h != m.h for x in held):
+                held.append(m)
+        keep: list[Obs] = []
+        stale: list[Obs] = []
+        for m in held:
+            if m.h not in links:  # else named since by another group
+                (keep if ts - m.ts <= cfg.wave_gap_s else stale).append(m)
+        g.late = keep
+        if keep:
+            self._holding.add(g.key)
+        if stale:
+            self._release(g, src, stale, touched)
+        if not batch:
+            return []
+        if len(keep) < cfg.min_accounts and sum(self._waves_of(g, src).values()) < cfg.min_accounts:
+            return []
+        g.late = []
+        self._new_wave(g, src, keep, ts)
+        return keep
+
+    def _waves_of(self, g: Group, src: Group) -> dict[str, int]:
+        """How many of the members that joined ``g`` since it went quiet each campaign other
+        than its own has named (through their other groups): where a wave formed first."""
+        links, old, quiet = self._members.links, g.subject, g.named_ts
+        waves: dict[str, int] = {}
+        for row, h in enumerate(src.hashes):
+            other = links.get(h, old)
+            if other != old and src.rows[row * F + FIRST] > quiet:
+                waves[other] = waves.get(other, 0) + 1
+        return waves
+
+    def _release(self, g: Group, src: Group, late: list[Obs], touched: list[Campaign]) -> None:
+        """Name late members held with no batch forming: in the wave most of the group's
+        other late members joined, or else in the group's campaign."""
+        waves = self._waves_of(g, src)
+        wave = max(waves, key=waves.__getitem__) if waves else g.subject
+        for m in late:
+            if not self._name(wave, m, touched, g.key) and wave != g.subject:
+                self._name(g.subject, m, touched, g.key)
+
+    def _new_wave(self, g: Group, src: Group, fits: list[Obs], ts: float) -> None:
+        """Give a quiet fired group the campaign of the new batch that fits it.
+
+        The batch joins the campaign at least half of the fitting members already belong to
+        (the batch's other groups may have named them first), or one that holds their
+        cards, and else opens a campaign of its own: one finding per campaign, not one that
+        grows with whatever comes later through a shared stack.
+        """
+        links, old = self._members.links, g.subject
+        named = [
+            h for row, h in enumerate(src.hashes)
+            if links.get(h, old) != old and self._fits(g, src.member(row))
+        ]  # fmt: skip
+        g.subject = (
+            self._members.majority(named + [m.h for m in fits])
+            or self._akin(fits, ())
+            or f"campaign-{seeded_hash(f'{g.key}@{ts:.0f}', self.seed):016x}"
+        )
+        g.fired_ts = g.named_ts = ts
+        self._members.link_key(g.key, g.subject)
 
     def _fitting(self, g: Group, src: Group) -> tuple[list[Obs], bool]:
         """The members of ``src`` that fit ``g``'s campaign profile and whether any does.
@@ -321,13 +424,15 @@ class CoordinationDetector:
         tied = g.kind == "pay" or (camp is not None and o.pay != 0 and o.pay in camp.pays)
         return matches(g.profile, o, self.config, slack=1 if tied else 0, line=self._harvest_line())
 
-    def _name(self, subject: str, o: Obs, touched: list[Campaign], key: str) -> None:
+    def _name(self, subject: str, o: Obs, touched: list[Campaign], key: str) -> bool:
+        """Name a member in a campaign; False if it was named before (or the campaign is gone)."""
         camp = self._campaigns.get(subject)
         if camp is None or not self._members.link(o.h, subject):
-            return
+            return False
         camp.add(o.account_id, o.ts, o.pay, o.h, key)
         if camp not in touched:
             touched.append(camp)
+        return True
 
     def _evict(self) -> None:
         """Drop the idlest tenth of the groups that have not fired."""
@@ -375,14 +480,32 @@ class CoordinationDetector:
         would otherwise keep its last members pending for good.
         """
         cfg = self.config
+        self._settle(now_ts - cfg.wave_gap_s)
         out = []
         for camp in self._campaigns.values():
             while camp.due(now_ts, cfg):
                 out.append(self._part(camp, now_ts))
         return out
 
+    def _settle(self, before: float) -> None:
+        """Release the late members held since before ``before`` (see ``_waves``) in the
+        groups no signal has touched since."""
+        links = self._members.links
+        for key in list(self._holding):
+            g = self._groups.get(key)
+            late = [] if g is None or not g.subject else [m for m in g.late if m.h not in links]
+            stale = [m for m in late if m.ts < before]
+            if g is not None:
+                g.late = [m for m in late if m.ts >= before]
+                if stale:
+                    self._release(g, g, stale, [])
+            if g is None or not g.late:
+                self._holding.discard(key)
+
     def flush(self, now_ts: float) -> list[Detection]:
-        """Emit every member named but not yet reported (call at the end of a replay)."""
+        """Emit every member named but not yet reported, and every late member a group
+        held for a wave that will not come (call at the end of a replay)."""
+        self._settle(float("inf"))
         out = []
         for camp in self._campaigns.values():
             while camp.pending:

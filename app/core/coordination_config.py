@@ -48,6 +48,10 @@ class CoordinationConfig:
     refresh_s: float = 1200.0  # a campaign still in action re-asserts itself this often
     kin_radius: int = 6  # a fired group joins an open campaign whose template centre is this close
     kin_card_share: float = 0.5  # ... or that holds this share of its members' cards (> 1: never)
+    # A fired group that named no new member for this long names the next batch that fits
+    # (``min_accounts`` at once) as a new wave: another campaign on the same stack or
+    # network, reported as its own finding unless its members already belong to one.
+    wave_gap_s: float = 2 * 3600.0
     idle_ttl_s: float = 6 * 3600.0  # a group with no signal for this long is dropped
     campaign_ttl_s: float = 24 * 3600.0  # a campaign with no new evidence for this long is dropped
     max_groups: int = 50_000  # groups held at most; the idlest are evicted beyond it

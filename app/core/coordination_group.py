@@ -185,13 +185,18 @@ class Profile:
         return cls(bool(data[0]), centres, harvest, pivot, mm, cards, young, hv, keyed, made)
 
 
+# The empty ``Group.late`` every group starts with, shared (a list per group is 2.5 MB at
+# a million accounts).
+_NOBODY: list[Obs] = []
+
+
 class Group:
     """One fingerprint key's members, timing and templates, bounded by ``k`` members."""
 
     __slots__ = (
         "key", "kind", "first_ts", "last_ts", "idx", "hashes", "fps", "rows", "ids",
-        "templates", "subject", "fired_ts", "emit_ts", "score_idx", "score_ts", "score",
-        "named", "pending", "profile", "core", "top",
+        "templates", "subject", "fired_ts", "named_ts", "emit_ts", "score_idx", "score_ts", "score",
+        "named", "pending", "profile", "core", "top", "late",
     )  # fmt: skip
 
     def __init__(self, key: str, kind: str, ts: float) -> None:
@@ -205,6 +210,10 @@ class Group:
         self.templates = Templates()
         self.subject = ""
         self.fired_ts = self.emit_ts = self.score_ts = 0.0
+        self.named_ts = 0.0  # when it last named a member not named before
+        # Members that fit after it went quiet, held for a new wave (not saved: a restored
+        # group holds them again from their next signals). Replaced, never changed in place.
+        self.late: list[Obs] = _NOBODY
         self.score_idx = 0
         self.score = 0.0
         self.named = 0  # members named in detections so far
@@ -312,6 +321,11 @@ class Group:
             o.rate, risk if risk >= o.risk else o.risk, o.dc, o.mm, o.hv,
         )  # fmt: skip
 
+    def joined(self, h: int) -> float:
+        """When the member of hash ``h`` first signalled here (infinity: not sampled)."""
+        row = self._row_of(h)
+        return self.rows[row * F + FIRST] if row >= 0 else float("inf")
+
     def column(self, col: int) -> list[float]:
         """Return one column over all sampled members."""
         return self.rows[col::F].tolist()
@@ -340,7 +354,8 @@ class Group:
             "last_ts": self.last_ts, "idx": self.idx, "hashes": self.hashes.tolist(),
             "fps": self.fps.tolist(), "rows": self.rows.tolist(), "ids": self.ids,
             "centres": t.centres, "weights": t.weights, "prevs": t.prevs,
-            "subject": self.subject, "fired_ts": self.fired_ts, "emit_ts": self.emit_ts,
+            "subject": self.subject, "fired_ts": self.fired_ts, "named_ts": self.named_ts,
+            "emit_ts": self.emit_ts,
             "score_idx": self.score_idx, "score_ts": self.score_ts, "score": self.score,
             "profile": None if self.profile is None else self.profile.to_list(),
             "core": None if self.core is None else self.core.to_dict(),
@@ -370,6 +385,8 @@ class Group:
             float(d["fired_ts"]),
             float(d["emit_ts"]),
         )
+        # A record written before ``named_ts``: as if it named a member at its last signal.
+        g.named_ts = float(d.get("named_ts", g.last_ts))
         g.score_idx, g.score_ts, g.score = (
             int(d["score_idx"]),
             float(d["score_ts"]),

@@ -729,3 +729,84 @@ def test_a_group_named_by_its_stack_stops_naming_once_the_stack_is_not_all_new()
     g.profile = Profile(new=True, harvest=0.15, made=1_770_000_500.0)
     det._score(g, 1_770_002_000.0, [])
     assert g.profile == Profile(new=True, harvest=0.15)
+
+
+def _crew(
+    rng: random.Random, name: str, n: int, start: float, hours: float, net: str, card: str
+) -> list[AccountSignal]:
+    """``n`` new accounts of one campaign on the scripted client, each signalling every
+    twenty minutes for ``hours``, on their own proxy exits and cards."""
+    out = []
+    for k in range(int(hours * 3) * n):
+        i = k % n
+        keys = (f"net:{net}.{i % 8}", f"pay:{card}-{i % 12}", "client:script-1")
+        ts = start + (k // n) * 1200.0 + i * 20.0
+        out.append(
+            _member(
+                rng, f"{name}-{i}", ts, keys, org_id=f"org-{name}{i}", harvest=0.4, flags=FLAG_COT
+            )
+        )
+    return out
+
+
+def _subjects(dets: list[Detection], prefix: str) -> set[str]:
+    return {d.subject for d in dets for a in d.accounts if a.startswith(prefix)}
+
+
+def test_a_second_campaign_on_a_quiet_groups_stack_is_a_finding_of_its_own() -> None:
+    # Campaign a runs all day on the scripted client, all of it named within the hour; four
+    # hours in, campaign b starts on the same client from other exits and cards. The client
+    # group has named nobody new for hours: b is a new wave, its own finding.
+    rng = random.Random(11)
+    first = _crew(rng, "crew-a", 40, T0 + 3600, 9, "203.0", "card-a")
+    second = _crew(rng, "crew-b", 40, T0 + 5 * 3600, 5, "198.51", "card-b")
+    dets = _run(CoordinationDetector(seed=3), _background(rng) + first + second)
+    named = _named(dets)
+    assert {f"crew-a-{i}" for i in range(40)} | {f"crew-b-{i}" for i in range(40)} <= named
+    a, b = _subjects(dets, "crew-a-"), _subjects(dets, "crew-b-")
+    assert len(a) == 1 and len(b) == 1 and a != b
+    # Without waves the group names b into a's campaign as b's accounts arrive.
+    merged = _run(
+        CoordinationDetector(CoordinationConfig(wave_gap_s=1e12), seed=3),
+        _background(random.Random(11)) + first + second,
+    )
+    assert _subjects(merged, "crew-a-") & _subjects(merged, "crew-b-")
+
+
+def test_a_quiet_group_holds_a_lone_late_member_then_names_it_in_its_campaign() -> None:
+    rng = random.Random(5)
+    det = CoordinationDetector(seed=3)
+    dets = _run_open(
+        det, sorted(_crew(rng, "crew-a", 40, T0 + 3600, 9, "203.0", "card-a"), key=lambda s: s.ts)
+    )
+    (subject,) = _subjects(dets, "crew-a-")
+    gap = det.config.wave_gap_s
+    late_ts = T0 + 3600 + 8 * 3600  # the group last named a new member hours before
+    g = det._groups["client:script-1"]
+    assert late_ts - g.named_ts > gap
+    dets = det.observe(
+        _member(rng, "late-1", late_ts, ("client:script-1",), harvest=0.4, flags=FLAG_COT)
+    )
+    assert "late-1" not in _named(dets)
+    assert [m.account_id for m in g.late] == ["late-1"]
+    assert "late-1" not in _named(det.due(late_ts + gap / 2)), "held while a batch may form"
+    released = det.due(late_ts + gap + det.config.straggler_s + 1)
+    assert [d.subject for d in released if "late-1" in d.accounts] == [subject]
+    assert g.late == []
+    # The end of a replay releases what is held at once.
+    det.observe(
+        _member(rng, "late-2", late_ts + 3 * gap, ("client:script-1",), harvest=0.4, flags=FLAG_COT)
+    )
+    assert "late-2" in _named(det.flush(late_ts + 3 * gap + 1))
+
+
+def test_a_group_record_keeps_when_it_last_named_a_member() -> None:
+    rng = random.Random(2)
+    det = CoordinationDetector(seed=3)
+    _run(det, _swarm(rng, n=30))
+    g = det._groups["client:script-1"]
+    assert g.named_ts > 0.0
+    record = orjson.loads(det.export_group("client:script-1") or b"")
+    assert Group.from_dict(record).named_ts == g.named_ts
+    del record["named_ts"]  # written before it: as if it named a member at its last signal
+    assert Group.from_dict(record).named_ts == g.last_ts
