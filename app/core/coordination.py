@@ -20,7 +20,7 @@ import orjson
 
 from app.core.coordination_campaign import Campaign, Members
 from app.core.coordination_config import CoordinationConfig
-from app.core.coordination_group import FIRST, HARV, F, Group, Obs, Profile
+from app.core.coordination_group import HARV, NOBODY, Group, Obs, Profile
 from app.core.coordination_keys import signal_from_event, signal_keys
 from app.core.coordination_score import (
     Population,
@@ -183,8 +183,9 @@ class CoordinationDetector:
             if g.subject:
                 self._changed.add(key)
                 if self._fits(g, o):
+                    held = len(g.late)
                     self._waves(g, g, [o], o.ts, touched, batch=False)
-                    if len(g.late) >= cfg.min_accounts:
+                    if held < cfg.min_accounts <= len(g.late):
                         self._score(g, o.ts, touched)  # a new wave's batch: take its campaign
                         continue
             fresh = g.idx - g.score_idx
@@ -239,7 +240,7 @@ class CoordinationDetector:
             return
         g.profile = self._member_profile(g, v.profile)
         if g.subject and g.subject not in self._campaigns:
-            g.subject = ""
+            g.subject, g.late = "", NOBODY  # its campaign expired: it fires afresh
         fits, fit = self._fitting(g, src)
         if not fit and not (g.subject and len(g.late) >= cfg.min_accounts):
             return
@@ -300,7 +301,7 @@ class CoordinationDetector:
         links = self._members.links
         held = list(g.late)
         for m in fits:
-            if src.joined(m.h) <= quiet:  # a straggler: the group stays quiet
+            if g.joined(m.h) <= quiet:  # a straggler: the group stays quiet
                 self._name(g.subject, m, touched, g.key)
             elif len(held) < cfg.sample_k and all(x.h != m.h for x in held):
                 held.append(m)
@@ -309,59 +310,64 @@ class CoordinationDetector:
         for m in held:
             if m.h not in links:  # else named since by another group
                 (keep if ts - m.ts <= cfg.wave_gap_s else stale).append(m)
-        g.late = keep
+        g.late = keep or NOBODY
         if keep:
             self._holding.add(g.key)
         if stale:
             self._release(g, src, stale, touched)
         if not batch:
             return []
-        if len(keep) < cfg.min_accounts and sum(self._waves_of(g, src).values()) < cfg.min_accounts:
+        waves = self._waves_of(g, src)
+        if len(keep) < cfg.min_accounts and max(waves.values(), default=0) < cfg.min_accounts:
             return []
-        g.late = []
-        self._new_wave(g, src, keep, ts)
+        if not self._new_wave(g, keep, waves, ts):
+            return []
+        g.late = NOBODY
         return keep
 
     def _waves_of(self, g: Group, src: Group) -> dict[str, int]:
-        """How many of the members that joined ``g`` since it went quiet each campaign other
-        than its own has named (through their other groups): where a wave formed first."""
+        """How many of the members that joined ``g`` since it went quiet and fit it each
+        campaign other than its own has named (through their other groups): where a wave
+        formed first."""
         links, old, quiet = self._members.links, g.subject, g.named_ts
         waves: dict[str, int] = {}
         for row, h in enumerate(src.hashes):
             other = links.get(h, old)
-            if other != old and src.rows[row * F + FIRST] > quiet:
+            if other != old and g.joined(h) > quiet and self._fits(g, src.member(row)):
                 waves[other] = waves.get(other, 0) + 1
         return waves
 
     def _release(self, g: Group, src: Group, late: list[Obs], touched: list[Campaign]) -> None:
-        """Name late members held with no batch forming: in the wave most of the group's
-        other late members joined, or else in the group's campaign."""
+        """Name late members held with no batch forming: in the campaign most of the
+        group's other fitting late members joined, or else in the group's campaign. (Where
+        both campaigns are gone they stay unnamed until their next signal fits a group.)"""
         waves = self._waves_of(g, src)
         wave = max(waves, key=waves.__getitem__) if waves else g.subject
         for m in late:
             if not self._name(wave, m, touched, g.key) and wave != g.subject:
                 self._name(g.subject, m, touched, g.key)
 
-    def _new_wave(self, g: Group, src: Group, fits: list[Obs], ts: float) -> None:
-        """Give a quiet fired group the campaign of the new batch that fits it.
+    def _new_wave(self, g: Group, batch: list[Obs], waves: dict[str, int], ts: float) -> bool:
+        """Give a quiet fired group the campaign of its new wave; False if it has none yet.
 
-        The batch joins the campaign at least half of the fitting members already belong to
-        (the batch's other groups may have named them first), or one that holds their
-        cards, and else opens a campaign of its own: one finding per campaign, not one that
+        The wave is the campaign at least half of the group's fitting late members belong
+        to (``waves``: their other groups named them first; ``batch``: those it holds),
+        else one that holds most of the held batch's cards, else, for a batch of
+        ``min_accounts``, a campaign of its own: one finding per campaign, not one that
         grows with whatever comes later through a shared stack.
         """
-        links, old = self._members.links, g.subject
-        named = [
-            h for row, h in enumerate(src.hashes)
-            if links.get(h, old) != old and self._fits(g, src.member(row))
-        ]  # fmt: skip
-        g.subject = (
-            self._members.majority(named + [m.h for m in fits])
-            or self._akin(fits, ())
-            or f"campaign-{seeded_hash(f'{g.key}@{ts:.0f}', self.seed):016x}"
-        )
+        n = len(batch)
+        wave = max(waves, key=waves.__getitem__) if waves else ""
+        if not wave or 2 * waves[wave] < sum(waves.values()) + n:
+            wave = self._akin(batch, ()) if batch else ""
+        if not wave:
+            if n < self.config.min_accounts:
+                return False
+            wave = f"campaign-{seeded_hash(f'{g.key}@{ts:.0f}', self.seed):016x}"
+        g.subject = wave
         g.fired_ts = g.named_ts = ts
-        self._members.link_key(g.key, g.subject)
+        self._members.link_key(g.key, wave)
+        return True
 
     def _fitting(self, g: Group, src: Group) -> tuple[list[Obs], bool]:
         """The members of ``src`` that fit ``g``'s campaign profile and whether any does.
@@ -488,15 +494,16 @@ class CoordinationDetector:
         return out
 
     def _settle(self, before: float) -> None:
-        """Release the late members held since before ``before`` (see ``_waves``) in the
-        groups no signal has touched since."""
+        """Release the late members held since before ``before`` (see ``_waves``) in every
+        group holding some, signals or not (a group whose campaign is gone lets them go:
+        they are named once their next signal fits a group)."""
         links = self._members.links
         for key in list(self._holding):
             g = self._groups.get(key)
             late = [] if g is None or not g.subject else [m for m in g.late if m.h not in links]
             stale = [m for m in late if m.ts < before]
             if g is not None:
-                g.late = [m for m in late if m.ts >= before]
+                g.late = [m for m in late if m.ts >= before] or NOBODY
                 if stale:
                     self._release(g, g, stale, [])
             if g is None or not g.late:

@@ -186,8 +186,8 @@ class Profile:
 
 
 # The empty ``Group.late`` every group starts with, shared (a list per group is 2.5 MB at
-# a million accounts).
-_NOBODY: list[Obs] = []
+# a million accounts): never changed in place.
+NOBODY: list[Obs] = []
 
 
 class Group:
@@ -210,10 +210,13 @@ class Group:
         self.templates = Templates()
         self.subject = ""
         self.fired_ts = self.emit_ts = self.score_ts = 0.0
-        self.named_ts = 0.0  # when it last named a member not named before
+        # When it last named a member no campaign held, while not quiet (see
+        # ``CoordinationDetector._waves``: stragglers and released members it names while
+        # quiet leave it quiet).
+        self.named_ts = 0.0
         # Members that fit after it went quiet, held for a new wave (not saved: a restored
         # group holds them again from their next signals). Replaced, never changed in place.
-        self.late: list[Obs] = _NOBODY
+        self.late: list[Obs] = NOBODY
         self.score_idx = 0
         self.score = 0.0
         self.named = 0  # members named in detections so far

@@ -13,6 +13,7 @@ from app.core.coordination import (
     first_routed,
     routed_keys,
 )
+from app.core.coordination_campaign import Campaign
 from app.core.coordination_group import Group, Obs, Profile
 from app.core.coordination_sketch import seeded_hash
 from app.core.engine import Engine, EngineConfig
@@ -773,31 +774,64 @@ def test_a_second_campaign_on_a_quiet_groups_stack_is_a_finding_of_its_own() -> 
     assert _subjects(merged, "crew-a-") & _subjects(merged, "crew-b-")
 
 
+def _quiet_crew(rng: random.Random) -> tuple[CoordinationDetector, str, Group, float]:
+    """A detector whose client group named all of ``crew-a`` hours ago: its campaign, the
+    group, and a time after the crew's last signal."""
+    det = CoordinationDetector(seed=3)
+    crew = _crew(rng, "crew-a", 40, T0 + 3600, 9, "203.0", "card-a")
+    (subject,) = _subjects(_run_open(det, sorted(crew, key=lambda s: s.ts)), "crew-a-")
+    g = det._groups["client:script-1"]
+    late_ts = max(s.ts for s in crew) + 600
+    assert late_ts - g.named_ts > det.config.wave_gap_s, "the group has gone quiet"
+    return det, subject, g, late_ts
+
+
+def _late(rng: random.Random, account_id: str, ts: float) -> AccountSignal:
+    return _member(rng, account_id, ts, ("client:script-1",), harvest=0.4, flags=FLAG_COT)
+
+
 def test_a_quiet_group_holds_a_lone_late_member_then_names_it_in_its_campaign() -> None:
     rng = random.Random(5)
-    det = CoordinationDetector(seed=3)
-    dets = _run_open(
-        det, sorted(_crew(rng, "crew-a", 40, T0 + 3600, 9, "203.0", "card-a"), key=lambda s: s.ts)
-    )
-    (subject,) = _subjects(dets, "crew-a-")
+    det, subject, g, late_ts = _quiet_crew(rng)
     gap = det.config.wave_gap_s
-    late_ts = T0 + 3600 + 8 * 3600  # the group last named a new member hours before
-    g = det._groups["client:script-1"]
-    assert late_ts - g.named_ts > gap
-    dets = det.observe(
-        _member(rng, "late-1", late_ts, ("client:script-1",), harvest=0.4, flags=FLAG_COT)
-    )
-    assert "late-1" not in _named(dets)
-    assert [m.account_id for m in g.late] == ["late-1"]
+    det.observe(_late(rng, "late-1", late_ts))
+    assert [m.account_id for m in g.late] == ["late-1"], "held, not named"
     assert "late-1" not in _named(det.due(late_ts + gap / 2)), "held while a batch may form"
     released = det.due(late_ts + gap + det.config.straggler_s + 1)
     assert [d.subject for d in released if "late-1" in d.accounts] == [subject]
     assert g.late == []
     # The end of a replay releases what is held at once.
-    det.observe(
-        _member(rng, "late-2", late_ts + 3 * gap, ("client:script-1",), harvest=0.4, flags=FLAG_COT)
-    )
+    det.observe(_late(rng, "late-2", late_ts + 3 * gap))
+    assert [m.account_id for m in g.late] == ["late-2"]
     assert "late-2" in _named(det.flush(late_ts + 3 * gap + 1))
+    assert g.late == []
+
+
+def test_late_members_another_campaign_named_make_no_wave_unless_they_fit() -> None:
+    # Six established accounts another campaign holds join the quiet group; they do not fit
+    # its profile, so they neither make a batch nor draw its lone late member into that
+    # campaign: the group keeps its campaign and opens none of fewer than min_accounts.
+    rng = random.Random(5)
+    det, subject, g, late_ts = _quiet_crew(rng)
+    det._campaigns["campaign-other"] = Campaign("campaign-other", late_ts)
+    for i in range(6):
+        det._members.link(seeded_hash(f"old-{i}", det.seed), "campaign-other")
+        det.observe(
+            AccountSignal(
+                f"old-{i}",
+                late_ts + i,
+                ("client:script-1",),
+                account_age_days=400.0,
+                prompt_fp=rng.getrandbits(64),
+            )  # fmt: skip
+        )
+    det.observe(_late(rng, "late-1", late_ts + 60))
+    det._score(g, late_ts + 120, [])
+    assert g.subject == subject
+    assert [m.account_id for m in g.late] == ["late-1"]
+    out = det.flush(late_ts + 7200)
+    assert [d.subject for d in out if "late-1" in d.accounts] == [subject]
+    assert set(det._campaigns) == {subject, "campaign-other"}
 
 
 def test_a_group_record_keeps_when_it_last_named_a_member() -> None:
@@ -805,7 +839,7 @@ def test_a_group_record_keeps_when_it_last_named_a_member() -> None:
     det = CoordinationDetector(seed=3)
     _run(det, _swarm(rng, n=30))
     g = det._groups["client:script-1"]
-    assert g.named_ts > 0.0
+    assert 0.0 < g.named_ts != g.last_ts
     record = orjson.loads(det.export_group("client:script-1") or b"")
     assert Group.from_dict(record).named_ts == g.named_ts
     del record["named_ts"]  # written before it: as if it named a member at its last signal
