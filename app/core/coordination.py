@@ -284,11 +284,12 @@ class CoordinationDetector:
         then sees a batch of accounts that were not in it before, sees another campaign on
         the same stack or network: the first campaign's accounts there were named long ago.
         Such late members are held (``Group.late``, at most ``sample_k``) until
-        ``min_accounts`` of them, or of the late members other groups named, make a batch,
-        which takes the group to the campaign of the batch (``_new_wave``). A member the
-        group held before it went quiet (its campaign's straggler) is named in the group's
-        campaign at once; one held longer than ``wave_gap_s`` with no batch forming, in the
-        campaign the group's other late members joined, or else the group's (``_release``).
+        ``min_accounts`` of them, or of the fitting late members one other campaign holds,
+        make a batch, which takes the group to the campaign of the batch (``_new_wave``).
+        A member the group held before it went quiet (its campaign's straggler) is named in
+        the group's campaign at once; one held longer than ``wave_gap_s`` with no batch
+        forming, in the campaign the group's other fitting late members joined, or else the
+        group's (``_release``).
         Without ``batch`` (a single signal, not a scoring) no batch is taken.
         """
         cfg = self.config
