@@ -196,7 +196,7 @@ class Group:
     __slots__ = (
         "key", "kind", "first_ts", "last_ts", "idx", "hashes", "fps", "rows", "ids",
         "templates", "subject", "fired_ts", "named_ts", "emit_ts", "score_idx", "score_ts", "score",
-        "named", "pending", "profile", "core", "top", "late",
+        "profile", "core", "top", "late",
     )  # fmt: skip
 
     def __init__(self, key: str, kind: str, ts: float) -> None:
@@ -219,8 +219,6 @@ class Group:
         self.late: list[Obs] = NOBODY
         self.score_idx = 0
         self.score = 0.0
-        self.named = 0  # members named in detections so far
-        self.pending: list[str] = []  # members to name in the next detection
         self.profile: Profile | None = None  # what members of its campaign show on their own
         self.core: Group | None = None  # the same key, suspect members only (a stratum)
         self.top = 0  # the largest sampled hash, 0 when not known (recomputed on demand)
