@@ -251,7 +251,7 @@ class CoordinationDetector:
             g.subject = (
                 self._members.of_key(g.key)
                 or self._members.majority([m.h for m in fits])
-                or self._akin(fits, v.profile.centres)
+                or self._akin(fits, v.profile.centres if v.kin else ())
                 or f"campaign-{seeded_hash(g.key, self.seed):016x}"
             )
             self._members.link_key(g.key, g.subject)

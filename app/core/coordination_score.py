@@ -16,6 +16,7 @@ from app.core.coordination_config import CoordinationConfig
 from app.core.coordination_group import (
     AGE,
     CLIENT,
+    FIRST,
     GM2,
     GMEAN,
     GN,
@@ -76,7 +77,9 @@ class Population:
 class Verdict:
     """The outcome of scoring one group (a plain class: every group scored builds one)."""
 
-    __slots__ = ("score", "campaign", "strengths", "values", "top_org", "profile", "blocked")
+    __slots__ = (
+        "score", "campaign", "strengths", "values", "top_org", "profile", "blocked", "sparse",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -87,6 +90,7 @@ class Verdict:
         profile: Profile,
         blocked: str = "",  # why a group with enough evidence is not a campaign
         top_org: float = 0.0,
+        sparse: float = -1.0,  # the share of light askers that tied it (``sparse_share``)
     ) -> None:
         self.score = score
         self.campaign = campaign
@@ -95,19 +99,28 @@ class Verdict:
         self.top_org = top_org
         self.profile = profile
         self.blocked = blocked
+        self.sparse = sparse
+
+    @property
+    def kin(self) -> bool:
+        """Whether its template may join it to an open campaign (``_akin``): not where the
+        template is what tied it, since campaigns draw on the same public wrappers."""
+        return self.sparse < 0.0
 
     @property
     def evidence(self) -> list[Evidence]:
-        """Every family's evidence, the strongest first, then the largest org's share; none
-        for a verdict that stopped early (``_crowd``). Built when asked: of the many
-        groups scored, only a campaign's evidence is read."""
+        """Every family's evidence, the strongest first (with the share of light askers
+        that tied the group, weighted by itself, where they did), then the largest org's
+        share; none for a verdict that stopped early (``_crowd``). Built when asked: of
+        the many groups scored, only a campaign's evidence is read."""
         values, s = self.values, self.strengths
         if values is None:
             return []
-        evidence = sorted(
-            (Evidence(f, *values[f], round(s[f], 4)) for f in FAMILIES),
-            key=lambda e: -e.weight,
-        )
+        evidence = [Evidence(f, *values[f], round(s[f], 4)) for f in FAMILIES]
+        if self.sparse >= 0.0:
+            share = round(self.sparse, 4)
+            evidence.append(Evidence("light_askers_share", share, 0.0, share))
+        evidence.sort(key=lambda e: -e.weight)
         evidence.append(Evidence("one_org_share", self.top_org, 0.0, 0.0))
         return evidence
 
@@ -135,6 +148,13 @@ ASK_EXCESS_HI: Final = 0.3  # ... and full strength
 # same way as their asks: asks anchor a group whose harvest content is at least half the
 # strength at which it anchors alone.
 ASK_CONTENT: Final = 0.25
+# A hydra's accounts are light users: each sends a request or two and goes quiet while the
+# others take their turn. A member that asks, on the group's template, is sparse once it has
+# been in the group ``SPARSE_WAIT_S`` and signalled at most once per ``SPARSE_GAP_S`` since it
+# joined (its first signal included). Scripts and pipelines that share a template and ask
+# for code signal every run; people chat in sessions.
+SPARSE_WAIT_S: Final = 1800.0
+SPARSE_GAP_S: Final = 4 * 3600.0
 
 
 def ramp(x: float, lo: float, hi: float) -> float:
@@ -238,6 +258,22 @@ def _independent(families: list[str]) -> int:
     measures of one behaviour and count once."""
     harvest = sum(1 for f in families if f in HARVEST_FAMILIES)
     return len(families) - harvest + (harvest > 0)
+
+
+def sparse_share(group: Group, centres: tuple[int, ...], cfg: CoordinationConfig) -> float:
+    """The share of a group's members that ask, on one of its template ``centres``, that are
+    sparse (see ``SPARSE_WAIT_S``); 0 while fewer than ``min_accounts`` such members have
+    been in the group long enough to tell."""
+    now, radius = group.last_ts, cfg.template_radius
+    counts, firsts, asks = group.column(COUNT), group.column(FIRST), group.column(HV)
+    old = sparse = 0
+    for fp, n, first, hv in zip(group.fps, counts, firsts, asks, strict=True):
+        stay = now - first
+        if stay < SPARSE_WAIT_S or hv < ASK_SHARE or not on_template(fp, centres, radius):
+            continue
+        old += 1
+        sparse += n <= 1.0 + stay / SPARSE_GAP_S
+    return sparse / old if old >= cfg.min_accounts else 0.0
 
 
 def asking(group: Group, pop: Population, min_accounts: int) -> tuple[float, float]:
@@ -395,7 +431,7 @@ def score_group(
         crowd = early and not anchored
         if crowd and implied not in TIED_KINDS:
             return _crowd(s, implied)
-    if crowd and implied == "shared_infra" and new_excess < cfg.tied_new_excess:
+    if crowd and implied == "shared_infra" and new_excess < cfg.tied_new_excess and not asks:
         return _crowd(s, implied)
 
     centres = group.templates.established()
@@ -420,6 +456,11 @@ def score_group(
         tied = _tied(implied, template, new_excess, tpl_share, net_share, cfg)
         anchored = anchored or tied
         by_asks = by_asks and not tied
+    sparse = -1.0  # the share of light askers, where they tied it (``sparse_share``)
+    if not anchored and asks and implied == "shared_infra" and tpl_share >= cfg.tied_template_share:
+        sparse = sparse_share(group, centres, cfg)
+        anchored = sparse >= cfg.tied_sparse_share
+        sparse = sparse if anchored else -1.0
     if early and not anchored:
         return _crowd(s, implied)
 
@@ -482,11 +523,11 @@ def score_group(
         if (s["shared_payment"] >= 0.5 or (by_asks and by_cards)) and implied != "shared_payment"
         else (),
         young=cohort_age(group, cfg) if new_check and not blocked else -1.0,
-        hv=ASK_SHARE if by_asks else -1.0,
+        hv=ASK_SHARE if by_asks or sparse >= 0.0 else -1.0,
         keyed=by_asks and new_stack and not by_cards,
         made=(group.fired_ts or group.last_ts) if stack_too else -1.0,
     )
-    return Verdict(score, not blocked, s, values, profile, blocked, top_org)
+    return Verdict(score, not blocked, s, values, profile, blocked, top_org, sparse)
 
 
 def cohort_age(group: Group, cfg: CoordinationConfig) -> float:
