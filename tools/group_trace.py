@@ -5,7 +5,7 @@ every ``--every`` seconds of event time from the campaign's start, prints each c
 group whose sample holds at least ``--min-members`` of the campaign's accounts: its key, how
 many accounts it holds (estimated) and samples, how many sampled are the campaign's and what the others are (other
 campaigns, benign archetypes), whether its verdict is a campaign or what blocks it, and
-every family with a strength above 0.
+every family with a strength above 0 (and the share of light askers, where they tied it).
 
     .venv/bin/python tools/group_trace.py EVENTS TRUTH CAMPAIGN [--minutes 60] [--every 300]
 """
@@ -45,6 +45,8 @@ def trace(
             )
             state = "campaign" if v.campaign else f"blocked {v.blocked or 'crowd'}"
             strengths = " ".join(f"{f}={x:.2f}" for f, x in v.strengths.items() if x > 0)
+            if v.sparse >= 0.0:
+                strengths += f" light_askers_share={v.sparse:.2f}"
             out.append(
                 f"  {key} ~{accounts:.0f} accounts, sampled {len(ids)}, {mine} of {campaign}, "
                 f"others {dict(others.most_common(3))}: {state}; {strengths}"
