@@ -149,12 +149,15 @@ ASK_EXCESS_HI: Final = 0.3  # ... and full strength
 # strength at which it anchors alone.
 ASK_CONTENT: Final = 0.25
 # A hydra's accounts are light users: each sends a request or two and goes quiet while the
-# others take their turn. A member that asks, on the group's template, is sparse once it has
+# others take their turn. A member that asks, on the group's template, is light once it has
 # been in the group ``SPARSE_WAIT_S`` and signalled at most once per ``SPARSE_GAP_S`` since it
 # joined (its first signal included). Scripts and pipelines that share a template and ask
 # for code signal every run; people chat in sessions.
 SPARSE_WAIT_S: Final = 1800.0
 SPARSE_GAP_S: Final = 4 * 3600.0
+# A group those light askers tied names members all of whose recent requests ask: a ring's
+# account of a request or two asks in each; a regular user who asks now and then does not.
+SPARSE_ASK: Final = 1.0
 
 
 def ramp(x: float, lo: float, hi: float) -> float:
@@ -261,19 +264,25 @@ def _independent(families: list[str]) -> int:
 
 
 def sparse_share(group: Group, centres: tuple[int, ...], cfg: CoordinationConfig) -> float:
-    """The share of a group's members that ask, on one of its template ``centres``, that are
-    sparse (see ``SPARSE_WAIT_S``); 0 while fewer than ``min_accounts`` such members have
-    been in the group long enough to tell."""
+    """The share of a group's askers on one of its template ``centres`` that are light
+    (see ``SPARSE_WAIT_S``), counting the members that have been in the group long enough
+    to tell. 0 unless at least ``min_accounts`` of them are on the template and they are
+    ``tied_template_share`` of its askers: the template is the askers', which the stack's
+    other users, who do not ask, would dilute in the group's own share."""
     now, radius = group.last_ts, cfg.template_radius
     counts, firsts, asks = group.column(COUNT), group.column(FIRST), group.column(HV)
-    old = sparse = 0
+    askers = on = light = 0
     for fp, n, first, hv in zip(group.fps, counts, firsts, asks, strict=True):
         stay = now - first
-        if stay < SPARSE_WAIT_S or hv < ASK_SHARE or not on_template(fp, centres, radius):
+        if stay < SPARSE_WAIT_S or hv < ASK_SHARE or not fp:
             continue
-        old += 1
-        sparse += n <= 1.0 + stay / SPARSE_GAP_S
-    return sparse / old if old >= cfg.min_accounts else 0.0
+        askers += 1
+        if on_template(fp, centres, radius):
+            on += 1
+            light += n <= 1.0 + stay / SPARSE_GAP_S
+    if on < cfg.min_accounts or on < cfg.tied_template_share * askers:
+        return 0.0
+    return light / on
 
 
 def asking(group: Group, pop: Population, min_accounts: int) -> tuple[float, float]:
@@ -457,7 +466,7 @@ def score_group(
         anchored = anchored or tied
         by_asks = by_asks and not tied
     sparse = -1.0  # the share of light askers, where they tied it (``sparse_share``)
-    if not anchored and asks and implied == "shared_infra" and tpl_share >= cfg.tied_template_share:
+    if not anchored and asks and implied == "shared_infra" and centres:
         sparse = sparse_share(group, centres, cfg)
         anchored = sparse >= cfg.tied_sparse_share
         sparse = sparse if anchored else -1.0
@@ -523,7 +532,7 @@ def score_group(
         if (s["shared_payment"] >= 0.5 or (by_asks and by_cards)) and implied != "shared_payment"
         else (),
         young=cohort_age(group, cfg) if new_check and not blocked else -1.0,
-        hv=ASK_SHARE if by_asks or sparse >= 0.0 else -1.0,
+        hv=ASK_SHARE if by_asks else SPARSE_ASK if sparse >= 0.0 else -1.0,
         keyed=by_asks and new_stack and not by_cards,
         made=(group.fired_ts or group.last_ts) if stack_too else -1.0,
     )

@@ -15,6 +15,7 @@ from app.core.coordination_group import Group, Obs, Profile
 from app.core.coordination_score import (
     ASK_CONTENT,
     ASK_SHARE,
+    SPARSE_ASK,
     Population,
     _held_apart,
     _shared,
@@ -352,18 +353,25 @@ def test_asks_anchor_established_accounts_whose_own_harvest_leans_the_same_way()
         assert w.blocked == "no_anchor" and w.strengths["harvest_content"] < ASK_CONTENT
 
 
-def _aged_askers(spacing_s: float, every_s: float = 0.0, template: bool = True) -> Group:
-    """An ``infra`` group of 20 established accounts of many orgs and cards, the first 16
-    asking for reasoning (on one template with ``template``), joining ``spacing_s`` apart;
-    with ``every_s`` each signals again that often until the last has joined."""
+def _aged_askers(
+    spacing_s: float, every_s: float = 0.0, tpl_every: int = 1, others: int = 4
+) -> Group:
+    """An ``infra`` group of established accounts of many orgs and cards joining
+    ``spacing_s`` apart: 16 asking for reasoning, every ``tpl_every``-th of them on one
+    template (0: none), then ``others`` that do not ask; with ``every_s`` each signals
+    again that often until the last has joined."""
     g = Group("infra:x", "infra", 1_770_000_000.0)
     rng = random.Random(7)
-    end = 1_770_000_000.0 + 19 * spacing_s
-    for i in range(20):
+    n = 16 + others
+    end = 1_770_000_000.0 + (n - 1) * spacing_s
+    for j in range(n):
+        i = j * 7 % n if others > 4 else j  # askers and others interleaved when many
         o = Obs(
-            h=i + 1, account_id=f"a{i}", ts=1_770_000_000.0 + spacing_s * i, age=400.0,
+            h=i + 1, account_id=f"a{i}", ts=1_770_000_000.0 + spacing_s * j, age=400.0,
             harvest=0.0,
-            fp=TEMPLATE ^ (1 << rng.randrange(64)) if template and i < 16 else rng.getrandbits(64),
+            fp=TEMPLATE ^ (1 << rng.randrange(64))
+            if i < 16 and tpl_every and i % tpl_every == 0
+            else rng.getrandbits(64),
             org=100 + i, net=1000 + i, infra=9, client=5, pay=4000 + i, pivot=0.0, rate=0.1,
             risk=0.0, dc=0.0, mm=0.0, hv=1.0 if i < 16 else 0.0,
         )  # fmt: skip
@@ -381,13 +389,14 @@ def test_light_accounts_asking_on_one_template_tie_a_shared_network() -> None:
     # Established accounts behind one network and client stack, each sending a request and
     # going quiet while the next takes its turn, nearly all asking for reasoning on one
     # template: bought or aged accounts fed round-robin. Neither new nor harvesting, they
-    # are tied by being light together; each is named by asking on the template.
+    # are tied by being light together; each is named by asking in every request, on the
+    # template.
     cfg, pop = CoordinationConfig(), Population(harvest_share=0.1)
     g = _aged_askers(spacing_s=180.0)
     v = score_group(g, pop, cfg)
     assert v.campaign, v.blocked
     assert v.strengths["new_accounts"] == 0.0 and v.strengths["harvest_content"] == 0.0
-    assert v.profile.hv == ASK_SHARE and v.profile.centres and not v.profile.new
+    assert v.profile.hv == SPARSE_ASK and v.profile.centres and not v.profile.new
     assert not v.kin  # its template made it one: it joins no campaign by template
     assert ("light_askers_share", 1.0) in [(e.name, e.value) for e in v.evidence]
     assert score_group(g, pop, cfg, early=True).campaign
@@ -399,13 +408,21 @@ def test_light_accounts_asking_on_one_template_tie_a_shared_network() -> None:
         )  # fmt: skip
 
     assert matches(v.profile, member(TEMPLATE ^ 3, 1.0), cfg)
-    assert not matches(v.profile, member(TEMPLATE ^ 3, 0.0), cfg)
+    assert not matches(v.profile, member(TEMPLATE ^ 3, 0.5), cfg)  # asks now and then
     assert not matches(v.profile, member(TEMPLATE ^ (2**40 - 1), 1.0), cfg)
+    # The template is the askers': users of the stack who do not ask dilute the group's
+    # (16 of 30 prompts, under ``tied_template_share``) but not theirs.
+    crowded = score_group(_aged_askers(spacing_s=120.0, others=14), pop, cfg)
+    assert crowded.values is not None
+    assert crowded.values["shared_template"][0] < cfg.tied_template_share
+    assert crowded.campaign and crowded.sparse == 1.0
     # The same accounts signalling every twenty minutes (a pipeline's runs, people in
-    # sessions), joined too recently to tell, or asking off any template: no anchor.
+    # sessions), joined too recently to tell, or asking off any one template (half of them
+    # on it): no anchor.
     assert score_group(_aged_askers(180.0, every_s=1200.0), pop, cfg).blocked == "no_anchor"
     assert score_group(_aged_askers(60.0), pop, cfg).blocked == "no_anchor"
-    assert score_group(_aged_askers(180.0, template=False), pop, cfg).blocked == "no_anchor"
+    assert score_group(_aged_askers(180.0, tpl_every=0), pop, cfg).blocked == "no_anchor"
+    assert score_group(_aged_askers(180.0, tpl_every=2), pop, cfg).blocked == "no_anchor"
 
 
 def test_a_stratum_is_beyond_chance_by_the_share_a_population_sample_can_resolve() -> None:
