@@ -45,8 +45,8 @@ def trace(
             )
             state = "campaign" if v.campaign else f"blocked {v.blocked or 'crowd'}"
             strengths = " ".join(f"{f}={x:.2f}" for f, x in v.strengths.items() if x > 0)
-            if v.sparse >= 0.0:
-                strengths += f" light_askers_share={v.sparse:.2f}"
+            if v.sparse >= 0.0:  # the tie that anchored it (a campaign unless blocked)
+                strengths += f" tie light_askers_share={v.sparse:.2f}"
             out.append(
                 f"  {key} ~{accounts:.0f} accounts, sampled {len(ids)}, {mine} of {campaign}, "
                 f"others {dict(others.most_common(3))}: {state}; {strengths}"

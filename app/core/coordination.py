@@ -23,6 +23,8 @@ from app.core.coordination_config import CoordinationConfig
 from app.core.coordination_group import HARV, NOBODY, Group, Obs, Profile
 from app.core.coordination_keys import signal_from_event, signal_keys
 from app.core.coordination_score import (
+    SPARSE_ASK,
+    SPARSE_MAX,
     Population,
     Verdict,
     beyond_chance,
@@ -259,7 +261,7 @@ class CoordinationDetector:
         camp = self._campaigns.get(g.subject)
         if camp is None:
             camp = self._campaigns[g.subject] = Campaign(g.subject, ts)
-        camp.add_centres(v.profile.centres)
+        camp.add_centres(v.profile.centres if v.kin else ())  # nor are others its kin by it
         strong = [f for f, x in v.strengths.items() if x >= 0.5]
         camp.update(g.key, v.score, v.evidence, strong, ts)
         if camp not in touched:
@@ -428,6 +430,8 @@ class CoordinationDetector:
         if g.profile is None:
             return False
         camp = self._campaigns.get(g.subject) if g.subject else None
+        if g.profile.hv >= SPARSE_ASK and g.signals(o.h) > SPARSE_MAX:
+            return False  # named by light askers: one that signals more here is not light
         tied = g.kind == "pay" or (camp is not None and o.pay != 0 and o.pay in camp.pays)
         return matches(g.profile, o, self.config, slack=1 if tied else 0, line=self._harvest_line())
 

@@ -30,9 +30,9 @@ class CoordinationConfig:
     # share of their prompts is on one template.
     tied_new_excess: float = 0.65
     tied_template_share: float = 0.6
-    # ... or when this share of its members that ask on its template (this share of its
-    # askers at least) are light accounts that signalled at most once per four hours since
-    # they joined (``sparse_share``).
+    # ... or, where its members ask, when this share of its askers in the group half an
+    # hour or more that sit on its template (``tied_template_share`` of its askers at
+    # least) are light: one signal, or two four hours apart or more (``sparse_share``).
     tied_sparse_share: float = 0.7
     # A card-keyed group with no anchor family is tied when this share of its members share
     # a network (/24 or ASN + client) with another org's member, or its template is strong.

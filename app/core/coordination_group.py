@@ -322,6 +322,11 @@ class Group:
             o.rate, risk if risk >= o.risk else o.risk, o.dc, o.mm, o.hv,
         )  # fmt: skip
 
+    def signals(self, h: int) -> float:
+        """How many signals the member of hash ``h`` sent here (0: not sampled)."""
+        row = self._row_of(h)
+        return self.rows[row * F + N] if row >= 0 else 0.0
+
     def joined(self, h: int) -> float:
         """When the member of hash ``h`` first signalled here (infinity: not sampled)."""
         row = self._row_of(h)

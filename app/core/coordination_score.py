@@ -79,6 +79,7 @@ class Verdict:
 
     __slots__ = (
         "score", "campaign", "strengths", "values", "top_org", "profile", "blocked", "sparse",
+        "tie_share",
     )  # fmt: skip
 
     def __init__(
@@ -91,6 +92,7 @@ class Verdict:
         blocked: str = "",  # why a group with enough evidence is not a campaign
         top_org: float = 0.0,
         sparse: float = -1.0,  # the share of light askers that tied it (``sparse_share``)
+        tie_share: float = 0.0,  # ... and the share that ties (``tied_sparse_share``)
     ) -> None:
         self.score = score
         self.campaign = campaign
@@ -100,6 +102,7 @@ class Verdict:
         self.profile = profile
         self.blocked = blocked
         self.sparse = sparse
+        self.tie_share = tie_share
 
     @property
     def kin(self) -> bool:
@@ -110,8 +113,8 @@ class Verdict:
     @property
     def evidence(self) -> list[Evidence]:
         """Every family's evidence, the strongest first (with the share of light askers
-        that tied the group, weighted by itself, where they did), then the largest org's
-        share; none for a verdict that stopped early (``_crowd``). Built when asked: of
+        that tied the group, weighted by itself, against the share that ties, where they
+        did), then the largest org's share; none for a verdict that stopped early (``_crowd``). Built when asked: of
         the many groups scored, only a campaign's evidence is read."""
         values, s = self.values, self.strengths
         if values is None:
@@ -119,7 +122,7 @@ class Verdict:
         evidence = [Evidence(f, *values[f], round(s[f], 4)) for f in FAMILIES]
         if self.sparse >= 0.0:
             share = round(self.sparse, 4)
-            evidence.append(Evidence("light_askers_share", share, 0.0, share))
+            evidence.append(Evidence("light_askers_share", share, self.tie_share, share))
         evidence.sort(key=lambda e: -e.weight)
         evidence.append(Evidence("one_org_share", self.top_org, 0.0, 0.0))
         return evidence
@@ -150,13 +153,15 @@ ASK_EXCESS_HI: Final = 0.3  # ... and full strength
 ASK_CONTENT: Final = 0.25
 # A hydra's accounts are light users: each sends a request or two and goes quiet while the
 # others take their turn. A member that asks, on the group's template, is light once it has
-# been in the group ``SPARSE_WAIT_S`` and signalled at most once per ``SPARSE_GAP_S`` since it
-# joined (its first signal included). Scripts and pipelines that share a template and ask
-# for code signal every run; people chat in sessions.
+# been in the group ``SPARSE_WAIT_S`` and signalled once, or twice with ``SPARSE_GAP_S`` or
+# more between its first signal and now, never more (``SPARSE_MAX``). Scripts and pipelines that share
+# a template and ask for code signal every run; people chat in sessions.
 SPARSE_WAIT_S: Final = 1800.0
 SPARSE_GAP_S: Final = 4 * 3600.0
-# A group those light askers tied names members all of whose recent requests ask: a ring's
-# account of a request or two asks in each; a regular user who asks now and then does not.
+SPARSE_MAX: Final = 2.0  # signals a light member sends in a group at most
+# A group those light askers tied names members all of whose recent requests ask (a ring's
+# account of a request or two asks in each; a regular user who asks now and then does not)
+# and that have sent at most ``SPARSE_MAX`` signals in it (``Group.signals``).
 SPARSE_ASK: Final = 1.0
 
 
@@ -279,7 +284,7 @@ def sparse_share(group: Group, centres: tuple[int, ...], cfg: CoordinationConfig
         askers += 1
         if on_template(fp, centres, radius):
             on += 1
-            light += n <= 1.0 + stay / SPARSE_GAP_S
+            light += n <= min(SPARSE_MAX, 1.0 + stay / SPARSE_GAP_S)
     if on < cfg.min_accounts or on < cfg.tied_template_share * askers:
         return 0.0
     return light / on
@@ -536,7 +541,9 @@ def score_group(
         keyed=by_asks and new_stack and not by_cards,
         made=(group.fired_ts or group.last_ts) if stack_too else -1.0,
     )
-    return Verdict(score, not blocked, s, values, profile, blocked, top_org, sparse)
+    return Verdict(
+        score, not blocked, s, values, profile, blocked, top_org, sparse, cfg.tied_sparse_share
+    )
 
 
 def cohort_age(group: Group, cfg: CoordinationConfig) -> float:

@@ -844,3 +844,48 @@ def test_a_group_record_keeps_when_it_last_named_a_member() -> None:
     assert Group.from_dict(record).named_ts == g.named_ts
     del record["named_ts"]  # written before it: as if it named a member at its last signal
     assert Group.from_dict(record).named_ts == g.last_ts
+
+
+def test_light_aged_askers_on_one_stack_are_a_campaign_of_their_own() -> None:
+    """Established accounts on one SDK stack, each asking once on a template near an open
+    campaign's, fed in turn: tied by being light together, named apart from that campaign
+    (its template is what tied them), and the stack's heavy users on the template, asking
+    every ten minutes, are not named."""
+    rng = random.Random(29)
+    aged = []
+    for i in range(40):
+        keys = (f"infra:sdk-b{i % 4}", "client:sdk-b", f"pay:card-b{i}")
+        aged.append(
+            _member(
+                rng,
+                f"aged-{i}",
+                T0 + 2 * 3600 + 60.0 * i,
+                keys,
+                account_age_days=400.0,
+                org_id=f"org-b{i}",
+                prompt_fp=_near(TEMPLATE, rng, 2),
+                features={"rate_per_min": 0.05, "harvest_share": 1.0},
+            )  # fmt: skip
+        )
+    heavy = [
+        _member(
+            rng,
+            f"heavy-{i}",
+            T0 + 2 * 3600 + 600.0 * k + i,
+            (f"infra:sdk-b{i % 4}", "client:sdk-b", f"pay:card-v{i}"),
+            account_age_days=500.0,
+            org_id=f"org-v{i}",
+            prompt_fp=_near(TEMPLATE, rng, 2),
+            features={"rate_per_min": 0.5, "harvest_share": 1.0},
+        )  # fmt: skip
+        for i in range(3)
+        for k in range(6)
+    ]
+    dets = _run(CoordinationDetector(seed=3), _background(rng) + _swarm(rng) + aged + heavy)
+    subject = {a: d.subject for d in dets for a in d.accounts}
+    named_aged = {a for a in subject if a.startswith("aged-")}
+    assert len(named_aged) >= 30
+    assert {subject[a] for a in named_aged}.isdisjoint(
+        {subject[a] for a in subject if a.startswith("hydra-")}
+    )
+    assert not any(a.startswith(("heavy-", "user-")) for a in subject)

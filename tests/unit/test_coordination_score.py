@@ -364,8 +364,8 @@ def _aged_askers(
     rng = random.Random(7)
     n = 16 + others
     end = 1_770_000_000.0 + (n - 1) * spacing_s
-    for j in range(n):
-        i = j * 7 % n if others > 4 else j  # askers and others interleaved when many
+    order = random.Random(3).sample(range(n), n) if others > 4 else range(n)
+    for j, i in enumerate(order):  # askers and others interleaved when many
         o = Obs(
             h=i + 1, account_id=f"a{i}", ts=1_770_000_000.0 + spacing_s * j, age=400.0,
             harvest=0.0,
@@ -423,6 +423,15 @@ def test_light_accounts_asking_on_one_template_tie_a_shared_network() -> None:
     assert score_group(_aged_askers(60.0), pop, cfg).blocked == "no_anchor"
     assert score_group(_aged_askers(180.0, tpl_every=0), pop, cfg).blocked == "no_anchor"
     assert score_group(_aged_askers(180.0, tpl_every=2), pop, cfg).blocked == "no_anchor"
+    # A job that runs once a day is as light as the ring on its first day, not after: a
+    # member sends two signals here at most, however long it stays.
+    daily = _aged_askers(180.0)
+    for day in (1, 2):
+        for row in range(daily.size()):
+            o = daily.member(row)
+            o.ts += day * 86400.0
+            daily.observe(o, 64, 18)
+    assert score_group(daily, pop, cfg).blocked == "no_anchor"
 
 
 def test_a_stratum_is_beyond_chance_by_the_share_a_population_sample_can_resolve() -> None:
