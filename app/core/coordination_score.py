@@ -114,8 +114,9 @@ class Verdict:
     def evidence(self) -> list[Evidence]:
         """Every family's evidence, the strongest first (with the share of light askers
         that tied the group, weighted by itself, against the share that ties, where they
-        did), then the largest org's share; none for a verdict that stopped early (``_crowd``). Built when asked: of
-        the many groups scored, only a campaign's evidence is read."""
+        did), then the largest org's share; none for a verdict that stopped early
+        (``_crowd``). Built when asked: of the many groups scored, only a campaign's
+        evidence is read."""
         values, s = self.values, self.strengths
         if values is None:
             return []
@@ -154,8 +155,8 @@ ASK_CONTENT: Final = 0.25
 # A hydra's accounts are light users: each sends a request or two and goes quiet while the
 # others take their turn. A member that asks, on the group's template, is light once it has
 # been in the group ``SPARSE_WAIT_S`` and signalled once, or twice with ``SPARSE_GAP_S`` or
-# more between its first signal and now, never more (``SPARSE_MAX``). Scripts and pipelines that share
-# a template and ask for code signal every run; people chat in sessions.
+# more between its first signal and now, never more (``SPARSE_MAX``). Scripts and pipelines
+# that share a template and ask for code signal every run; people chat in sessions.
 SPARSE_WAIT_S: Final = 1800.0
 SPARSE_GAP_S: Final = 4 * 3600.0
 SPARSE_MAX: Final = 2.0  # signals a light member sends in a group at most
