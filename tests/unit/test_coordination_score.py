@@ -423,6 +423,16 @@ def test_light_accounts_asking_on_one_template_tie_a_shared_network() -> None:
     assert score_group(_aged_askers(60.0), pop, cfg).blocked == "no_anchor"
     assert score_group(_aged_askers(180.0, tpl_every=0), pop, cfg).blocked == "no_anchor"
     assert score_group(_aged_askers(180.0, tpl_every=2), pop, cfg).blocked == "no_anchor"
+    # An early verdict (a group not fired yet) reaches the full verdict's outcome in each.
+    for group in (
+        g,
+        _aged_askers(120.0, others=14),
+        _aged_askers(180.0, every_s=1200.0),
+        _aged_askers(60.0),
+        _aged_askers(180.0, tpl_every=2),
+    ):
+        full, early = score_group(group, pop, cfg), score_group(group, pop, cfg, early=True)
+        assert (early.campaign, early.sparse) == (full.campaign, full.sparse)
     # A job that runs once a day is as light as the ring on its first day, not after: a
     # member sends two signals here at most, however long it stays.
     daily = _aged_askers(180.0)
