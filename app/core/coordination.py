@@ -98,7 +98,10 @@ class CoordinationDetector:
         # Fired groups changed, and fired groups dropped, since the last export_groups().
         self._changed: set[str] = set()
         self._dropped: set[str] = set()
-        self._holding: set[str] = set()  # keys of groups holding late members (``_waves``)
+        # Keys of groups holding late members (``_waves``), in the order they began to: a
+        # dict, so that ``_settle`` releases them in an order the input decides (a set of
+        # strings iterates in the order of the process's string hashes).
+        self._holding: dict[str, None] = {}
         self._sample = PopulationSample(cfg.population_k)
         self._pop = Population()
         self._pop_n = 0
@@ -315,7 +318,7 @@ class CoordinationDetector:
                 (keep if ts - m.ts <= cfg.wave_gap_s else stale).append(m)
         g.late = keep or NOBODY
         if keep:
-            self._holding.add(g.key)
+            self._holding[g.key] = None
         if stale:
             self._release(g, src, stale, touched)
         if not batch:
@@ -512,7 +515,7 @@ class CoordinationDetector:
                 if stale:
                     self._release(g, g, stale, [])
             if g is None or not g.late:
-                self._holding.discard(key)
+                del self._holding[key]
 
     def flush(self, now_ts: float) -> list[Detection]:
         """Emit every member named but not yet reported, and every late member a group
