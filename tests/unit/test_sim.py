@@ -17,7 +17,7 @@ from app.core.text import simhash64
 from app.errors import ScenarioError
 from app.events import event_from_dict, parse_event
 from app.sim import Simulation, generate, load_scenario, scenario_from_dict
-from app.sim.defaults import CAMPAIGN_KINDS, CAMPAIGN_PARAMS
+from app.sim.defaults import ARCHETYPE_PARAMS, CAMPAIGN_KINDS, CAMPAIGN_PARAMS
 from app.sim.output import write_jsonl
 
 
@@ -193,6 +193,19 @@ def test_the_shapes_probe_draws_hydras_outside_the_default_ranges() -> None:
     assert hydras["hydra-aged"]["new_share"][1] < defaults["new_share"][0]
     assert hydras["hydra-clean"]["payment_shared"] == (0.0, 0.0)
     assert hydras["hydra-clean"]["templates"][0] > defaults["templates"][1]
+
+
+def test_the_slow_jobs_probe_draws_benign_automation_outside_the_default_ranges() -> None:
+    scenario = load_scenario("slow-jobs")
+    standard = load_scenario("standard")
+    assert [c.id for c in scenario.campaigns] == [c.id for c in standard.campaigns]
+    # Its scheduled jobs run further apart than any default draw, more of them; its
+    # agent-framework users open fewer sessions.
+    jobs, agents = scenario.archetypes["ci_bot"], scenario.archetypes["agent_framework"]
+    assert jobs["period_min"][0] > ARCHETYPE_PARAMS["ci_bot"]["period_min"][1]
+    assert scenario.benign["ci_bots"] > standard.benign["ci_bots"]
+    sessions = ARCHETYPE_PARAMS["agent_framework"]["sessions_per_day"]
+    assert agents["sessions_per_day"][1] < sessions[1]
 
 
 def test_unknown_scenario_name_lists_the_builtins() -> None:
