@@ -432,8 +432,8 @@ class CoordinationDetector:
         """Whether a member fits its group's campaign profile (see ``matches``)."""
         if g.profile is None:
             return False
-        if g.profile.hv >= SPARSE_ASK and g.signals(o.h) > SPARSE_MAX:
-            return False  # named by light askers: one that signals more here is not light
+        if g.profile.hv >= SPARSE_ASK and (o.harvest <= 0.0 or g.signals(o.h) > SPARSE_MAX):
+            return False  # named by light harvesting askers: this one is not one of them
         camp = self._campaigns.get(g.subject) if g.subject else None
         tied = g.kind == "pay" or (camp is not None and o.pay != 0 and o.pay in camp.pays)
         return matches(g.profile, o, self.config, slack=1 if tied else 0, line=self._harvest_line())

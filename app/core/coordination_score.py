@@ -156,13 +156,17 @@ ASK_CONTENT: Final = 0.25
 # others take their turn. A member that asks, on the group's template, is light once it has
 # been in the group ``SPARSE_WAIT_S`` and signalled once, or twice with ``SPARSE_GAP_S`` or
 # more between its first signal and now, never more (``SPARSE_MAX``). Scripts and pipelines
-# that share a template and ask for code signal every run; people chat in sessions.
+# that share a template and ask for code signal every run; people chat in sessions. Jobs
+# that run every few hours are as light, on their template and asking for code: a light
+# member counts only when its own requests carry harvest evidence (long, reasoning-shaped
+# output), which a ring's request or two is sent for and a code review's does not show.
 SPARSE_WAIT_S: Final = 1800.0
 SPARSE_GAP_S: Final = 4 * 3600.0
 SPARSE_MAX: Final = 2.0  # signals a light member sends in a group at most
 # A group those light askers tied names members all of whose recent requests ask (a ring's
-# account of a request or two asks in each; a regular user who asks now and then does not)
-# and that have sent at most ``SPARSE_MAX`` signals in it (``Group.signals``).
+# account of a request or two asks in each; a regular user who asks now and then does not),
+# that carry harvest evidence of their own and that have sent at most ``SPARSE_MAX``
+# signals in it (``Group.signals``).
 SPARSE_ASK: Final = 1.0
 
 
@@ -272,15 +276,16 @@ def _independent(families: list[str]) -> int:
 def sparse_share(group: Group, centres: tuple[int, ...], cfg: CoordinationConfig) -> float:
     """The share of a group's askers on one of its template ``centres`` that are light
     (see ``SPARSE_WAIT_S``), counting the members that have been in the group long enough
-    to tell. 0 unless at least ``min_accounts`` of them are on the template and they are
+    to tell and whose requests carry harvest evidence of their own. 0 unless at least ``min_accounts`` of them are on the template and they are
     ``tied_template_share`` of its askers: the template is the askers', which the stack's
     other users, who do not ask, would dilute in the group's own share."""
     now, radius = group.last_ts, cfg.template_radius
     counts, firsts, asks = group.column(COUNT), group.column(FIRST), group.column(HV)
+    harvs = group.column(HARV)
     askers = on = light = 0
-    for fp, n, first, hv in zip(group.fps, counts, firsts, asks, strict=True):
+    for fp, n, first, hv, harv in zip(group.fps, counts, firsts, asks, harvs, strict=True):
         stay = now - first
-        if stay < SPARSE_WAIT_S or hv < ASK_SHARE or not fp:
+        if stay < SPARSE_WAIT_S or hv < ASK_SHARE or harv <= 0.0 or not fp:
             continue
         askers += 1
         if on_template(fp, centres, radius):

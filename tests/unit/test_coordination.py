@@ -849,8 +849,9 @@ def test_a_group_record_keeps_when_it_last_named_a_member() -> None:
 def test_light_aged_askers_on_one_stack_are_a_campaign_of_their_own() -> None:
     """Established accounts on one SDK stack, each asking once on a template near an open
     campaign's, fed in turn: tied by being light together, named apart from that campaign
-    (its template is what tied them), and the stack's heavy users on the template, asking
-    every ten minutes, are not named."""
+    (its template is what tied them). Neither the stack's heavy users on the template,
+    asking every ten minutes, nor its light jobs on it whose requests carry no harvest
+    evidence (a code review every few hours) are named."""
     rng = random.Random(29)
     aged = []
     for i in range(40):
@@ -864,9 +865,23 @@ def test_light_aged_askers_on_one_stack_are_a_campaign_of_their_own() -> None:
                 account_age_days=400.0,
                 org_id=f"org-b{i}",
                 prompt_fp=_near(TEMPLATE, rng, 2),
+                harvest=0.05,
                 features={"rate_per_min": 0.05, "harvest_share": 1.0},
             )  # fmt: skip
         )
+    jobs = [
+        _member(
+            rng,
+            f"job-{i}",
+            T0 + 2 * 3600 + 60.0 * i + 30.0,
+            (f"infra:sdk-b{i % 4}", "client:sdk-b", f"pay:card-j{i}"),
+            account_age_days=600.0,
+            org_id=f"org-j{i}",
+            prompt_fp=_near(TEMPLATE, rng, 2),
+            features={"rate_per_min": 0.05, "harvest_share": 1.0},
+        )  # fmt: skip
+        for i in range(0, 40, 8)
+    ]
     heavy = [
         _member(
             rng,
@@ -881,11 +896,11 @@ def test_light_aged_askers_on_one_stack_are_a_campaign_of_their_own() -> None:
         for i in range(3)
         for k in range(6)
     ]
-    dets = _run(CoordinationDetector(seed=3), _background(rng) + _swarm(rng) + aged + heavy)
+    dets = _run(CoordinationDetector(seed=3), _background(rng) + _swarm(rng) + aged + jobs + heavy)
     subject = {a: d.subject for d in dets for a in d.accounts}
     named_aged = {a for a in subject if a.startswith("aged-")}
     assert len(named_aged) >= 30
     assert {subject[a] for a in named_aged}.isdisjoint(
         {subject[a] for a in subject if a.startswith("hydra-")}
     )
-    assert not any(a.startswith(("heavy-", "user-")) for a in subject)
+    assert not any(a.startswith(("heavy-", "job-", "user-")) for a in subject)

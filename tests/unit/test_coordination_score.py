@@ -354,12 +354,17 @@ def test_asks_anchor_established_accounts_whose_own_harvest_leans_the_same_way()
 
 
 def _aged_askers(
-    spacing_s: float, every_s: float = 0.0, tpl_every: int = 1, others: int = 4
+    spacing_s: float,
+    every_s: float = 0.0,
+    tpl_every: int = 1,
+    others: int = 4,
+    harvest: float = 0.05,
 ) -> Group:
     """An ``infra`` group of established accounts of many orgs and cards joining
     ``spacing_s`` apart: 16 asking for reasoning, every ``tpl_every``-th of them on one
-    template (0: none), then ``others`` that do not ask; with ``every_s`` each signals
-    again that often until the last has joined."""
+    template (0: none), with ``harvest`` evidence of their own (a request or two that look
+    like harvesting), then ``others`` that do not ask; with ``every_s`` each signals again
+    that often until the last has joined."""
     g = Group("infra:x", "infra", 1_770_000_000.0)
     rng = random.Random(7)
     n = 16 + others
@@ -368,7 +373,7 @@ def _aged_askers(
     for j, i in enumerate(order):  # askers and others interleaved when many
         o = Obs(
             h=i + 1, account_id=f"a{i}", ts=1_770_000_000.0 + spacing_s * j, age=400.0,
-            harvest=0.0,
+            harvest=harvest if i < 16 else 0.0,
             fp=TEMPLATE ^ (1 << rng.randrange(64))
             if i < 16 and tpl_every and i % tpl_every == 0
             else rng.getrandbits(64),
@@ -388,9 +393,9 @@ def _aged_askers(
 def test_light_accounts_asking_on_one_template_tie_a_shared_network() -> None:
     # Established accounts behind one network and client stack, each sending a request and
     # going quiet while the next takes its turn, nearly all asking for reasoning on one
-    # template: bought or aged accounts fed round-robin. Neither new nor harvesting, they
-    # are tied by being light together; each is named by asking in every request, on the
-    # template.
+    # template: bought or aged accounts fed round-robin. Neither new nor harvesting as a
+    # group, they are tied by being light together; each is named by asking in every
+    # request, on the template.
     cfg, pop = CoordinationConfig(), Population(harvest_share=0.1)
     g = _aged_askers(spacing_s=180.0)
     v = score_group(g, pop, cfg)
@@ -423,6 +428,10 @@ def test_light_accounts_asking_on_one_template_tie_a_shared_network() -> None:
     assert score_group(_aged_askers(60.0), pop, cfg).blocked == "no_anchor"
     assert score_group(_aged_askers(180.0, tpl_every=0), pop, cfg).blocked == "no_anchor"
     assert score_group(_aged_askers(180.0, tpl_every=2), pop, cfg).blocked == "no_anchor"
+    # Jobs of many orgs on one template that run every few hours, asking for code reviews
+    # whose requests carry no harvest evidence of their own (answers of ordinary length):
+    # as light as the ring, and no anchor.
+    assert score_group(_aged_askers(180.0, harvest=0.0), pop, cfg).blocked == "no_anchor"
     # An early verdict (a group not fired yet) reaches the full verdict's outcome in each.
     for group in (
         g,
@@ -430,6 +439,7 @@ def test_light_accounts_asking_on_one_template_tie_a_shared_network() -> None:
         _aged_askers(180.0, every_s=1200.0),
         _aged_askers(60.0),
         _aged_askers(180.0, tpl_every=2),
+        _aged_askers(180.0, harvest=0.0),
     ):
         full, early = score_group(group, pop, cfg), score_group(group, pop, cfg, early=True)
         assert (early.campaign, early.sparse) == (full.campaign, full.sparse)
