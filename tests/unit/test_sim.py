@@ -208,6 +208,18 @@ def test_the_slow_jobs_probe_draws_benign_automation_outside_the_default_ranges(
     assert agents["sessions_per_day"][1] < sessions[1]
 
 
+def test_the_crowds_probe_draws_benign_crowds_outside_the_default_ranges() -> None:
+    scenario = load_scenario("crowds")
+    standard = load_scenario("standard")
+    assert [c.id for c in scenario.campaigns] == [c.id for c in standard.campaigns]
+    population = scenario.archetypes["population"]
+    assert population["new_share"][0] > ARCHETYPE_PARAMS["population"]["new_share"][1]
+    nat = scenario.archetypes["shared_egress"]["nat_size"]
+    assert nat[0] > ARCHETYPE_PARAMS["shared_egress"]["nat_size"][1]
+    for crowd in ("release_curious", "proxy_users", "agent_framework", "eval_runs"):
+        assert scenario.benign[crowd] > standard.benign[crowd]
+
+
 def test_unknown_scenario_name_lists_the_builtins() -> None:
     with pytest.raises(ScenarioError, match="smoke"):
         load_scenario("no-such-scenario")
