@@ -322,19 +322,22 @@ def _tied(
     tpl_share: float,
     net_share: float,
     cfg: CoordinationConfig,
+    tpl_hits: int = 0,
 ) -> bool:
     """Whether a group without an anchor family is still tied as campaigns are, not crowds.
 
     A group keyed by one card holds the shared card by construction; it is tied when its
-    members also share a network (not merely a popular client) or a template: a family or
-    team card alone pays for people who otherwise act apart. A group keyed by shared
+    members also share a network (not merely a popular client) or a template that at least
+    ``min_accounts`` of them (``tpl_hits``) use: a family or team card alone pays for people
+    who otherwise act apart, and two or three of a handful of them on the day's popular
+    prompts is chance. A group keyed by shared
     infrastructure (``net``, ``infra``, ``client``) is tied when nearly all its members are
     new and most of their prompts sit on one template: unrelated new accounts, one stack,
     one script. Benign crowds of sign-ups on one stack are a mix of new and old accounts,
     asking their own questions.
     """
     if implied == "shared_payment":
-        return net_share >= cfg.tied_net_share or template
+        return net_share >= cfg.tied_net_share or (template and tpl_hits >= cfg.min_accounts)
     return (
         implied == "shared_infra"
         and new_excess >= cfg.tied_new_excess
@@ -456,9 +459,9 @@ def score_group(
 
     centres = group.templates.established()
     fps = [fp for fp in group.fps if fp]
-    tpl_share = 0.0
+    tpl_share, hits = 0.0, 0
     if centres and len(fps) >= 3:
-        radius, hits = cfg.template_radius, 0
+        radius = cfg.template_radius
         for fp in fps:
             for c in centres:
                 if popcount(fp ^ c) <= radius:
@@ -473,7 +476,7 @@ def score_group(
         template = s["shared_template"] >= 0.5 and implied != "shared_template"
         if implied == "shared_payment":
             net_share = max(_shared(group.column(NET), orgs), _shared(group.column(INFRA), orgs))
-        tied = _tied(implied, template, new_excess, tpl_share, net_share, cfg)
+        tied = _tied(implied, template, new_excess, tpl_share, net_share, cfg, hits)
         anchored = anchored or tied
         by_asks = by_asks and not tied
     sparse = -1.0  # the share of light askers, where they tied it (``sparse_share``)

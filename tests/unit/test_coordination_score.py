@@ -488,3 +488,36 @@ def test_a_mismatch_shared_by_one_client_stack_is_the_stacks_not_evidence() -> N
         if not counts:
             assert v.strengths["automation"] == 0.0
             assert v.blocked == "no_anchor" and v.profile.mm < 0.0
+
+
+def test_a_card_is_tied_by_a_template_only_where_enough_of_its_accounts_use_it() -> None:
+    # A team or family card paying for six people's accounts, half of them new, trying the
+    # new model; four of them sent one of the day's popular prompts: a shared card and a
+    # template share of two thirds, but four accounts on it are fewer than a campaign's.
+    # Eight on a card, six on one template, are a ring's accounts run by one script.
+    cfg, pop = CoordinationConfig(), Population(harvest_share=0.1)
+
+    def card(n: int, on_tpl: int) -> Group:
+        g = Group("pay:x", "pay", 1_770_000_000.0)
+        rng = random.Random(4)
+        for i in range(n):
+            o = Obs(
+                h=i + 1, account_id=f"a{i}", ts=1_770_000_000.0 + 300.0 * i,
+                age=2.0 if i % 2 else 400.0, harvest=0.0,
+                fp=TEMPLATE ^ (1 << rng.randrange(64)) if i < on_tpl else rng.getrandbits(64),
+                org=100 + i, net=1000 + i, infra=2000 + i, client=5, pay=11, pivot=1.0,
+                rate=0.1, risk=0.0, dc=0.0, mm=0.0, hv=0.0,
+            )  # fmt: skip
+            g.observe(o, 64, 18)
+        return g
+
+    team = score_group(card(6, 4), pop, cfg)
+    assert team.strengths["shared_template"] >= 0.5 and team.strengths["model_pivot"] >= 0.5
+    assert team.blocked == "no_anchor"
+    assert score_group(card(8, 6), pop, cfg).campaign
+    for n, on in ((6, 4), (8, 6)):
+        full, early = (
+            score_group(card(n, on), pop, cfg),
+            score_group(card(n, on), pop, cfg, early=True),
+        )
+        assert early.campaign == full.campaign
