@@ -853,46 +853,20 @@ def test_light_aged_askers_on_one_stack_are_a_campaign_of_their_own() -> None:
     asking every ten minutes, nor its light jobs on it whose requests carry no harvest
     evidence (a code review every few hours) are named."""
     rng = random.Random(29)
-    aged = []
-    for i in range(40):
-        keys = (f"infra:sdk-b{i % 4}", "client:sdk-b", f"pay:card-b{i}")
-        aged.append(
-            _member(
-                rng,
-                f"aged-{i}",
-                T0 + 2 * 3600 + 60.0 * i,
-                keys,
-                account_age_days=400.0,
-                org_id=f"org-b{i}",
-                prompt_fp=_near(TEMPLATE, rng, 2),
-                harvest=0.05,
-                features={"rate_per_min": 0.05, "harvest_share": 1.0},
-            )  # fmt: skip
-        )
-    jobs = [
-        _member(
-            rng,
-            f"job-{i}",
-            T0 + 2 * 3600 + 60.0 * i + 30.0,
-            (f"infra:sdk-b{i % 4}", "client:sdk-b", f"pay:card-j{i}"),
-            account_age_days=600.0,
-            org_id=f"org-j{i}",
-            prompt_fp=_near(TEMPLATE, rng, 2),
-            features={"rate_per_min": 0.05, "harvest_share": 1.0},
+
+    def user(name: str, i: int, ts: float, age: float, rate: float, **kw: object) -> AccountSignal:
+        """Account ``name`` on the SDK stack, on the template, asking in every request."""
+        return _member(
+            rng, name, ts, (f"infra:sdk-b{i % 4}", "client:sdk-b", f"pay:card-{name}"),
+            account_age_days=age, org_id=f"org-{name}", prompt_fp=_near(TEMPLATE, rng, 2),
+            features={"rate_per_min": rate, "harvest_share": 1.0}, **kw,
         )  # fmt: skip
-        for i in range(0, 40, 8)
-    ]
+
+    t = T0 + 2 * 3600
+    aged = [user(f"aged-{i}", i, t + 60.0 * i, 400.0, 0.05, harvest=0.05) for i in range(40)]
+    jobs = [user(f"job-{i}", i, t + 60.0 * i + 30.0, 600.0, 0.05) for i in range(0, 40, 8)]
     heavy = [
-        _member(
-            rng,
-            f"heavy-{i}",
-            T0 + 2 * 3600 + 600.0 * k + i,
-            (f"infra:sdk-b{i % 4}", "client:sdk-b", f"pay:card-v{i}"),
-            account_age_days=500.0,
-            org_id=f"org-v{i}",
-            prompt_fp=_near(TEMPLATE, rng, 2),
-            features={"rate_per_min": 0.5, "harvest_share": 1.0},
-        )  # fmt: skip
+        user(f"heavy-{i}", i, t + 600.0 * k + i, 500.0, 0.5, harvest=0.05)
         for i in range(3)
         for k in range(6)
     ]
