@@ -432,8 +432,11 @@ class CoordinationDetector:
         """Whether a member fits its group's campaign profile (see ``matches``)."""
         if g.profile is None:
             return False
+        # Named by light askers with harvest evidence: this one is not one of them. A live
+        # signal is judged by its own harvest, a rescanned member by its running one here
+        # (``HARV``): one whose second signal carried none is named at the next rescan.
         if g.profile.hv >= SPARSE_ASK and (o.harvest <= 0.0 or g.signals(o.h) > SPARSE_MAX):
-            return False  # named by light harvesting askers: this one is not one of them
+            return False
         camp = self._campaigns.get(g.subject) if g.subject else None
         tied = g.kind == "pay" or (camp is not None and o.pay != 0 and o.pay in camp.pays)
         return matches(g.profile, o, self.config, slack=1 if tied else 0, line=self._harvest_line())

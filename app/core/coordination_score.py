@@ -159,7 +159,8 @@ ASK_CONTENT: Final = 0.25
 # that share a template and ask for code signal every run; people chat in sessions. Jobs
 # that run every few hours are as light, on their template and asking for code: a light
 # member counts only when its own requests carry harvest evidence (long, reasoning-shaped
-# output), which a ring's request or two is sent for and a code review's does not show.
+# output), which a ring's request or two is sent for and a code review's does not show;
+# heavier askers on the template count whatever they carry.
 SPARSE_WAIT_S: Final = 1800.0
 SPARSE_GAP_S: Final = 4 * 3600.0
 SPARSE_MAX: Final = 2.0  # signals a light member sends in a group at most
@@ -276,7 +277,9 @@ def _independent(families: list[str]) -> int:
 def sparse_share(group: Group, centres: tuple[int, ...], cfg: CoordinationConfig) -> float:
     """The share of a group's askers on one of its template ``centres`` that are light
     (see ``SPARSE_WAIT_S``), counting the members that have been in the group long enough
-    to tell and whose requests carry harvest evidence of their own. 0 unless at least ``min_accounts`` of them are on the template and they are
+    to tell. A light member whose requests carry no harvest evidence of its own is left
+    out: a ring's account and a job that runs every few hours look the same there. 0
+    unless at least ``min_accounts`` of them are on the template and they are
     ``tied_template_share`` of its askers: the template is the askers', which the stack's
     other users, who do not ask, would dilute in the group's own share."""
     now, radius = group.last_ts, cfg.template_radius
@@ -285,12 +288,15 @@ def sparse_share(group: Group, centres: tuple[int, ...], cfg: CoordinationConfig
     askers = on = light = 0
     for fp, n, first, hv, harv in zip(group.fps, counts, firsts, asks, harvs, strict=True):
         stay = now - first
-        if stay < SPARSE_WAIT_S or hv < ASK_SHARE or harv <= 0.0 or not fp:
+        if stay < SPARSE_WAIT_S or hv < ASK_SHARE or not fp:
+            continue
+        is_light = n <= min(SPARSE_MAX, 1.0 + stay / SPARSE_GAP_S)
+        if is_light and harv <= 0.0:
             continue
         askers += 1
         if on_template(fp, centres, radius):
             on += 1
-            light += n <= min(SPARSE_MAX, 1.0 + stay / SPARSE_GAP_S)
+            light += is_light
     if on < cfg.min_accounts or on < cfg.tied_template_share * askers:
         return 0.0
     return light / on
@@ -320,21 +326,21 @@ def _tied(
     template: bool,
     new_excess: float,
     tpl_share: float,
+    tpl_hits: int,
     net_share: float,
     cfg: CoordinationConfig,
-    tpl_hits: int = 0,
 ) -> bool:
     """Whether a group without an anchor family is still tied as campaigns are, not crowds.
 
     A group keyed by one card holds the shared card by construction; it is tied when its
     members also share a network (not merely a popular client) or a template that at least
-    ``min_accounts`` of them (``tpl_hits``) use: a family or team card alone pays for people
-    who otherwise act apart, and two or three of a handful of them on the day's popular
-    prompts is chance. A group keyed by shared
-    infrastructure (``net``, ``infra``, ``client``) is tied when nearly all its members are
-    new and most of their prompts sit on one template: unrelated new accounts, one stack,
-    one script. Benign crowds of sign-ups on one stack are a mix of new and old accounts,
-    asking their own questions.
+    ``min_accounts`` of the sampled members use (``tpl_hits``; it binds where the sample
+    holds under about ten prompts): a family or team card alone pays for people who
+    otherwise act apart, and two or three of a handful of them on the day's popular prompts
+    is chance. A group keyed by shared infrastructure (``net``, ``infra``, ``client``) is
+    tied when nearly all its members are new and most of their prompts sit on one template:
+    unrelated new accounts, one stack, one script. Benign crowds of sign-ups on one stack
+    are a mix of new and old accounts, asking their own questions.
     """
     if implied == "shared_payment":
         return net_share >= cfg.tied_net_share or (template and tpl_hits >= cfg.min_accounts)
@@ -476,7 +482,7 @@ def score_group(
         template = s["shared_template"] >= 0.5 and implied != "shared_template"
         if implied == "shared_payment":
             net_share = max(_shared(group.column(NET), orgs), _shared(group.column(INFRA), orgs))
-        tied = _tied(implied, template, new_excess, tpl_share, net_share, cfg, hits)
+        tied = _tied(implied, template, new_excess, tpl_share, hits, net_share, cfg)
         anchored = anchored or tied
         by_asks = by_asks and not tied
     sparse = -1.0  # the share of light askers, where they tied it (``sparse_share``)

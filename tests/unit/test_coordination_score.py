@@ -432,6 +432,21 @@ def test_light_accounts_asking_on_one_template_tie_a_shared_network() -> None:
     # whose requests carry no harvest evidence of their own (answers of ordinary length):
     # as light as the ring, and no anchor.
     assert score_group(_aged_askers(180.0, harvest=0.0), pop, cfg).blocked == "no_anchor"
+    # Heavier askers on the template count against the light ones whatever they carry:
+    # eight scripts of the stack's customers asking every twenty minutes, with no harvest
+    # evidence, leave the ring's sixteen two thirds of the template's askers.
+    scripted = _aged_askers(180.0)
+    rng = random.Random(11)
+    for i in range(8):
+        for k in range(3):
+            o = Obs(
+                h=100 + i, account_id=f"s{i}", ts=1_770_000_000.0 + 1200.0 * k + i, age=700.0,
+                harvest=0.0, fp=TEMPLATE ^ (1 << rng.randrange(64)), org=300 + i,
+                net=3000 + i, infra=9, client=5, pay=5000 + i, pivot=0.0, rate=0.1,
+                risk=0.0, dc=0.0, mm=0.0, hv=1.0,
+            )  # fmt: skip
+            scripted.observe(o, 64, 18)
+    assert score_group(scripted, pop, cfg).blocked == "no_anchor"
     # An early verdict (a group not fired yet) reaches the full verdict's outcome in each.
     for group in (
         g,
@@ -514,6 +529,7 @@ def test_a_card_is_tied_by_a_template_only_where_enough_of_its_accounts_use_it()
     team = score_group(card(6, 4), pop, cfg)
     assert team.strengths["shared_template"] >= 0.5 and team.strengths["model_pivot"] >= 0.5
     assert team.blocked == "no_anchor"
+    assert score_group(card(6, 5), pop, cfg).campaign  # min_accounts on it
     assert score_group(card(8, 6), pop, cfg).campaign
     for n, on in ((6, 4), (8, 6)):
         full, early = (

@@ -200,7 +200,7 @@ def test_the_slow_jobs_probe_draws_benign_automation_outside_the_default_ranges(
     standard = load_scenario("standard")
     assert [c.id for c in scenario.campaigns] == [c.id for c in standard.campaigns]
     # Its scheduled jobs run further apart than any default draw, more of them; its
-    # agent-framework users open fewer sessions.
+    # agent-framework users open at most a session or so a day (the defaults up to four).
     jobs, agents = scenario.archetypes["ci_bot"], scenario.archetypes["agent_framework"]
     assert jobs["period_min"][0] > ARCHETYPE_PARAMS["ci_bot"]["period_min"][1]
     assert scenario.benign["ci_bots"] > standard.benign["ci_bots"]
