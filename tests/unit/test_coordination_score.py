@@ -359,24 +359,25 @@ def _aged_askers(
     tpl_every: int = 1,
     others: int = 4,
     harvest: float = 0.05,
+    scripts: int = 0,
 ) -> Group:
     """An ``infra`` group of established accounts of many orgs and cards joining
     ``spacing_s`` apart: 16 asking for reasoning, every ``tpl_every``-th of them on one
     template (0: none), with ``harvest`` evidence of their own (a request or two that look
     like harvesting), then ``others`` that do not ask; with ``every_s`` each signals again
-    that often until the last has joined."""
+    that often until the last has joined. Beside them, ``scripts`` heavier askers on the
+    template without harvest evidence, each signalling three times twenty minutes apart."""
     g = Group("infra:x", "infra", 1_770_000_000.0)
     rng = random.Random(7)
     n = 16 + others
     end = 1_770_000_000.0 + (n - 1) * spacing_s
     order = random.Random(3).sample(range(n), n) if others > 4 else range(n)
     for j, i in enumerate(order):  # askers and others interleaved when many
+        on = i < 16 and tpl_every and i % tpl_every == 0
         o = Obs(
             h=i + 1, account_id=f"a{i}", ts=1_770_000_000.0 + spacing_s * j, age=400.0,
             harvest=harvest if i < 16 else 0.0,
-            fp=TEMPLATE ^ (1 << rng.randrange(64))
-            if i < 16 and tpl_every and i % tpl_every == 0
-            else rng.getrandbits(64),
+            fp=TEMPLATE ^ (1 << rng.randrange(64)) if on else rng.getrandbits(64),
             org=100 + i, net=1000 + i, infra=9, client=5, pay=4000 + i, pivot=0.0, rate=0.1,
             risk=0.0, dc=0.0, mm=0.0, hv=1.0 if i < 16 else 0.0,
         )  # fmt: skip
@@ -387,6 +388,15 @@ def _aged_askers(
                 o.ts = ts
                 g.observe(o, 64, 18)
                 ts += every_s
+    for i in range(scripts):
+        for k in range(3):
+            o = Obs(
+                h=100 + i, account_id=f"s{i}", ts=1_770_000_000.0 + 1200.0 * k + i, age=700.0,
+                harvest=0.0, fp=TEMPLATE ^ (1 << rng.randrange(64)), org=300 + i,
+                net=3000 + i, infra=9, client=5, pay=5000 + i, pivot=0.0, rate=0.1,
+                risk=0.0, dc=0.0, mm=0.0, hv=1.0,
+            )  # fmt: skip
+            g.observe(o, 64, 18)
     return g
 
 
@@ -435,18 +445,7 @@ def test_light_accounts_asking_on_one_template_tie_a_shared_network() -> None:
     # Heavier askers on the template count against the light ones whatever they carry:
     # eight scripts of the stack's customers asking every twenty minutes, with no harvest
     # evidence, leave the ring's sixteen two thirds of the template's askers.
-    scripted = _aged_askers(180.0)
-    rng = random.Random(11)
-    for i in range(8):
-        for k in range(3):
-            o = Obs(
-                h=100 + i, account_id=f"s{i}", ts=1_770_000_000.0 + 1200.0 * k + i, age=700.0,
-                harvest=0.0, fp=TEMPLATE ^ (1 << rng.randrange(64)), org=300 + i,
-                net=3000 + i, infra=9, client=5, pay=5000 + i, pivot=0.0, rate=0.1,
-                risk=0.0, dc=0.0, mm=0.0, hv=1.0,
-            )  # fmt: skip
-            scripted.observe(o, 64, 18)
-    assert score_group(scripted, pop, cfg).blocked == "no_anchor"
+    assert score_group(_aged_askers(180.0, scripts=8), pop, cfg).blocked == "no_anchor"
     # An early verdict (a group not fired yet) reaches the full verdict's outcome in each.
     for group in (
         g,
@@ -455,6 +454,7 @@ def test_light_accounts_asking_on_one_template_tie_a_shared_network() -> None:
         _aged_askers(60.0),
         _aged_askers(180.0, tpl_every=2),
         _aged_askers(180.0, harvest=0.0),
+        _aged_askers(180.0, scripts=8),
     ):
         full, early = score_group(group, pop, cfg), score_group(group, pop, cfg, early=True)
         assert (early.campaign, early.sparse) == (full.campaign, full.sparse)
