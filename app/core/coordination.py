@@ -23,6 +23,7 @@ from app.core.coordination_config import CoordinationConfig
 from app.core.coordination_group import HARV, NOBODY, Group, Obs, Profile
 from app.core.coordination_keys import signal_from_event, signal_keys
 from app.core.coordination_score import (
+    ASK_SHARE,
     SPARSE_ASK,
     SPARSE_MAX,
     Population,
@@ -60,6 +61,11 @@ GROUP_LINK: Final = b"group:"
 # The account stage's accumulated harvest evidence is the member's harvest measure; a signal
 # without it (a bare signal_from_event) counts a harvest-flagged request a little.
 FLAG_HARVEST: Final = 0.05
+
+# A group's stratum of new members that ask holds those of a window this long from its
+# first (until the group fires): a hydra's light accounts ask in a burst, a popular
+# stack's new users trickle in over the day and ask the day's popular prompts alike.
+ASKERS_WINDOW_S: Final = 3600.0
 
 
 def routed_keys(keys: Sequence[str]) -> list[str]:
@@ -146,14 +152,23 @@ class CoordinationDetector:
             harvesting = float(o.harvest >= self._harvest_line())
             values = (
                 new, o.harvest, o.dc, o.mm, o.pivot, float(o.suspect), harvesting, o.rate, o.hv,
+                float(self._new_asker(o)),
             )  # fmt: skip
             self._sample.add(o.h, values)
         self._pop_n += 1
         if self._pop_n % 256 == 1:
             got = self._sample.stats(skip=self._members.links, medians=(7, 1))
             if got is not None:
-                (new_m, harv, dc, mm, pivot, sus, hv, _, share), (rate, harvest) = got
-                self._pop = Population(new_m, harv, dc, mm, pivot, rate, harvest, sus, hv, share)
+                (new_m, harv, dc, mm, pivot, sus, hv, _, share, asking), (rate, harvest) = got
+                self._pop = Population(
+                    new_m, harv, dc, mm, pivot, rate, harvest, sus, hv, share, asking
+                )
+
+    def _new_asker(self, o: Obs) -> bool:
+        """Whether the member is new and its recent requests ask for harvest content and
+        carry some evidence of it (a hydra's light accounts, below the harvest line; not
+        new jobs asking for code reviews of ordinary length, see ``sparse_share``)."""
+        return o.hv >= ASK_SHARE and o.harvest > 0.0 and 0.0 <= o.age < self.config.new_days
 
     def observe(self, signal: AccountSignal, only: Sequence[str] | None = None) -> list[Detection]:
         """Fold one account signal into the groups of its keys; return campaign detections.
@@ -185,6 +200,11 @@ class CoordinationDetector:
                 if g.core is None:
                     g.core = Group(key, g.kind, o.ts)
                 g.core.observe(o, cfg.sample_k, cfg.template_radius)
+            if self._new_asker(o):
+                a = g.askers
+                if a is None or (o.ts - a.first_ts > ASKERS_WINDOW_S and not g.subject):
+                    a = g.askers = Group(key, g.kind, o.ts)  # a window: a burst, not a day
+                a.observe(o, cfg.sample_k, cfg.template_radius)
             if g.subject:
                 self._changed.add(key)
                 if self._fits(g, o):
@@ -234,6 +254,23 @@ class CoordinationDetector:
             cv = score_group(core, pop, cfg, early=True, stratum=True)
             if cv.campaign and beyond_selection(cv, g.kind):
                 v, src = cv, core
+        # A stratum of new members that ask, far beyond chance: a hydra whose light
+        # accounts' content betrays nothing, among a popular stack's users. Only where the
+        # group is no campaign: it names new members only.
+        askers = g.askers
+        if (
+            not v.campaign
+            and askers is not None
+            and askers.size() >= cfg.min_accounts
+            and beyond_chance(
+                askers.n_est(cfg.sample_k), g.n_est(cfg.sample_k), pop.new_askers, cfg
+            )
+        ):
+            av = score_group(askers, pop, cfg, early=True, stratum=True)
+            # New accounts asking on the new model are what a release day looks like: they
+            # ask its popular prompts alike.
+            if av.campaign and beyond_selection(av, g.kind) and av.strengths["model_pivot"] < 0.5:
+                v, src = av, askers
         g.score = v.score
         if not v.campaign:
             if g.profile is not None and g.profile.keyed:
@@ -560,12 +597,19 @@ class CoordinationDetector:
     def explain(self) -> list[tuple[str, list[str], float, Verdict]]:
         """Each group's key, sampled member ids, estimated accounts and the verdict it
         would get now (read only): why a group fires or does not, for tracing
-        (``tools/group_trace.py``)."""
+        (``tools/group_trace.py``). A group's strata of ``min_accounts`` or more follow it,
+        keyed ``KEY (suspects)`` and ``KEY (new askers)``, with their verdicts as scored,
+        before the checks that they are beyond chance and beyond their selection."""
         pop, cfg = self._pop, self.config
-        return [
-            (key, [i for i in g.ids if i], g.n_est(cfg.sample_k), score_group(g, pop, cfg))
-            for key, g in self._groups.items()
-        ]
+        k = cfg.sample_k
+        out = []
+        for key, g in self._groups.items():
+            out.append((key, [i for i in g.ids if i], g.n_est(k), score_group(g, pop, cfg)))
+            for name, s in (("suspects", g.core), ("new askers", g.askers)):
+                if s is not None and s.size() >= cfg.min_accounts:
+                    v = score_group(s, pop, cfg, stratum=True)
+                    out.append((f"{key} ({name})", [i for i in s.ids if i], s.n_est(k), v))
+        return out
 
     def export_group(self, key: str) -> bytes | None:
         """Serialise one group's state (for a changelog table), or None if unknown."""

@@ -196,7 +196,7 @@ class Group:
     __slots__ = (
         "key", "kind", "first_ts", "last_ts", "idx", "hashes", "fps", "rows", "ids",
         "templates", "subject", "fired_ts", "named_ts", "emit_ts", "score_idx", "score_ts", "score",
-        "profile", "core", "top", "late",
+        "profile", "core", "askers", "top", "late",
     )  # fmt: skip
 
     def __init__(self, key: str, kind: str, ts: float) -> None:
@@ -221,6 +221,7 @@ class Group:
         self.score = 0.0
         self.profile: Profile | None = None  # what members of its campaign show on their own
         self.core: Group | None = None  # the same key, suspect members only (a stratum)
+        self.askers: Group | None = None  # the same key, new members that ask (a stratum)
         self.top = 0  # the largest sampled hash, 0 when not known (recomputed on demand)
 
     def size(self) -> int:
@@ -365,6 +366,7 @@ class Group:
             "score_idx": self.score_idx, "score_ts": self.score_ts, "score": self.score,
             "profile": None if self.profile is None else self.profile.to_list(),
             "core": None if self.core is None else self.core.to_dict(),
+            "askers": None if self.askers is None else self.askers.to_dict(),
         }  # fmt: skip
 
     @classmethod
@@ -402,4 +404,6 @@ class Group:
             g.profile = Profile.from_list(d["profile"])
         if d.get("core") is not None:
             g.core = cls.from_dict(d["core"])
+        if d.get("askers") is not None:
+            g.askers = cls.from_dict(d["askers"])
         return g

@@ -70,6 +70,7 @@ class Population:
     rate: float = 0.2  # median requests per minute
     harvest_median: float = 0.0
     suspect: float = 0.02  # share of accounts that show two campaign traits on their own
+    new_askers: float = 0.02  # share of accounts that are new and ask for harvest content
     harvesting: float = 0.01  # share of accounts with harvest evidence
     harvest_share: float = 0.1  # mean share of an account's requests that ask for harvest content
 
@@ -486,7 +487,8 @@ def score_group(
         anchored = anchored or tied
         by_asks = by_asks and not tied
     sparse = -1.0  # the share of light askers, where they tied it (``sparse_share``)
-    if not anchored and asks and implied == "shared_infra" and centres:
+    # Not in a stratum: it was chosen for asking or harvesting, what the tie measures.
+    if not anchored and asks and implied == "shared_infra" and centres and not stratum:
         sparse = sparse_share(group, centres, cfg)
         anchored = sparse >= cfg.tied_sparse_share
         sparse = sparse if anchored else -1.0

@@ -633,6 +633,71 @@ def test_new_accounts_that_ask_for_reasoning_on_one_app_are_no_campaign() -> Non
     assert _run(CoordinationDetector(seed=3), _background(rng, 600) + users) == []
 
 
+def _app_with_askers(
+    rng: random.Random,
+    own_prompts: bool = False,
+    gap: float = 40.0,
+    flags: int = FLAG_COT,
+    new_model: float = 0.0,
+) -> list[AccountSignal]:
+    """A popular app's established users, each at their own hours, a third asking for
+    reasoning; and from the second hour 30 new accounts on it, one every ``gap`` seconds,
+    that each send a request or two asking for it, from their own networks and cards,
+    with little harvest evidence of their own (a flagged request, far below the harvest
+    line; none without ``flags``): on the template unless ``own_prompts``, on the newly
+    released model with ``new_model``."""
+    keys = lambda i: (f"net:10.95.{i}", f"pay:card-p{i}", "client:app-9")  # noqa: E731
+    users = [
+        _member(rng, f"app-{i}", T0 + rng.uniform(0, 6 * 3600), keys(i),
+                account_age_days=rng.uniform(60, 900), org_id=f"org-a{i}",
+                prompt_fp=rng.getrandbits(64),
+                features={"harvest_share": float(i % 3 == 0), "rate_per_min": 0.3})
+        for i in range(90) for _ in range(rng.choice((1, 2, 3)))
+    ]  # fmt: skip
+    askers = [
+        _member(rng, f"ask-{i}", T0 + 7200 + i * gap + k * 5400.0, keys(100 + i),
+                org_id=f"org-k{i}",
+                features={"harvest_share": 1.0, "rate_per_min": 0.05, "new_model": new_model},
+                flags=flags, **({"prompt_fp": rng.getrandbits(64)} if own_prompts else {}))
+        for i in range(30) for k in range(1 + i % 2)
+    ]  # fmt: skip
+    return _background(rng, 600) + users + askers
+
+
+def test_new_light_askers_on_one_template_are_found_among_a_popular_apps_users() -> None:
+    """Being new and asking, a stratum far beyond chance in a burst, sharing a template:
+    found while the app's established users still outnumber them three to one, without
+    naming one of those."""
+    det = CoordinationDetector(seed=3)
+    dets = _run(det, _app_with_askers(random.Random(43)))
+    named = _named(dets)
+    assert len(named & {f"ask-{i}" for i in range(30)}) >= 25
+    assert not any(a.startswith(("app-", "user-")) for a in named)
+    assert dets[0].ts - (T0 + 7200) <= 15 * 60
+    # The trace shows the stratum beside its group.
+    (ids,) = [ids for key, ids, _, _ in det.explain() if key == "client:app-9 (new askers)"]
+    assert ids and all(i.startswith("ask-") for i in ids)
+
+
+def test_new_askers_on_their_own_prompts_or_over_the_day_or_without_evidence_are_a_crowd() -> None:
+    """The same sign-ups each asking their own questions; or on one prompt (the day's
+    popular one) but trickling in over the day, as a popular app's new users do; or new
+    jobs asking for code on their template, whose answers carry no harvest evidence."""
+    own = _app_with_askers(random.Random(43), own_prompts=True)
+    assert _run(CoordinationDetector(seed=3), own) == []
+    trickle = _app_with_askers(random.Random(43), gap=1500.0)
+    assert _run(CoordinationDetector(seed=3), trickle) == []
+    jobs = _app_with_askers(random.Random(43), flags=0)
+    assert _run(CoordinationDetector(seed=3), jobs) == []
+
+
+def test_new_askers_in_a_burst_on_a_newly_released_model_are_a_release_day_crowd() -> None:
+    """Sign-ups trying the new model on its release day come in a burst and ask its
+    popular prompts alike: new, asking and on one template is all they show."""
+    release = _app_with_askers(random.Random(43), new_model=1.0)
+    assert _run(CoordinationDetector(seed=3), release) == []
+
+
 def test_members_on_cards_shared_across_orgs_are_named_where_newness_alone_is_too_little() -> None:
     """New accounts of one scripted client, paying with a few cards each shared across orgs,
     asking their own questions: being new is a lone check, a shared card makes it two."""

@@ -400,6 +400,16 @@ def _aged_askers(
     return g
 
 
+def test_a_stratum_is_not_tied_by_its_light_askers() -> None:
+    # A stratum is chosen for asking or harvesting (new askers, suspects): its members
+    # asking together, light, is what chose them, not a tie.
+    cfg, pop = CoordinationConfig(), Population(harvest_share=0.1)
+    g = _aged_askers(spacing_s=180.0)
+    assert score_group(g, pop, cfg).campaign
+    v = score_group(g, pop, cfg, stratum=True)
+    assert not v.campaign and v.sparse == -1.0 and v.blocked == "no_anchor"
+
+
 def test_light_accounts_asking_on_one_template_tie_a_shared_network() -> None:
     # Established accounts behind one network and client stack, each sending a request and
     # going quiet while the next takes its turn, nearly all asking for reasoning on one

@@ -260,3 +260,17 @@ def test_a_group_record_written_before_the_asking_column_reads_as_not_asking() -
     assert len(old["rows"]) == 3 * width
     back = Group.from_dict(old)
     assert back.column(HV) == [0.0] * 3 and back.column(AGE) == g.column(AGE)
+
+
+def test_a_group_record_keeps_its_strata() -> None:
+    g = Group("client:y", "client", 0.0)
+    g.askers = Group("client:y", "client", 0.0)
+    for i in range(3):
+        o = replaced(_obs(i), hv=1.0)
+        g.observe(o, 64, 18)
+        g.askers.observe(o, 64, 18)
+    record = orjson.loads(orjson.dumps(g.to_dict()))
+    back = Group.from_dict(record)
+    assert back.askers is not None and back.askers.ids == g.askers.ids and back.core is None
+    # A record written before the askers' stratum: it fills again from new signals.
+    assert Group.from_dict({k: v for k, v in record.items() if k != "askers"}).askers is None
