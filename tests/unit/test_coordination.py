@@ -666,8 +666,8 @@ def _app_with_askers(
 
 def test_new_light_askers_on_one_template_are_found_among_a_popular_apps_users() -> None:
     """Being new and asking, a stratum far beyond chance in a burst, sharing a template:
-    found while the app's established users still outnumber them three to one, without
-    naming one of those."""
+    found within 15 minutes on an app whose established users outnumber them three to
+    one, without naming one of those."""
     det = CoordinationDetector(seed=3)
     dets = _run(det, _app_with_askers(random.Random(43)))
     named = _named(dets)
