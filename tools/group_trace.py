@@ -6,8 +6,9 @@ group whose sample holds at least ``--min-members`` of the campaign's accounts: 
 many accounts it holds (estimated) and samples, how many sampled are the campaign's and what the others are (other
 campaigns, benign archetypes), whether its verdict is a campaign or what blocks it, and
 every family with a strength above 0 (and the share of light askers, where they tied it).
-A group's strata (``KEY (suspects)``, ``KEY (new askers)``) are printed the same way, with
-their verdicts as scored, before the checks that they are beyond chance and selection.
+A group's strata (``KEY (suspects)``, ``KEY (new askers)``) are printed the same way, each
+with its full verdict, before the checks that it is beyond chance, beyond its selection
+and, for new askers, off the new model.
 
     .venv/bin/python tools/group_trace.py EVENTS TRUTH CAMPAIGN [--minutes 60] [--every 300]
 """

@@ -161,8 +161,10 @@ class CoordinationDetector:
             if got is not None:
                 (new_m, harv, dc, mm, pivot, sus, hv, _, share, asking), (rate, harvest) = got
                 self._pop = Population(
-                    new_m, harv, dc, mm, pivot, rate, harvest, sus, hv, share, asking
-                )
+                    new=new_m, harvest=harv, dc=dc, mm=mm, pivot=pivot, rate=rate,
+                    harvest_median=harvest, suspect=sus, new_askers=asking, harvesting=hv,
+                    harvest_share=share,
+                )  # fmt: skip
 
     def _new_asker(self, o: Obs) -> bool:
         """Whether the member is new and its recent requests ask for harvest content and
@@ -186,6 +188,7 @@ class CoordinationDetector:
             self._baseline(o)
         touched: list[Campaign] = []
         groups = self._groups
+        asker = self._new_asker(o)
         for key in signal.keys if only is None else only:
             g = groups.get(key)
             if g is None:
@@ -200,7 +203,7 @@ class CoordinationDetector:
                 if g.core is None:
                     g.core = Group(key, g.kind, o.ts)
                 g.core.observe(o, cfg.sample_k, cfg.template_radius)
-            if self._new_asker(o):
+            if asker:
                 a = g.askers
                 if a is None or (o.ts - a.first_ts > ASKERS_WINDOW_S and not g.subject):
                     a = g.askers = Group(key, g.kind, o.ts)  # a window: a burst, not a day
@@ -598,8 +601,9 @@ class CoordinationDetector:
         """Each group's key, sampled member ids, estimated accounts and the verdict it
         would get now (read only): why a group fires or does not, for tracing
         (``tools/group_trace.py``). A group's strata of ``min_accounts`` or more follow it,
-        keyed ``KEY (suspects)`` and ``KEY (new askers)``, with their verdicts as scored,
-        before the checks that they are beyond chance and beyond their selection."""
+        keyed ``KEY (suspects)`` and ``KEY (new askers)``, each with its full verdict, before
+        the checks ``_score`` adds (beyond chance, beyond its selection, and for new askers
+        off the new model)."""
         pop, cfg = self._pop, self.config
         k = cfg.sample_k
         out = []

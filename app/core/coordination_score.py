@@ -378,8 +378,10 @@ def score_group(
 ) -> Verdict:
     """Measure every family over the member sample and decide campaign or crowd.
 
-    ``stratum``: the group is a group's suspect stratum, chosen for being new among other
-    traits, so its newness says nothing of its client stack (no ``keyed`` anchor).
+    ``stratum``: the group is a group's stratum (its suspects, or its new askers), chosen
+    for being new among other traits, so its newness says nothing of its client stack (no
+    ``keyed`` anchor), and for asking or harvesting, so its light askers tie nothing
+    (no ``sparse_share``).
 
     With ``early`` a group that cannot be a campaign for want of an anchor (see
     ``ANCHORS`` and ``_tied``) is returned as soon as that is known: its verdict holds the
@@ -584,9 +586,9 @@ SELECTED = frozenset(("new_accounts", *HARVEST_FAMILIES, "automation"))
 
 
 def beyond_chance(suspects: float, members: float, share: float, cfg: CoordinationConfig) -> bool:
-    """Whether a group's suspect stratum (``suspects`` of its ``members``, estimated) is far
-    more than the population's suspect ``share`` predicts: three times as many, plus
-    ``min_accounts``.
+    """Whether a group's stratum (``suspects`` of its ``members``, estimated; its suspects
+    or its new askers) is far more than the population's ``share`` of such accounts
+    predicts: three times as many, plus ``min_accounts``.
 
     The share is measured over a sample of at most ``population_k`` accounts (the sampled
     accounts not named in a campaign), which cannot tell a share under one in

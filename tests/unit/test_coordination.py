@@ -639,13 +639,14 @@ def _app_with_askers(
     gap: float = 40.0,
     flags: int = FLAG_COT,
     new_model: float = 0.0,
+    harvest: float = 0.0,
 ) -> list[AccountSignal]:
     """A popular app's established users, each at their own hours, a third asking for
     reasoning; and from the second hour 30 new accounts on it, one every ``gap`` seconds,
     that each send a request or two asking for it, from their own networks and cards,
     with little harvest evidence of their own (a flagged request, far below the harvest
-    line; none without ``flags``): on the template unless ``own_prompts``, on the newly
-    released model with ``new_model``."""
+    line; none without ``flags``; ``harvest`` over it): on the template unless
+    ``own_prompts``, on the newly released model with ``new_model``."""
     keys = lambda i: (f"net:10.95.{i}", f"pay:card-p{i}", "client:app-9")  # noqa: E731
     users = [
         _member(rng, f"app-{i}", T0 + rng.uniform(0, 6 * 3600), keys(i),
@@ -658,7 +659,8 @@ def _app_with_askers(
         _member(rng, f"ask-{i}", T0 + 7200 + i * gap + k * 5400.0, keys(100 + i),
                 org_id=f"org-k{i}",
                 features={"harvest_share": 1.0, "rate_per_min": 0.05, "new_model": new_model},
-                flags=flags, **({"prompt_fp": rng.getrandbits(64)} if own_prompts else {}))
+                flags=flags, harvest=harvest,
+                **({"prompt_fp": rng.getrandbits(64)} if own_prompts else {}))
         for i in range(30) for k in range(1 + i % 2)
     ]  # fmt: skip
     return _background(rng, 600) + users + askers
@@ -682,13 +684,17 @@ def test_new_light_askers_on_one_template_are_found_among_a_popular_apps_users()
 def test_new_askers_on_their_own_prompts_or_over_the_day_or_without_evidence_are_a_crowd() -> None:
     """The same sign-ups each asking their own questions; or on one prompt (the day's
     popular one) but trickling in over the day, as a popular app's new users do; or new
-    jobs asking for code on their template, whose answers carry no harvest evidence."""
+    jobs asking for code on their template, whose answers carry no harvest evidence; or
+    sign-ups harvesting openly, each on their own prompts."""
     own = _app_with_askers(random.Random(43), own_prompts=True)
     assert _run(CoordinationDetector(seed=3), own) == []
     trickle = _app_with_askers(random.Random(43), gap=1500.0)
     assert _run(CoordinationDetector(seed=3), trickle) == []
     jobs = _app_with_askers(random.Random(43), flags=0)
     assert _run(CoordinationDetector(seed=3), jobs) == []
+    # Harvesting openly, each on their own prompts: only what chose them, nothing shared.
+    loud = _app_with_askers(random.Random(43), own_prompts=True, harvest=0.8)
+    assert _run(CoordinationDetector(seed=3), loud) == []
 
 
 def test_new_askers_in_a_burst_on_a_newly_released_model_are_a_release_day_crowd() -> None:
@@ -696,6 +702,27 @@ def test_new_askers_in_a_burst_on_a_newly_released_model_are_a_release_day_crowd
     popular prompts alike: new, asking and on one template is all they show."""
     release = _app_with_askers(random.Random(43), new_model=1.0)
     assert _run(CoordinationDetector(seed=3), release) == []
+
+
+def test_the_population_baselines_are_the_shares_they_name() -> None:
+    # Accounts each on their own client (no group fires): a quarter new askers, a fifth
+    # harvesting, a third asking now and then. The baselines are recomputed at the 257th.
+    det = CoordinationDetector(seed=3)
+    for i in range(300):
+        new_asker = i % 4 == 0
+        hv = 1.0 if new_asker else 0.5 if i % 3 == 0 else 0.0
+        harvest = 0.9 if i % 5 == 0 else 0.05 if new_asker else 0.0
+        det.observe(
+            AccountSignal(account_id=f"p-{i}", ts=T0 + i, keys=(f"client:c{i}",),
+                          account_age_days=2.0 if new_asker else 400.0, harvest=harvest,
+                          features={"harvest_share": hv})
+        )  # fmt: skip
+    first = range(257)
+    pop = det._pop
+    assert pop.new_askers == pytest.approx(sum(i % 4 == 0 for i in first) / 257)
+    assert pop.harvesting == pytest.approx(sum(i % 5 == 0 for i in first) / 257)
+    asks = sum(1.0 if i % 4 == 0 else 0.5 if i % 3 == 0 else 0.0 for i in first)
+    assert pop.harvest_share == pytest.approx(asks / 257)
 
 
 def test_members_on_cards_shared_across_orgs_are_named_where_newness_alone_is_too_little() -> None:
