@@ -146,13 +146,13 @@ class CoordinationDetector:
             f.get("rate_per_min", 0.0), s.risk, f.get("datacenter", 0.0), mm, traits >= 2, asks,
         )  # fmt: skip
 
-    def _baseline(self, o: Obs) -> None:
+    def _baseline(self, o: Obs, asker: bool) -> None:
         if self._sample.wants(o.h):  # most accounts are not in the sample: nothing to build
             new = newness(o.age, self.config.new_days)
             harvesting = float(o.harvest >= self._harvest_line())
             values = (
                 new, o.harvest, o.dc, o.mm, o.pivot, float(o.suspect), harvesting, o.rate, o.hv,
-                float(self._new_asker(o)),
+                float(asker),
             )  # fmt: skip
             self._sample.add(o.h, values)
         self._pop_n += 1
@@ -184,11 +184,11 @@ class CoordinationDetector:
         """
         cfg = self.config
         o = self._obs(signal)
+        asker = self._new_asker(o)
         if only is None or (signal.keys and first_routed(signal.keys) in only):
-            self._baseline(o)
+            self._baseline(o, asker)
         touched: list[Campaign] = []
         groups = self._groups
-        asker = self._new_asker(o)
         for key in signal.keys if only is None else only:
             g = groups.get(key)
             if g is None:
@@ -242,38 +242,21 @@ class CoordinationDetector:
         pop = self._pop
         # A group that has not fired keeps no verdict: a crowd's need not be complete.
         v, src = score_group(g, pop, cfg, early=not g.subject), g
-        core = g.core
         # A group that is a campaign only by what its members ask (the profile checks it)
         # names few of them; a stratum of members that harvest on their own names more.
         names_few = not v.campaign or v.profile.hv >= 0.0
-        # A stratum of members that each show campaign traits, far beyond chance. It was
-        # chosen by those traits, so it must also share something they do not imply.
-        if (
-            names_few
-            and core is not None
-            and core.size() >= cfg.min_accounts
-            and beyond_chance(core.n_est(cfg.sample_k), g.n_est(cfg.sample_k), pop.suspect, cfg)
-        ):
-            cv = score_group(core, pop, cfg, early=True, stratum=True)
-            if cv.campaign and beyond_selection(cv, g.kind):
-                v, src = cv, core
-        # A stratum of new members that ask, far beyond chance: a hydra whose light
-        # accounts' content betrays nothing, among a popular stack's users. Only where the
-        # group is no campaign: it names new members only.
-        askers = g.askers
+        if names_few and (got := self._stratum(g, g.core, pop.suspect)) is not None:
+            v, src = got
+        # New members that ask: a hydra whose light accounts' content betrays nothing,
+        # among a popular stack's users. Only where the group is no campaign, since it
+        # names new members only; and not on the new model, where they are what a release
+        # day looks like (they ask its popular prompts alike).
         if (
             not v.campaign
-            and askers is not None
-            and askers.size() >= cfg.min_accounts
-            and beyond_chance(
-                askers.n_est(cfg.sample_k), g.n_est(cfg.sample_k), pop.new_askers, cfg
-            )
+            and (got := self._stratum(g, g.askers, pop.new_askers)) is not None
+            and got[0].strengths["model_pivot"] < 0.5
         ):
-            av = score_group(askers, pop, cfg, early=True, stratum=True)
-            # New accounts asking on the new model are what a release day looks like: they
-            # ask its popular prompts alike.
-            if av.campaign and beyond_selection(av, g.kind) and av.strengths["model_pivot"] < 0.5:
-                v, src = av, askers
+            v, src = got
         g.score = v.score
         if not v.campaign:
             if g.profile is not None and g.profile.keyed:
@@ -312,6 +295,22 @@ class CoordinationDetector:
         for m in fits:
             if self._name(g.subject, m, touched, g.key):
                 g.named_ts = ts
+
+    def _stratum(self, g: Group, s: Group | None, share: float) -> tuple[Verdict, Group] | None:
+        """A stratum ``s`` of ``g`` (its suspects, or its new askers) and its verdict, where
+        it is a campaign far beyond chance, given the population's ``share`` of such
+        accounts: chosen by traits, it must also share something they and the key do not
+        imply."""
+        cfg = self.config
+        k = cfg.sample_k
+        if (
+            s is None
+            or s.size() < cfg.min_accounts
+            or not beyond_chance(s.n_est(k), g.n_est(k), share, cfg)
+        ):
+            return None
+        v = score_group(s, self._pop, cfg, early=True, stratum=True)
+        return (v, s) if v.campaign and beyond_selection(v, g.kind) else None
 
     def _waves(
         self,
