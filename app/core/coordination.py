@@ -26,6 +26,7 @@ from app.core.coordination_score import (
     ASK_SHARE,
     SPARSE_ASK,
     SPARSE_MAX,
+    SPARSE_SINGLE,
     Population,
     Verdict,
     beyond_chance,
@@ -144,6 +145,7 @@ class CoordinationDetector:
             harvest if harvest < 1.0 else 1.0, s.prompt_fp or template_from_keys(s.keys),
             _h32(s.org_id) if s.org_id else 0, net, infra, client, pay, f.get("new_model", 0.0),
             f.get("rate_per_min", 0.0), s.risk, f.get("datacenter", 0.0), mm, traits >= 2, asks,
+            f.get("single_turn", 1.0),
         )  # fmt: skip
 
     def _baseline(self, o: Obs, asker: bool) -> None:
@@ -474,7 +476,9 @@ class CoordinationDetector:
         # Named by light askers with harvest evidence: this one is not one of them. A live
         # signal is judged by its own harvest, a rescanned member by its running one here
         # (``HARV``): one whose second signal carried none is named at the next rescan.
-        if g.profile.hv >= SPARSE_ASK and (o.harvest <= 0.0 or g.signals(o.h) > SPARSE_MAX):
+        if g.profile.hv >= SPARSE_ASK and (
+            o.harvest <= 0.0 or g.signals(o.h) > SPARSE_MAX or o.sg < SPARSE_SINGLE
+        ):
             return False
         camp = self._campaigns.get(g.subject) if g.subject else None
         tied = g.kind == "pay" or (camp is not None and o.pay != 0 and o.pay in camp.pays)

@@ -37,11 +37,12 @@ RISK: Final = 16
 DC: Final = 17
 MM: Final = 18
 HV: Final = 19
-F: Final = 20
+SG: Final = 20
+F: Final = 21
 
 # A member row read or written in one call: mypyc reads an ``array`` element by element
 # through generic calls with a boxed index, a dozen per signal and group. ``_TIMING``
-# is the row's first columns (N to GM2), ``_ATTRS`` its last (AGE to HV).
+# is the row's first columns (N to GM2), ``_ATTRS`` its last (AGE to SG).
 _TIMING = struct.Struct(f"{AGE}d")
 _ATTRS = struct.Struct(f"{F - AGE}d")
 _ROW = struct.Struct(f"{F}d")
@@ -59,7 +60,7 @@ class Obs:
 
     __slots__ = (
         "h", "account_id", "ts", "age", "harvest", "fp", "org", "net", "infra", "client",
-        "pay", "pivot", "rate", "risk", "dc", "mm", "suspect", "hv",
+        "pay", "pivot", "rate", "risk", "dc", "mm", "suspect", "hv", "sg",
     )  # fmt: skip
 
     def __init__(
@@ -82,6 +83,7 @@ class Obs:
         mm: float,  # share with a client stack that disagrees with its user agent
         suspect: bool = False,  # shows at least two campaign traits on its own (see the detector)
         hv: float = 0.0,  # share of its recent requests that ask for harvest-shaped content
+        sg: float = 1.0,  # share of its recent requests that open a conversation (turn 1 or none)
     ) -> None:
         self.h = h
         self.account_id = account_id
@@ -101,6 +103,7 @@ class Obs:
         self.mm = mm
         self.suspect = suspect
         self.hv = hv
+        self.sg = sg
 
 
 class Profile:
@@ -320,7 +323,7 @@ class Group:
         harv += (o.harvest - harv) / (n if n < 4.0 else 4.0)
         _ATTRS.pack_into(
             self.rows, (base + AGE) * 8, o.age, harv, o.org, o.net, o.infra, o.client, o.pay, o.pivot,
-            o.rate, risk if risk >= o.risk else o.risk, o.dc, o.mm, o.hv,
+            o.rate, risk if risk >= o.risk else o.risk, o.dc, o.mm, o.hv, o.sg,
         )  # fmt: skip
 
     def signals(self, h: int) -> float:
@@ -350,14 +353,14 @@ class Group:
         return Obs(
             self.hashes[row], self.ids[row], r[LAST], r[AGE], r[HARV],
             self.fps[row], int(r[ORG]), int(r[NET]), int(r[INFRA]), int(r[CLIENT]), int(r[PAY]),
-            r[PIVOT], r[RATE], r[RISK], r[DC], r[MM], False, r[HV],
+            r[PIVOT], r[RATE], r[RISK], r[DC], r[MM], False, r[HV], r[SG],
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, object]:
         """Return the group as a JSON-ready dict (for a changelog table)."""
         t = self.templates
         return {
-            "v": 2, "key": self.key, "kind": self.kind, "first_ts": self.first_ts,
+            "v": 3, "key": self.key, "kind": self.kind, "first_ts": self.first_ts,
             "last_ts": self.last_ts, "idx": self.idx, "hashes": self.hashes.tolist(),
             "fps": self.fps.tolist(), "rows": self.rows.tolist(), "ids": self.ids,
             "centres": t.centres, "weights": t.weights, "prevs": t.prevs,
@@ -373,15 +376,18 @@ class Group:
     def from_dict(cls, d: dict[str, Any]) -> Group:
         """Inverse of :meth:`to_dict`; raise ValueError on a malformed record."""
         version = d.get("v")
-        if version not in (1, 2):
+        if version not in (1, 2, 3):
             raise ValueError("unknown coordination group record version")
         g = cls(str(d["key"]), str(d["kind"]), float(d["first_ts"]))
         g.last_ts, g.idx = float(d["last_ts"]), int(d["idx"])
         g.hashes, g.fps = array("Q", d["hashes"]), array("Q", d["fps"])
         rows = d["rows"]
-        if version == 1:  # rows written before the HV column: it reads as 0
+        if version == 1:  # rows written before the HV and SG columns: 0 asks, one turn each
+            w = F - 2
+            rows = [x for i in range(0, len(rows), w) for x in [*rows[i : i + w], 0.0, 1.0]]
+        elif version == 2:  # rows written before the SG column: one turn each, as unknown
             w = F - 1
-            rows = [x for i in range(0, len(rows), w) for x in [*rows[i : i + w], 0.0]]
+            rows = [x for i in range(0, len(rows), w) for x in [*rows[i : i + w], 1.0]]
         g.rows, g.ids = array("d", rows), [str(i) for i in d["ids"]]
         if not len(g.hashes) == len(g.fps) == len(g.ids) == len(g.rows) // F:
             raise ValueError("coordination group record has inconsistent member arrays")

@@ -29,6 +29,7 @@ from app.core.coordination_group import (
     PAY,
     PIVOT,
     RATE,
+    SG,
     Group,
     Obs,
     Profile,
@@ -162,9 +163,15 @@ ASK_CONTENT: Final = 0.25
 # member counts only when its own requests carry harvest evidence (long, reasoning-shaped
 # output), which a ring's request or two is sent for and a code review's does not show;
 # heavier askers on the template count whatever they carry.
+# A ring's request or two each opens a conversation of its own; an agent framework's users
+# are as light on their stack and on its template, but each message of theirs runs a tool
+# loop of several turns in one conversation: a member most of whose recent requests carry
+# on a conversation (a share of single-turn requests under ``SPARSE_SINGLE``) is no light
+# member, as a person chatting in sessions is not.
 SPARSE_WAIT_S: Final = 1800.0
 SPARSE_GAP_S: Final = 4 * 3600.0
 SPARSE_MAX: Final = 2.0  # signals a light member sends in a group at most
+SPARSE_SINGLE: Final = 0.5
 # A group those light askers tied names members all of whose recent requests ask (a ring's
 # account of a request or two asks in each; a regular user who asks now and then does not),
 # that carry harvest evidence of their own and that have sent at most ``SPARSE_MAX``
@@ -285,13 +292,14 @@ def sparse_share(group: Group, centres: tuple[int, ...], cfg: CoordinationConfig
     other users, who do not ask, would dilute in the group's own share."""
     now, radius = group.last_ts, cfg.template_radius
     counts, firsts, asks = group.column(COUNT), group.column(FIRST), group.column(HV)
-    harvs = group.column(HARV)
+    harvs, singles = group.column(HARV), group.column(SG)
     askers = on = light = 0
-    for fp, n, first, hv, harv in zip(group.fps, counts, firsts, asks, harvs, strict=True):
+    rows = zip(group.fps, counts, firsts, asks, harvs, singles, strict=True)
+    for fp, n, first, hv, harv, single in rows:
         stay = now - first
         if stay < SPARSE_WAIT_S or hv < ASK_SHARE or not fp:
             continue
-        is_light = n <= min(SPARSE_MAX, 1.0 + stay / SPARSE_GAP_S)
+        is_light = n <= min(SPARSE_MAX, 1.0 + stay / SPARSE_GAP_S) and single >= SPARSE_SINGLE
         if is_light and harv <= 0.0:
             continue
         askers += 1

@@ -938,6 +938,33 @@ def test_a_group_record_keeps_when_it_last_named_a_member() -> None:
     assert Group.from_dict(record).named_ts == g.last_ts
 
 
+def test_a_frameworks_light_users_in_tool_loops_are_not_tied_by_being_light() -> None:
+    """Light, established askers on one stack's template, but each message of theirs runs a
+    tool loop of several turns in one conversation, as an agent framework's users do: not
+    tied by being light, nor named where a ring on their stack, whose request or two each
+    opens a conversation of its own, ties it."""
+    rng = random.Random(29)
+
+    def user(name: str, i: int, single: float, at: float) -> AccountSignal:
+        return _member(
+            rng, name, T0 + 2 * 3600 + at, (f"infra:fw-{i % 4}", "client:fw", f"pay:card-{name}"),
+            account_age_days=400.0, org_id=f"org-{name}", prompt_fp=_near(TEMPLATE, rng, 2),
+            features={"rate_per_min": 0.05, "harvest_share": 1.0, "single_turn": single},
+            harvest=0.05,
+        )  # fmt: skip
+
+    users = [user(f"fw-{i}", i, 0.2, 60.0 * i) for i in range(40)]
+    det = CoordinationDetector(seed=3)
+    assert not _named(_run(det, _background(rng) + users))
+    (v,) = [v for key, _, _, v in det.explain() if key == "client:fw"]
+    assert v.sparse < 0.0 and not v.campaign
+    ring = [user(f"ring-{i}", i, 1.0, 120.0 * i) for i in range(30)]
+    late = [user(f"fw-{i}", i, 0.2, 3600.0 + 60.0 * i) for i in range(10)]
+    named = _named(_run(CoordinationDetector(seed=3), _background(rng) + ring + late))
+    assert len({a for a in named if a.startswith("ring-")}) >= 25
+    assert not any(a.startswith(("fw-", "user-")) for a in named)
+
+
 def test_light_aged_askers_on_one_stack_are_a_campaign_of_their_own() -> None:
     """Established accounts on one SDK stack, each asking once on a template near an open
     campaign's, fed in turn: tied by being light together, named apart from that campaign

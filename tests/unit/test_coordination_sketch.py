@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.core.coordination_config import CoordinationConfig
-from app.core.coordination_group import AGE, HV, F, Group, Obs, Profile
+from app.core.coordination_group import AGE, HV, SG, F, Group, Obs, Profile
 from app.core.coordination_keys import template_keys
 from app.core.coordination_score import cohort_age, matches
 from app.core.coordination_sketch import (
@@ -249,17 +249,26 @@ def test_a_member_named_for_asking_pays_with_a_card_other_orgs_share() -> None:
     assert matches(lone, member(1.0, 0, harvest=0.3), cfg, line=0.2)
 
 
-def test_a_group_record_written_before_the_asking_column_reads_as_not_asking() -> None:
+def test_a_group_record_written_before_the_asking_or_turn_columns_reads_as_before_them() -> None:
+    """A record of version 1 has neither the asking (HV) nor the single-turn (SG) column, one
+    of version 2 no SG: a member reads as not asking, and as opening a conversation with
+    each request (an unknown turn counts as one)."""
     g = Group("client:y", "client", 0.0)
     for i in range(3):
-        g.observe(replaced(_obs(i), hv=1.0), 64, 18)
+        g.observe(replaced(_obs(i), hv=1.0, sg=0.2), 64, 18)
     record = g.to_dict()
-    assert Group.from_dict(orjson.loads(orjson.dumps(record))).column(HV) == [1.0] * 3
-    width = F - 1
-    old = dict(record, v=1, rows=[x for i, x in enumerate(record["rows"]) if i % F != HV])
-    assert len(old["rows"]) == 3 * width
-    back = Group.from_dict(old)
-    assert back.column(HV) == [0.0] * 3 and back.column(AGE) == g.column(AGE)
+    back = Group.from_dict(orjson.loads(orjson.dumps(record)))
+    assert back.column(HV) == [1.0] * 3 and back.column(SG) == [0.2] * 3
+    v2 = dict(record, v=2, rows=[x for i, x in enumerate(record["rows"]) if i % F != SG])
+    assert len(v2["rows"]) == 3 * (F - 1)
+    back = Group.from_dict(v2)
+    assert back.column(SG) == [1.0] * 3 and back.column(HV) == [1.0] * 3
+    assert back.column(AGE) == g.column(AGE)
+    v1 = dict(record, v=1, rows=[x for i, x in enumerate(record["rows"]) if i % F not in (HV, SG)])
+    assert len(v1["rows"]) == 3 * (F - 2)
+    back = Group.from_dict(v1)
+    assert back.column(HV) == [0.0] * 3 and back.column(SG) == [1.0] * 3
+    assert back.column(AGE) == g.column(AGE)
 
 
 def test_a_group_record_keeps_its_strata() -> None:
