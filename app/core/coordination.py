@@ -473,9 +473,10 @@ class CoordinationDetector:
         """Whether a member fits its group's campaign profile (see ``matches``)."""
         if g.profile is None:
             return False
-        # Named by light askers with harvest evidence: this one is not one of them. A live
-        # signal is judged by its own harvest, a rescanned member by its running one here
-        # (``HARV``): one whose second signal carried none is named at the next rescan.
+        # Named by light askers with harvest evidence, each request opening a conversation:
+        # this one is not one of them. A live signal is judged by its own harvest and
+        # single-turn share, a rescanned member by its running ones here (``HARV``, ``SG``):
+        # one whose second signal carried no harvest is named at the next rescan.
         if g.profile.hv >= SPARSE_ASK and (
             o.harvest <= 0.0 or g.signals(o.h) > SPARSE_MAX or o.sg < SPARSE_SINGLE
         ):
