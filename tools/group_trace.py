@@ -7,8 +7,8 @@ many accounts it holds (estimated) and samples, how many sampled are the campaig
 campaigns, benign archetypes), whether its verdict is a campaign or what blocks it, and
 every family with a strength above 0 (and the share of light askers, where they tied it).
 A group's strata (``KEY (suspects)``, ``KEY (new askers)``) are printed the same way, each
-with its full verdict, before the checks that it is beyond chance, beyond its selection
-and, for new askers, off the new model.
+with its full verdict, before the checks that it is beyond chance, off the new model and
+beyond its selection.
 
     .venv/bin/python tools/group_trace.py EVENTS TRUTH CAMPAIGN [--minutes 60] [--every 300]
 """

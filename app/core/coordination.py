@@ -251,13 +251,8 @@ class CoordinationDetector:
             v, src = got
         # New members that ask: a hydra whose light accounts' content betrays nothing,
         # among a popular stack's users. Only where the group is no campaign, since it
-        # names new members only; and not on the new model, where they are what a release
-        # day looks like (they ask its popular prompts alike).
-        if (
-            not v.campaign
-            and (got := self._stratum(g, g.askers, pop.new_askers)) is not None
-            and got[0].strengths["model_pivot"] < 0.5
-        ):
+        # names new members only.
+        if not v.campaign and (got := self._stratum(g, g.askers, pop.new_askers)) is not None:
             v, src = got
         g.score = v.score
         if not v.campaign:
@@ -302,7 +297,8 @@ class CoordinationDetector:
         """A stratum ``s`` of ``g`` (its suspects, or its new askers) and its verdict, where
         it is a campaign far beyond chance, given the population's ``share`` of such
         accounts: chosen by traits, it must also share something they and the key do not
-        imply."""
+        imply. Not on the new model: sign-ups trying it in a burst, harvesting or asking,
+        on its popular prompts alike, are what its release day looks like."""
         cfg = self.config
         k = cfg.sample_k
         if (
@@ -312,7 +308,9 @@ class CoordinationDetector:
         ):
             return None
         v = score_group(s, self._pop, cfg, early=True, stratum=True)
-        return (v, s) if v.campaign and beyond_selection(v, g.kind) else None
+        if not v.campaign or v.strengths["model_pivot"] >= 0.5:
+            return None
+        return (v, s) if beyond_selection(v, g.kind) else None
 
     def _waves(
         self,
@@ -606,8 +604,8 @@ class CoordinationDetector:
         would get now (read only): why a group fires or does not, for tracing
         (``tools/group_trace.py``). A group's strata of ``min_accounts`` or more follow it,
         keyed ``KEY (suspects)`` and ``KEY (new askers)``, each with its full verdict, before
-        the checks ``_score`` adds (beyond chance, beyond its selection, and for new askers
-        off the new model)."""
+        the checks ``_stratum`` adds (beyond chance, off the new model, beyond its
+        selection)."""
         pop, cfg = self._pop, self.config
         k = cfg.sample_k
         out = []

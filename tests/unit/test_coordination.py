@@ -704,6 +704,20 @@ def test_new_askers_in_a_burst_on_a_newly_released_model_are_a_release_day_crowd
     assert _run(CoordinationDetector(seed=3), release) == []
 
 
+def test_release_day_sign_ups_harvesting_on_the_new_model_are_a_crowd_among_an_apps_users() -> None:
+    """The same sign-ups, each over the harvest line on its own: a stratum of suspects far
+    beyond chance. Being new and harvesting chose them; the new model and its popular
+    prompts are what a release day's crowd shares too."""
+    release = _app_with_askers(random.Random(43), new_model=1.0, harvest=0.9)
+    assert _run(CoordinationDetector(seed=3), release) == []
+    # Off the new model the same sign-ups are found: their shared template is beyond what
+    # chose them.
+    named = _named(
+        _run(CoordinationDetector(seed=3), _app_with_askers(random.Random(43), harvest=0.9))
+    )
+    assert len(named & {f"ask-{i}" for i in range(30)}) >= 25
+
+
 def test_the_population_baselines_are_the_shares_they_name() -> None:
     # Accounts each on their own client (no group fires): a quarter new askers, a fifth
     # harvesting, a third asking now and then. The baselines are recomputed at the 257th.
