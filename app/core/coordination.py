@@ -33,6 +33,7 @@ from app.core.coordination_score import (
     beyond_selection,
     matches,
     newness,
+    on_template,
     score_group,
 )
 from app.core.coordination_sketch import (
@@ -276,7 +277,7 @@ class CoordinationDetector:
             g.subject = (
                 self._members.of_key(g.key)
                 or self._members.majority([m.h for m in fits])
-                or self._akin(fits, v.profile.centres if v.kin else ())
+                or self._akin(fits, self._own(v.profile.centres, fits) if v.kin else ())
                 or f"campaign-{seeded_hash(g.key, self.seed):016x}"
             )
             self._members.link_key(g.key, g.subject)
@@ -284,7 +285,7 @@ class CoordinationDetector:
         camp = self._campaigns.get(g.subject)
         if camp is None:
             camp = self._campaigns[g.subject] = Campaign(g.subject, ts)
-        camp.add_centres(v.profile.centres if v.kin else ())  # nor are others its kin by it
+        camp.add_centres(self._own(v.profile.centres, fits) if v.kin else ())  # nor by it
         strong = [f for f, x in v.strengths.items() if x >= 0.5]
         camp.update(g.key, v.score, v.evidence, strong, ts)
         if camp not in touched:
@@ -457,6 +458,13 @@ class CoordinationDetector:
         if sum(h >= line for h in harvs) >= self.config.harvest_check_share * max(1, len(harvs)):
             return profile
         return profile.without(harvest=True)
+
+    def _own(self, centres: tuple[int, ...], fits: list[Obs]) -> tuple[int, ...]:
+        """The centres at least two of the members a group names are on: its campaign's
+        templates. A busy stack's other centres are its users' popular prompts, which
+        campaigns on other stacks meet too; they join no campaign to another."""
+        radius = self.config.template_radius
+        return tuple(c for c in centres if sum(on_template(m.fp, (c,), radius) for m in fits) >= 2)
 
     def _akin(self, fits: list[Obs], centres: tuple[int, ...]) -> str:
         """The open campaign a newly fired group belongs to, by shared card or template."""

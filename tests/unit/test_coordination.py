@@ -371,6 +371,41 @@ def _run_open(det: CoordinationDetector, signals: list[AccountSignal]) -> list[D
     return out
 
 
+def test_campaigns_on_two_stacks_are_not_joined_by_their_users_popular_prompt() -> None:
+    """Two rings of new accounts, each on its own stack and template, every account on a
+    network and card of its own: only its stack's group finds a ring. Each stack's
+    established users send one popular prompt, which both groups hold as a centre: it is
+    no template of either campaign, and must not make the second the first's kin."""
+    rng = random.Random(11)
+    popular, other = 0x0F0F_3333_5555_C3C3, 0x9C71_2E4B_A0D8_5F16
+
+    def ring(tag: str, template: int, start: float) -> list[AccountSignal]:
+        users = [
+            AccountSignal(account_id=f"{tag}-user-{i}", ts=start - 3000 + i * 100.0 + j,
+                          keys=(f"net:10.{tag}.{i}", f"pay:card-{tag}u{i}", f"client:{tag}"),
+                          account_age_days=rng.uniform(60, 900), org_id=f"org-{tag}u{i}",
+                          prompt_fp=_near(popular, rng))
+            for i in range(15) for j in range(4)
+        ]  # fmt: skip
+        members = [
+            _member(rng, f"{tag}-{k % 40}", start + k * 20.0,
+                    (f"net:{tag}.{k % 40}", f"pay:card-{tag}{k % 40}", f"client:{tag}"),
+                    org_id=f"org-{tag}{k % 40}", prompt_fp=_near(template, rng), harvest=0.4,
+                    flags=FLAG_COT)
+            for k in range(160)
+        ]  # fmt: skip
+        return users + members
+
+    det = CoordinationDetector(seed=3)
+    dets = _run(det, ring("a", TEMPLATE, T0 + 3600) + ring("b", other, T0 + 4 * 3600))
+    campaign = {a: d.subject for d in dets for a in d.accounts}
+    a = {campaign.get(f"a-{i}") for i in range(40)}
+    b = {campaign.get(f"b-{i}") for i in range(40)}
+    assert None not in a | b, "every member of both rings is named"
+    assert not a & b, "no campaign holds members of both rings"
+    assert not any("user" in acc for acc in campaign)
+
+
 def test_a_campaign_still_in_action_refreshes_without_new_members() -> None:
     rng = random.Random(5)
     cfg = CoordinationConfig(refresh_s=1200.0)
