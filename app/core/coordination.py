@@ -33,7 +33,6 @@ from app.core.coordination_score import (
     beyond_selection,
     matches,
     newness,
-    on_template,
     score_group,
 )
 from app.core.coordination_sketch import (
@@ -277,7 +276,7 @@ class CoordinationDetector:
             g.subject = (
                 self._members.of_key(g.key)
                 or self._members.majority([m.h for m in fits])
-                or self._akin(fits, self._own(v.profile.centres, fits) if v.kin else ())
+                or self._akin(fits)
                 or f"campaign-{seeded_hash(g.key, self.seed):016x}"
             )
             self._members.link_key(g.key, g.subject)
@@ -285,7 +284,6 @@ class CoordinationDetector:
         camp = self._campaigns.get(g.subject)
         if camp is None:
             camp = self._campaigns[g.subject] = Campaign(g.subject, ts)
-        camp.add_centres(self._own(v.profile.centres, fits) if v.kin else ())  # nor by it
         strong = [f for f, x in v.strengths.items() if x >= 0.5]
         camp.update(g.key, v.score, v.evidence, strong, ts)
         if camp not in touched:
@@ -405,7 +403,7 @@ class CoordinationDetector:
         n = len(batch)
         wave = max(waves, key=waves.__getitem__) if waves else ""
         if not wave or 2 * waves[wave] < sum(waves.values()) + n:
-            wave = self._akin(batch, ()) if batch else ""
+            wave = self._akin(batch)
         if not wave:
             if n < self.config.min_accounts:
                 return False
@@ -459,19 +457,13 @@ class CoordinationDetector:
             return profile
         return profile.without(harvest=True)
 
-    def _own(self, centres: tuple[int, ...], fits: list[Obs]) -> tuple[int, ...]:
-        """The centres at least two of the members a group names are on: its campaign's
-        templates. A busy stack's other centres are its users' popular prompts, which
-        campaigns on other stacks meet too; they join no campaign to another."""
-        radius = self.config.template_radius
-        return tuple(c for c in centres if sum(on_template(m.fp, (c,), radius) for m in fits) >= 2)
-
-    def _akin(self, fits: list[Obs], centres: tuple[int, ...]) -> str:
-        """The open campaign a newly fired group belongs to, by shared card or template."""
+    def _akin(self, fits: list[Obs]) -> str:
+        """The open campaign a newly fired group belongs to, by its members' cards."""
         pays = {m.pay for m in fits if m.pay}
-        radius = self.config.kin_radius
+        if not pays:
+            return ""
         for subject, camp in self._campaigns.items():
-            if camp.akin(pays, centres, radius, self.config.kin_card_share):
+            if camp.akin(pays, self.config.kin_card_share):
                 return subject
         return ""
 

@@ -11,11 +11,9 @@ from collections import Counter
 from typing import Final
 
 from app.core.coordination_config import CoordinationConfig
-from app.core.text import popcount
 from app.core.types import Detection, Evidence
 
 MAX_PAYS: Final = 4096
-MAX_CENTRES: Final = 16
 RECENT: Final = 20  # members a refresh detection lists
 NAMED_BY: Final = 8  # group keys a part's ``named_by`` label lists
 
@@ -33,7 +31,7 @@ class Campaign:
 
     __slots__ = (
         "subject", "first_seen", "last_ts", "parts", "total", "pending", "pending_ts",
-        "score", "evidence", "strong", "keys", "pays", "centres", "emit_ts", "recent",
+        "score", "evidence", "strong", "keys", "pays", "emit_ts", "recent",
         "pending_h", "pending_k",
     )  # fmt: skip
 
@@ -51,24 +49,17 @@ class Campaign:
         self.strong: list[str] = []
         self.keys: list[str] = []  # keys of the groups that fired, first ones kept
         self.pays: set[int] = set()  # payment cards of named members (bounded)
-        self.centres: list[int] = []  # template centres of the groups that fired (bounded)
         self.emit_ts = 0.0  # when the last detection went out
         self.recent: list[str] = []  # the last members reported, for refresh detections
 
-    def akin(
-        self, pays: set[int], centres: tuple[int, ...], radius: int, card_share: float = 0.5
-    ) -> bool:
-        """Whether a group that just fired is more of this campaign: its cards or template."""
-        # Most of the group's cards: a few bystanders named earlier must not chain campaigns.
-        if pays and len(pays & self.pays) >= card_share * len(pays):
-            return True
-        return any(popcount(a ^ b) <= radius for a in centres for b in self.centres)
+    def akin(self, pays: set[int], card_share: float = 0.5) -> bool:
+        """Whether a group that just fired is more of this campaign: it holds most of the
+        group's cards (a few bystanders named earlier must not chain campaigns).
 
-    def add_centres(self, centres: tuple[int, ...]) -> None:
-        """Remember the template centres of a group that fired as this campaign."""
-        for c in centres:
-            if c not in self.centres and len(self.centres) < MAX_CENTRES:
-                self.centres.append(c)
+        Not by template: campaigns compose theirs from the same public wrappers, and a
+        stack's popular prompts are its users' (docs/coordination.md "Campaigns and
+        findings")."""
+        return bool(pays) and len(pays & self.pays) >= card_share * len(pays)
 
     def update(
         self, key: str, score: float, evidence: list[Evidence], strong: list[str], ts: float

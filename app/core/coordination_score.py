@@ -107,12 +107,6 @@ class Verdict:
         self.tie_share = tie_share
 
     @property
-    def kin(self) -> bool:
-        """Whether its template may join it to an open campaign (``_akin``): not where the
-        template is what tied it, since campaigns draw on the same public wrappers."""
-        return self.sparse < 0.0
-
-    @property
     def evidence(self) -> list[Evidence]:
         """Every family's evidence, the strongest first (with the share of light askers
         that tied the group, weighted by itself, against the share that ties, where they

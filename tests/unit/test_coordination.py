@@ -371,13 +371,16 @@ def _run_open(det: CoordinationDetector, signals: list[AccountSignal]) -> list[D
     return out
 
 
-def test_campaigns_on_two_stacks_are_not_joined_by_their_users_popular_prompt() -> None:
-    """Two rings of new accounts, each on its own stack and template, every account on a
-    network and card of its own: only its stack's group finds a ring. Each stack's
-    established users send one popular prompt, which both groups hold as a centre: it is
-    no template of either campaign, and must not make the second the first's kin."""
+@pytest.mark.parametrize("near", [False, True], ids=["own-templates", "near-templates"])
+def test_campaigns_on_two_stacks_are_not_joined_by_a_template(near: bool) -> None:
+    """Two rings of new accounts, each on its own stack, every account on a network and
+    card of its own: only its stack's group finds a ring. Each stack's established users
+    send one popular prompt, which both groups hold as a centre; the rings' templates are
+    far apart, or 3 bits apart (two campaigns on one public wrapper). A template two
+    groups share does not make the second campaign the first's."""
     rng = random.Random(11)
-    popular, other = 0x0F0F_3333_5555_C3C3, 0x9C71_2E4B_A0D8_5F16
+    popular = 0x0F0F_3333_5555_C3C3
+    other = _near(TEMPLATE, rng, 3) if near else 0x9C71_2E4B_A0D8_5F16
 
     def ring(tag: str, template: int, start: float) -> list[AccountSignal]:
         users = [
@@ -1017,7 +1020,7 @@ def test_a_frameworks_light_users_in_tool_loops_are_not_tied_by_being_light() ->
 def test_light_aged_askers_on_one_stack_are_a_campaign_of_their_own() -> None:
     """Established accounts on one SDK stack, each asking once on a template near an open
     campaign's, fed in turn: tied by being light together, named apart from that campaign
-    (its template is what tied them). Neither the stack's heavy users on the template,
+    (a template joins no campaign to another). Neither the stack's heavy users on the template,
     asking every ten minutes, nor its light jobs on it whose requests carry no harvest
     evidence (a code review every few hours) are named."""
     rng = random.Random(29)

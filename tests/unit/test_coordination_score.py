@@ -422,7 +422,6 @@ def test_light_accounts_asking_on_one_template_tie_a_shared_network() -> None:
     assert v.campaign, v.blocked
     assert v.strengths["new_accounts"] == 0.0 and v.strengths["harvest_content"] == 0.0
     assert v.profile.hv == SPARSE_ASK and v.profile.centres and not v.profile.new
-    assert not v.kin  # its template made it one: it joins no campaign by template
     assert ("light_askers_share", 1.0) in [(e.name, e.value) for e in v.evidence]
     assert score_group(g, pop, cfg, early=True).campaign
 
