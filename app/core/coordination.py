@@ -460,8 +460,6 @@ class CoordinationDetector:
     def _akin(self, fits: list[Obs]) -> str:
         """The open campaign a newly fired group belongs to, by its members' cards."""
         pays = {m.pay for m in fits if m.pay}
-        if not pays:
-            return ""
         for subject, camp in self._campaigns.items():
             if camp.akin(pays, self.config.kin_card_share):
                 return subject
