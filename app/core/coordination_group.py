@@ -49,6 +49,8 @@ _ROW = struct.Struct(f"{F}d")
 # A new member's row, zeroed: extending by an array copies bytes, by a list of floats
 # converts each (array.extend parses every item of a list as a call argument).
 _NEW_ROW = array("d", bytes(8 * F))
+# The last columns of a member row an older group record lacks, by record version.
+_PADDING: Final = {1: [0.0, 1.0], 2: [1.0]}
 
 
 class Obs:
@@ -382,12 +384,12 @@ class Group:
         g.last_ts, g.idx = float(d["last_ts"]), int(d["idx"])
         g.hashes, g.fps = array("Q", d["hashes"]), array("Q", d["fps"])
         rows = d["rows"]
-        if version == 1:  # rows written before the HV and SG columns: 0 asks, one turn each
-            w = F - 2
-            rows = [x for i in range(0, len(rows), w) for x in [*rows[i : i + w], 0.0, 1.0]]
-        elif version == 2:  # rows written before the SG column: one turn each, as unknown
-            w = F - 1
-            rows = [x for i in range(0, len(rows), w) for x in [*rows[i : i + w], 1.0]]
+        # Columns a record predates, as they read: version 1 has neither HV nor SG (no asks,
+        # one turn each), version 2 no SG (one turn each, as for an unknown turn).
+        pad = _PADDING.get(version, [])
+        if pad:
+            w = F - len(pad)
+            rows = [x for i in range(0, len(rows), w) for x in [*rows[i : i + w], *pad]]
         g.rows, g.ids = array("d", rows), [str(i) for i in d["ids"]]
         if not len(g.hashes) == len(g.fps) == len(g.ids) == len(g.rows) // F:
             raise ValueError("coordination group record has inconsistent member arrays")

@@ -1020,9 +1020,9 @@ def test_a_frameworks_light_users_in_tool_loops_are_not_tied_by_being_light() ->
 def test_light_aged_askers_on_one_stack_are_a_campaign_of_their_own() -> None:
     """Established accounts on one SDK stack, each asking once on a template near an open
     campaign's, fed in turn: tied by being light together, named apart from that campaign
-    (a template joins no campaign to another). Neither the stack's heavy users on the template,
-    asking every ten minutes, nor its light jobs on it whose requests carry no harvest
-    evidence (a code review every few hours) are named."""
+    (a template joins no campaign to another). Neither the stack's heavy users on the
+    template, asking every ten minutes, nor its light jobs on it whose requests carry no
+    harvest evidence (a code review every few hours) are named."""
     rng = random.Random(29)
 
     def user(name: str, i: int, ts: float, age: float, rate: float, **kw: object) -> AccountSignal:
