@@ -742,6 +742,26 @@ def test_new_askers_in_a_burst_on_a_newly_released_model_are_a_release_day_crowd
     assert _run(CoordinationDetector(seed=3), release) == []
 
 
+def test_new_askers_do_not_take_over_a_group_that_is_a_campaign_on_its_own() -> None:
+    """Established accounts harvesting openly on the app's template, one every four minutes
+    for three hours, beside the burst of new askers: the group is a campaign by its
+    harvesters, and its new askers' stratum, which names new members only, does not
+    replace that verdict. Both are named; were the askers' verdict taken, the harvesters
+    coming after the burst would not be."""
+    rng = random.Random(43)
+    keys = lambda i: (f"net:10.93.{i}", f"pay:card-e{i}", "client:app-9")  # noqa: E731
+    ring = [
+        _member(rng, f"ring-{i}", T0 + 600 + i * 240.0 + k * 7.0, keys(i),
+                account_age_days=rng.uniform(200, 900), org_id=f"org-e{i}", harvest=0.9,
+                flags=FLAG_COT)
+        for i in range(48) for k in range(2)
+    ]  # fmt: skip
+    named = _named(_run(CoordinationDetector(seed=3), _app_with_askers(rng) + ring))
+    assert len(named & {f"ring-{i}" for i in range(48)}) >= 30
+    assert len(named & {f"ask-{i}" for i in range(30)}) >= 25
+    assert not any(a.startswith(("app-", "user-")) for a in named)
+
+
 def test_release_day_sign_ups_harvesting_on_the_new_model_are_a_crowd_among_an_apps_users() -> None:
     """The same sign-ups, each over the harvest line on its own: a stratum of suspects far
     beyond chance. Being new and harvesting chose them; the new model and its popular
