@@ -609,6 +609,10 @@ def beyond_selection(v: Verdict, kind: str) -> bool:
     return any(x >= 0.5 for f, x in v.strengths.items() if f not in SELECTED and f != implied)
 
 
+# The share of its recent traffic on a newly released model that puts a member on it.
+ON_NEW_MODEL = 0.5
+
+
 def on_template(fp: int, centres: tuple[int, ...], radius: int) -> bool:
     """Whether a SimHash lies within ``radius`` bits of one of the centres."""
     return fp != 0 and any(popcount(fp ^ c) <= radius for c in centres)
@@ -625,6 +629,11 @@ def matches(
     a shared payment card. One check alone names members only if it is a spoofed client or
     clear harvesting: being new, or on the new model, is what crowds share too. Where the
     group's cards are shared across orgs, paying with one of them is a second check then.
+
+    A member on the newly released model (``ON_NEW_MODEL`` of its recent traffic) does not
+    fit a profile without a pivot check unless a card ties it (``slack``): new, on a template
+    near the campaign's and harvesting, a sign-up trying the model on its release day
+    passes every other check.
 
     For the same reason a member not tied by a card must pass a check crowds lack (on the
     template, harvesting, spoofed client, a shared card): new sign-ups trying a model on
@@ -657,6 +666,8 @@ def matches(
     ``made``): a campaign makes its accounts before it runs them, release-day sign-ups on
     the same stack come after.
     """
+    if profile.pivot < 0.0 and obs.pivot >= ON_NEW_MODEL and not slack:
+        return False  # on the new model, where the campaign is not: a release day's crowd
     if (
         profile.made >= 0.0
         and obs.hv >= ASK_SHARE

@@ -762,6 +762,40 @@ def test_new_askers_do_not_take_over_a_group_that_is_a_campaign_on_its_own() -> 
     assert not any(a.startswith(("app-", "user-")) for a in named)
 
 
+def _ring_beside_sign_ups(new_model: float) -> list[AccountSignal]:
+    """A ring of 60 new accounts fed in turn on one SDK stack, harvesting on the template
+    off the new model; and from its second half hour 20 sign-ups on the same stack, each
+    on a network, card and org of its own, new, on the template (the day's popular prompt
+    near it) and over the harvest line, on the newly released model with ``new_model``."""
+    rng = random.Random(5)
+    ring = [
+        _member(rng, f"hydra-{k % 60}", T0 + 3600 + k * 20.0,
+                (f"net:203.0.{k % 8}", f"pay:card-h{k % 12}", "infra:sdk-go"),
+                org_id=f"org-h{k % 60}", harvest=0.4, flags=FLAG_COT)
+        for k in range(240)
+    ]  # fmt: skip
+    sign_ups = [
+        _member(rng, f"signup-{i}", T0 + 5400 + i * 60.0 + k * 400.0,
+                (f"net:10.90.{i}", f"pay:card-s{i}", "infra:sdk-go"),
+                account_age_days=rng.uniform(0.0, 1.0), org_id=f"org-s{i}", harvest=0.5,
+                flags=FLAG_COT, features={"new_model": new_model, "rate_per_min": 0.05})
+        for i in range(20) for k in range(2)
+    ]  # fmt: skip
+    return _background(rng) + ring + sign_ups
+
+
+def test_sign_ups_on_the_new_model_are_not_named_into_a_campaign_off_it() -> None:
+    """A member on the newly released model does not fit a campaign that is not on it:
+    new, on the template and harvesting, the sign-ups look like the ring in every check
+    but the model they came for."""
+    named = _named(_run(CoordinationDetector(seed=3), _ring_beside_sign_ups(1.0)))
+    assert {f"hydra-{i}" for i in range(60)} <= named
+    assert not any(a.startswith(("signup-", "user-")) for a in named)
+    # Off the new model the same sign-ups fit the ring's profile.
+    named = _named(_run(CoordinationDetector(seed=3), _ring_beside_sign_ups(0.0)))
+    assert len({a for a in named if a.startswith("signup-")}) >= 15
+
+
 def test_release_day_sign_ups_harvesting_on_the_new_model_are_a_crowd_among_an_apps_users() -> None:
     """The same sign-ups, each over the harvest line on its own: a stratum of suspects far
     beyond chance. Being new and harvesting chose them; the new model and its popular
