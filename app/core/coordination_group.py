@@ -108,6 +108,12 @@ class Obs:
         self.sg = sg
 
 
+# Profile's fields in order (``Profile._fields``).
+_ProfileFields = tuple[
+    bool, tuple[int, ...], float, float, float, tuple[int, ...], float, float, bool, float, bool
+]
+
+
 class Profile:
     """What a member of a campaign shows on its own; a threshold < 0 means not checked.
 
@@ -116,6 +122,7 @@ class Profile:
 
     __slots__ = (
         "new", "centres", "harvest", "pivot", "mm", "cards", "young", "hv", "keyed", "made",
+        "asks",
     )  # fmt: skip
 
     def __init__(
@@ -130,6 +137,7 @@ class Profile:
         hv: float = -1.0,  # share of its requests asking for harvest-shaped content
         keyed: bool = False,  # holding the group's key is a trait crowds lack (see matches)
         made: float = -1.0,  # the latest a member named as its stack's batch was made (< 0: none)
+        asks: bool = False,  # its members ask: one that asked for nothing recently is not one
     ) -> None:
         self.new = new
         self.centres = centres
@@ -141,6 +149,7 @@ class Profile:
         self.hv = hv
         self.keyed = keyed
         self.made = made
+        self.asks = asks
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Profile) and self._fields() == other._fields()
@@ -151,14 +160,10 @@ class Profile:
     def __repr__(self) -> str:
         return f"Profile{self._fields()!r}"
 
-    def _fields(
-        self,
-    ) -> tuple[
-        bool, tuple[int, ...], float, float, float, tuple[int, ...], float, float, bool, float
-    ]:
+    def _fields(self) -> _ProfileFields:
         return (
             self.new, self.centres, self.harvest, self.pivot, self.mm, self.cards, self.young,
-            self.hv, self.keyed, self.made,
+            self.hv, self.keyed, self.made, self.asks,
         )  # fmt: skip
 
     def without(self, harvest: bool = False, batch: bool = False) -> Profile:
@@ -166,28 +171,29 @@ class Profile:
         (``batch``, the profile's ``made``)."""
         return Profile(
             self.new, self.centres, -1.0 if harvest else self.harvest, self.pivot, self.mm,
-            self.cards, self.young, self.hv, self.keyed, -1.0 if batch else self.made,
+            self.cards, self.young, self.hv, self.keyed, -1.0 if batch else self.made, self.asks,
         )  # fmt: skip
 
     def to_list(self) -> list[object]:
         """Return a JSON-ready form."""
         return [
             self.new, list(self.centres), self.harvest, self.pivot, self.mm, list(self.cards),
-            self.young, self.hv, self.keyed, self.made,
+            self.young, self.hv, self.keyed, self.made, self.asks,
         ]  # fmt: skip
 
     @classmethod
     def from_list(cls, data: list[Any]) -> Profile:
         """Inverse of :meth:`to_list` (a record written before ``cards``, ``young``, ``hv``,
-        ``keyed`` or ``made`` has none)."""
+        ``keyed``, ``made`` or ``asks`` has none)."""
         cards = tuple(int(c) for c in data[5]) if len(data) > 5 else ()
         young = float(data[6]) if len(data) > 6 else -1.0
         hv = float(data[7]) if len(data) > 7 else -1.0
         keyed = bool(data[8]) if len(data) > 8 else False
         made = float(data[9]) if len(data) > 9 else -1.0
+        asks = bool(data[10]) if len(data) > 10 else False
         harvest, pivot, mm = (float(x) for x in data[2:5])
         centres = tuple(int(c) for c in data[1])
-        return cls(bool(data[0]), centres, harvest, pivot, mm, cards, young, hv, keyed, made)
+        return cls(bool(data[0]), centres, harvest, pivot, mm, cards, young, hv, keyed, made, asks)
 
 
 # The empty ``Group.late`` every group starts with, shared (a list per group is 2.5 MB at

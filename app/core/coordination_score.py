@@ -561,6 +561,7 @@ def score_group(
         hv=ASK_SHARE if by_asks else SPARSE_ASK if sparse >= 0.0 else -1.0,
         keyed=by_asks and new_stack and not by_cards,
         made=(group.fired_ts or group.last_ts) if stack_too else -1.0,
+        asks=s["harvest_requests"] >= 0.5,
     )
     return Verdict(
         score, not blocked, s, values, profile, blocked, top_org, sparse, cfg.tied_sparse_share
@@ -633,7 +634,10 @@ def matches(
     A member on the newly released model (``ON_NEW_MODEL`` of its recent traffic) does not
     fit a profile without a pivot check unless a card ties it (``slack``): new, on a template
     near the campaign's and harvesting, a sign-up trying the model on its release day
-    passes every other check.
+    passes every other check. Nor, where the group's members ask (``harvest_requests``
+    holds, the profile's ``asks``), does a member none of whose recent requests asked for
+    harvest-shaped output: new sign-ups on a ring's stack near its template are new and on
+    it, and ask for nothing the ring asks for.
 
     For the same reason a member not tied by a card must pass a check crowds lack (on the
     template, harvesting, spoofed client, a shared card): new sign-ups trying a model on
@@ -668,6 +672,8 @@ def matches(
     """
     if profile.pivot < 0.0 and obs.pivot >= ON_NEW_MODEL and not slack:
         return False  # on the new model, where the campaign is not: a release day's crowd
+    if profile.asks and obs.hv <= 0.0 and not slack:
+        return False  # the campaign's members ask; this one asked for nothing
     if (
         profile.made >= 0.0
         and obs.hv >= ASK_SHARE

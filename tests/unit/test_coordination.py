@@ -762,23 +762,32 @@ def test_new_askers_do_not_take_over_a_group_that_is_a_campaign_on_its_own() -> 
     assert not any(a.startswith(("app-", "user-")) for a in named)
 
 
-def _ring_beside_sign_ups(new_model: float) -> list[AccountSignal]:
-    """A ring of 60 new accounts fed in turn on one SDK stack, harvesting on the template
-    off the new model; and from its second half hour 20 sign-ups on the same stack, each
-    on a network, card and org of its own, new, on the template (the day's popular prompt
-    near it) and over the harvest line, on the newly released model with ``new_model``."""
+def _ring_beside_sign_ups(new_model: float, asking: bool = False) -> list[AccountSignal]:
+    """A ring of 60 new accounts fed in turn on one SDK stack, on the template off the new
+    model, harvesting; and from its second half hour 20 sign-ups on the same stack, each on
+    a network, card and org of its own, new, on the template (the day's popular prompt near
+    it) and over the harvest line, on the newly released model with ``new_model``.
+
+    ``asking``: the ring's requests ask for code and tool use instead, with no harvest
+    evidence of their own (a tool-use hydra), and the sign-ups ask for nothing and harvest
+    nothing."""
     rng = random.Random(5)
+    ring_kw: dict = {"harvest": 0.4, "flags": FLAG_COT}
+    up_kw: dict = {"harvest": 0.5, "flags": FLAG_COT}
+    if asking:
+        ring_kw = {"features": {"harvest_share": 1.0, "rate_per_min": 0.05}}
+        up_kw = {}
     ring = [
         _member(rng, f"hydra-{k % 60}", T0 + 3600 + k * 20.0,
                 (f"net:203.0.{k % 8}", f"pay:card-h{k % 12}", "infra:sdk-go"),
-                org_id=f"org-h{k % 60}", harvest=0.4, flags=FLAG_COT)
+                org_id=f"org-h{k % 60}", **ring_kw)
         for k in range(240)
     ]  # fmt: skip
     sign_ups = [
         _member(rng, f"signup-{i}", T0 + 5400 + i * 60.0 + k * 400.0,
                 (f"net:10.90.{i}", f"pay:card-s{i}", "infra:sdk-go"),
-                account_age_days=rng.uniform(0.0, 1.0), org_id=f"org-s{i}", harvest=0.5,
-                flags=FLAG_COT, features={"new_model": new_model, "rate_per_min": 0.05})
+                account_age_days=rng.uniform(0.0, 1.0), org_id=f"org-s{i}",
+                features={"new_model": new_model, "rate_per_min": 0.05}, **up_kw)
         for i in range(20) for k in range(2)
     ]  # fmt: skip
     return _background(rng) + ring + sign_ups
@@ -794,6 +803,15 @@ def test_sign_ups_on_the_new_model_are_not_named_into_a_campaign_off_it() -> Non
     # Off the new model the same sign-ups fit the ring's profile.
     named = _named(_run(CoordinationDetector(seed=3), _ring_beside_sign_ups(0.0)))
     assert len({a for a in named if a.startswith("signup-")}) >= 15
+
+
+def test_sign_ups_that_ask_for_nothing_are_not_named_into_a_ring_that_asks() -> None:
+    """A ring whose every request asks for code or tool use, on proxy exits and shared
+    cards: new sign-ups on its stack, near its template, asking for nothing, are new and on
+    the template and nothing the ring's members do."""
+    named = _named(_run(CoordinationDetector(seed=3), _ring_beside_sign_ups(0.0, asking=True)))
+    assert len({a for a in named if a.startswith("hydra-")}) >= 54
+    assert not any(a.startswith(("signup-", "user-")) for a in named)
 
 
 def test_release_day_sign_ups_harvesting_on_the_new_model_are_a_crowd_among_an_apps_users() -> None:

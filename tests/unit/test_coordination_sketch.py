@@ -223,6 +223,10 @@ def test_the_cohort_bound_is_nine_in_ten_of_the_new_members_ages_plus_slack() ->
 def test_a_profile_record_keeps_its_cohort_bound_and_reads_older_records() -> None:
     p = Profile(new=True, centres=(3,), harvest=0.2, cards=(7,), young=6.5, hv=0.5)
     assert Profile.from_list(orjson.loads(orjson.dumps(p.to_list()))) == p
+    asks = replaced(p, asks=True)
+    assert Profile.from_list(orjson.loads(orjson.dumps(asks.to_list()))) == asks
+    assert Profile.from_list(asks.to_list()[:10]) == p  # written before ``asks``
+    assert asks.without(harvest=True).asks
     assert Profile.from_list(p.to_list()[:7]) == replaced(p, hv=-1.0)
     assert Profile.from_list(p.to_list()[:6]) == replaced(p, young=-1.0, hv=-1.0)
     assert Profile.from_list(p.to_list()[:5]) == replaced(p, cards=(), young=-1.0, hv=-1.0)
