@@ -631,14 +631,6 @@ def matches(
     clear harvesting: being new, or on the new model, is what crowds share too. Where the
     group's cards are shared across orgs, paying with one of them is a second check then.
 
-    A member on the newly released model (``ON_NEW_MODEL`` of its recent traffic) does not
-    fit a profile without a pivot check unless a card ties it (``slack``): new, on a template
-    near the campaign's and harvesting, a sign-up trying the model on its release day
-    passes every other check. Nor, where the group's members ask (``harvest_requests``
-    holds, the profile's ``asks``), does a member none of whose recent requests asked for
-    harvest-shaped output: new sign-ups on a ring's stack near its template are new and on
-    it, and ask for nothing the ring asks for.
-
     For the same reason a member not tied by a card must pass a check crowds lack (on the
     template, harvesting, spoofed client, a shared card): new sign-ups trying a model on
     its release day are new and on the new model and nothing more. Where harvesting is the
@@ -669,6 +661,14 @@ def matches(
     population's ``line``, if the account was made before the group fired (the profile's
     ``made``): a campaign makes its accounts before it runs them, release-day sign-ups on
     the same stack come after.
+
+    A member on the newly released model (``ON_NEW_MODEL`` of its recent traffic) does not
+    fit a profile without a pivot check unless a card ties it (``slack``): new, on a template
+    near the campaign's and harvesting, a sign-up trying the model on its release day
+    passes every other check. Nor, where the group's members ask (``harvest_requests``
+    holds, the profile's ``asks``), does a member none of whose recent requests asked for
+    harvest-shaped output: new sign-ups on a ring's stack near its template are new and on
+    it, and ask for nothing the ring asks for.
     """
     if profile.pivot < 0.0 and obs.pivot >= ON_NEW_MODEL and not slack:
         return False  # on the new model, where the campaign is not: a release day's crowd
