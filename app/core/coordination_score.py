@@ -454,7 +454,12 @@ def score_group(
     by_asks = False  # anchored by what its members ask (and their identity or harvest)
     by_cards = False  # ... with a weak identity: new, on cards other orgs share
     # ... or nearly all new on one client stack (the tie's newness)
-    new_stack = group.kind == "client" and not stratum and new_excess >= cfg.tied_new_excess
+    new_stack = (
+        group.kind == "client"
+        and not stratum
+        and new_excess >= cfg.tied_new_excess
+        and _median(group.column(RATE)) <= 2.0 * pop.rate
+    )
     # Anchored by its members' own harvest (or cards other orgs share) where asks on a stack
     # of new accounts would have anchored it too: the stack names its batch as well (the
     # profile's ``made``, see ``matches``).

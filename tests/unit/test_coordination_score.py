@@ -181,11 +181,13 @@ def _light_accounts(
     harvest: tuple[float, ...] = (),
     template: bool = False,
     old: int = 0,
+    rate: float = 0.1,
 ) -> Group:
     """One-request accounts of many orgs on one client stack, each on its own network:
     ``asking`` of them ask for reasoning (on one template with ``template``), ``carded``
     pay with cards two of them share; member ``i`` harvests ``harvest[i]`` (else 0); the
-    last ``old`` members are established whatever ``age`` says."""
+    last ``old`` members are established whatever ``age`` says; each at ``rate`` requests
+    a minute."""
     g = Group("client:x", "client", 1_770_000_000.0)
     rng = random.Random(5)
     for i in range(n):
@@ -196,7 +198,7 @@ def _light_accounts(
             harvest=harvest[i] if i < len(harvest) else 0.0,
             fp=TEMPLATE ^ (1 << rng.randrange(64)) if on_tpl else rng.getrandbits(64),
             org=100 + i, net=1000 + i, infra=2000 + i, client=5,
-            pay=11 + i // 2 if i < carded else 4000 + i, pivot=0.0, rate=0.1, risk=0.0,
+            pay=11 + i // 2 if i < carded else 4000 + i, pivot=0.0, rate=rate, risk=0.0,
             dc=0.0, mm=0.0, hv=1.0 if i < asking else 0.0,
         )  # fmt: skip
         g.observe(o, 64, 18)
@@ -266,6 +268,16 @@ def test_asks_anchor_a_client_stack_nearly_all_of_whose_users_are_new() -> None:
         assert score_group(other, pop, cfg).blocked == "no_anchor"
     # A group's suspect stratum was chosen for being new: its newness is no anchor.
     assert score_group(client, pop, cfg, stratum=True).blocked == "no_anchor"
+
+
+def test_a_new_clients_heavy_users_are_no_ring_of_new_accounts() -> None:
+    # A newly launched coding client: nearly all of its users are new and ask for code,
+    # as a ring's accounts do, but each uses it at ten times the population's median rate.
+    # A ring's accounts each send a request or two; early adopters of a tool use it.
+    cfg, pop = CoordinationConfig(), Population(harvest_share=0.1, new=0.15, rate=0.2)
+    assert score_group(_light_accounts(16, carded=0, old=1, rate=0.3), pop, cfg).campaign
+    heavy = score_group(_light_accounts(16, carded=0, old=1, rate=2.0), pop, cfg)
+    assert heavy.blocked == "no_anchor" and heavy.strengths["new_accounts"] == 1.0
 
 
 def test_a_stack_of_new_askers_anchored_by_harvest_still_names_its_batch() -> None:
