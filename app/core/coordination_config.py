@@ -50,8 +50,8 @@ class CoordinationConfig:
     part_growth: float = 0.25  # ... and at least this share of the members named before it
     straggler_s: float = 1200.0  # any pending member goes out after this long
     refresh_s: float = 1200.0  # a campaign still in action re-asserts itself this often
-    kin_card_share: float = 0.5  # a fired group joins an open campaign holding this share of
-    # its members' cards (> 1: never)
+    # A fired group joins an open campaign holding this share of its members' cards (> 1: never).
+    kin_card_share: float = 0.5
     # A fired group that named no new member for this long names the next batch that fits
     # (``min_accounts`` at once) as a new wave: another campaign on the same stack or
     # network, reported as its own finding unless its members already belong to one.

@@ -232,6 +232,12 @@ def _median(values: list[float]) -> float:
     return s[len(s) // 2]
 
 
+def _light(group: Group, pop: Population) -> bool:
+    """Whether a group's members are light: their median rate at most twice the
+    population's. A ring's accounts each send a request or two."""
+    return _median(group.column(RATE)) <= 2.0 * pop.rate
+
+
 def timing(group: Group) -> tuple[float, float, float]:
     """Return (count overdispersion, median gap CV in group arrivals, mean signals per member)."""
     counts = group.column(COUNT)
@@ -458,7 +464,7 @@ def score_group(
         group.kind == "client"
         and not stratum
         and new_excess >= cfg.tied_new_excess
-        and _median(group.column(RATE)) <= 2.0 * pop.rate
+        and _light(group, pop)
     )
     # Anchored by its members' own harvest (or cards other orgs share) where asks on a stack
     # of new accounts would have anchored it too: the stack names its batch as well (the
@@ -519,10 +525,8 @@ def score_group(
 
     hetero, cv, per_member = timing(group)
     if per_member >= cfg.timing_min_signals and m >= cfg.min_accounts:
-        light = 1.0 if _median(group.column(RATE)) <= 2.0 * pop.rate else 0.0
-        s["coordinated_timing"] = max(
-            ramp(0.8 - hetero, 0.0, 0.6) * light, ramp(0.8 - cv, 0.0, 0.4)
-        )
+        even = ramp(0.8 - hetero, 0.0, 0.6) if _light(group, pop) else 0.0
+        s["coordinated_timing"] = max(even, ramp(0.8 - cv, 0.0, 0.4))
     values["coordinated_timing"] = (hetero, 1.0)
 
     pivot = _mean(group.column(PIVOT))
@@ -566,7 +570,7 @@ def score_group(
         hv=ASK_SHARE if by_asks else SPARSE_ASK if sparse >= 0.0 else -1.0,
         keyed=by_asks and new_stack and not by_cards,
         made=(group.fired_ts or group.last_ts) if stack_too else -1.0,
-        asks=s["harvest_requests"] >= 0.5,
+        asks=asks,
     )
     return Verdict(
         score, not blocked, s, values, profile, blocked, top_org, sparse, cfg.tied_sparse_share
