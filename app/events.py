@@ -46,7 +46,7 @@ FIELDS: tuple[str, ...] = (
     "event_id", "ts", "account_id", "model", "prompt_tokens", "completion_tokens",
     "org_id", "api_key_id", "ip", "asn", "country", "user_agent", "tls_fp", "endpoint",
     "max_tokens", "status", "latency_ms", "conversation_id", "turn", "prompt_fp",
-    "system_prompt_fp", "payment_fp", "account_created_ts", "flags",
+    "system_prompt_fp", "payment_fp", "account_created_ts", "flags", "head_fp", "tail_fp",
 )  # fmt: skip
 
 
@@ -85,6 +85,10 @@ class Event:
         payment_fp: str | None = None,
         account_created_ts: float | None = None,
         flags: int = 0,  # content flags derived from raw text (app.core.text), 0 when unknown
+        # fingerprints of the prompt's opening and closing words (``frame_fingerprints``),
+        # derived from raw text like the flags; 0 when unknown
+        head_fp: int = 0,
+        tail_fp: int = 0,
     ) -> None:
         self.event_id = event_id
         self.ts = ts
@@ -110,6 +114,8 @@ class Event:
         self.payment_fp = payment_fp
         self.account_created_ts = account_created_ts
         self.flags = flags
+        self.head_fp = head_fp
+        self.tail_fp = tail_fp
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Event) and self.to_dict() == other.to_dict()
@@ -123,8 +129,9 @@ class Event:
         for key in ("prompt_fp", "system_prompt_fp"):
             if key in out:
                 out[key] = f"{out[key]:016x}"
-        if not out.get("flags"):
-            out.pop("flags", None)
+        for key in ("flags", "head_fp", "tail_fp"):
+            if not out.get(key):
+                out.pop(key, None)
         return out
 
 
@@ -308,7 +315,7 @@ def _derive_text(event: Event, prompt: str | None, system_prompt: str | None) ->
     """Raw text: derive fingerprints and flags, then let it go out of scope."""
     flags = 0 if prompt is None else FLAG_READ  # an empty prompt is read: it asks nothing
     if prompt:
-        fp, asked = _TEXT_FACTS.prompt(prompt)
+        fp, asked, event.head_fp, event.tail_fp = _TEXT_FACTS.prompt(prompt)
         flags |= asked
         if event.prompt_fp is None:
             event.prompt_fp = fp

@@ -2,9 +2,11 @@
 
 A synthetic population, shaped like the simulator's: most accounts on their own home
 network and card, some behind carrier or campus NAT, some in clouds; a few hundred client
-stacks and a few thousand ASNs (Zipf-popular); a quarter on popular agent frameworks; and
-one hydra campaign (1% of the accounts) so that campaign state is exercised too. Memory is
-what tracemalloc sees allocated by the detector after every account has signalled.
+stacks and a few thousand ASNs (Zipf-popular); a quarter on popular agent frameworks; half
+with a prompt frame's opening and half with its closing words (Zipf-popular, on their
+client stack); and one hydra campaign (1% of the accounts) so that campaign state is
+exercised too. Memory is what tracemalloc sees allocated by the detector after every
+account has signalled.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ def population(n_accounts: int, seed: int = 1) -> Iterator[AccountSignal]:
         keys = [net, f"client:{client}", f"infra:{_zipf(rng, 2000)}-{client}", f"pay:c{i}"]
         if rng.random() < 0.25:
             keys.append(f"sys:{_zipf(rng, 30)}")
+        for end in "ht":  # a prompt's opening and closing words, on its client stack
+            if rng.random() < 0.5:
+                keys.append(f"frame:{end}{_zipf(rng, max(1, n_accounts // 4))}-{client}")
         yield AccountSignal(
             account_id=f"acct-{i:07d}",
             ts=ts,
@@ -61,7 +66,12 @@ def population(n_accounts: int, seed: int = 1) -> Iterator[AccountSignal]:
             yield AccountSignal(
                 account_id=f"hydra-{h:06d}",
                 ts=ts,
-                keys=(f"net:exit{h % 97}", "client:script", f"pay:shared{h // 10}"),
+                keys=(
+                    f"net:exit{h % 97}",
+                    "client:script",
+                    f"pay:shared{h // 10}",
+                    f"frame:h{h % 3}-script",
+                ),
                 account_age_days=rng.uniform(0.5, 10),
                 harvest=0.4,
                 org_id=f"org-h{h}",

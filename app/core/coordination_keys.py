@@ -6,6 +6,7 @@ one coordination state sees every account that shares that fingerprint.
 | kind | value | links accounts that ... |
 |---|---|---|
 | ``tpl`` | ``<band>:<4 hex>``, 4 bands of 16 bits of ``prompt_fp`` | send near-duplicate prompts (SimHash LSH) |
+| ``frame`` | ``h<16 hex>`` / ``t<16 hex>``, the prompt's opening / closing words | fill one template's slot |
 | ``sys`` | 16 hex digits of ``system_prompt_fp`` | share one system prompt |
 | ``net`` | IPv4 /24 (``a.b.c``) or IPv6 /48 | share an egress network |
 | ``infra`` | 12 hex digits of hash(ASN, user agent, TLS fp) | share one client stack on one network |
@@ -25,7 +26,7 @@ from app.core.coordination_sketch import TPL_BAND_BITS, TPL_BANDS, U64
 from app.core.types import AccountSignal
 from app.events import Event
 
-KINDS = ("tpl", "sys", "net", "infra", "client", "pay", "cohort")
+KINDS = ("tpl", "frame", "sys", "net", "infra", "client", "pay", "cohort")
 DAY_S: Final = 86400.0
 
 
@@ -72,7 +73,7 @@ def network_prefix(ip: str | None) -> str | None:
 
 @lru_cache(maxsize=16384)
 def _digest(*parts: object) -> str:
-    """Hash of a client stack (few distinct ones, so cached)."""
+    """Hash of a client stack, or of a template's frame on one (few distinct ones, so cached)."""
     raw = "\x1f".join("" if p is None else str(p) for p in parts).encode()
     return blake2b(raw, digest_size=6).hexdigest()
 
@@ -86,6 +87,12 @@ def _day(day: int) -> str:
 def signal_keys(event: Event) -> tuple[str, ...]:
     """Return the shared-fingerprint keys of one event (see the module table)."""
     keys: list[str] = list(template_keys(event.prompt_fp))
+    if event.turn is None or event.turn <= 1:  # later turns carry tool output, not a task
+        ua, tls = event.user_agent, event.tls_fp
+        if event.head_fp:
+            keys.append(f"frame:h{_digest(event.head_fp, ua, tls)}")
+        if event.tail_fp:
+            keys.append(f"frame:t{_digest(event.tail_fp, ua, tls)}")
     if event.system_prompt_fp:
         keys.append(f"sys:{event.system_prompt_fp:016x}")
     net = network_prefix(event.ip)

@@ -46,6 +46,7 @@ FAMILIES = ("new_accounts", "shared_template", "harvest_content", "harvest_in_un
 HARVEST_FAMILIES = ("harvest_content", "harvest_in_unison", "harvest_requests")
 IMPLIED = {
     "tpl": "shared_template",
+    "frame": "shared_template",
     "net": "shared_infra",
     "infra": "shared_infra",
     "client": "shared_infra",
@@ -57,6 +58,11 @@ IMPLIED = {
 # which of them show it depends only on how many established accounts had shown the pair
 # by then. In their groups ``automation`` is no evidence.
 STACK_KINDS = ("infra", "client")
+# Keys that crowds share across old and new accounts alike, so that one held by nearly
+# only new, light accounts that ask is itself the trace of a campaign: a client stack (a
+# popular one's users are old and new), a template's frame (its users fill the slot
+# with their own tasks).
+NEW_KEY_KINDS = ("client", "frame")
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,7 +467,7 @@ def score_group(
     by_cards = False  # ... with a weak identity: new, on cards other orgs share
     # ... or nearly all new on one client stack (the tie's newness)
     new_stack = (
-        group.kind == "client"
+        group.kind in NEW_KEY_KINDS
         and not stratum
         and new_excess >= cfg.tied_new_excess
         and _light(group, pop)

@@ -118,6 +118,39 @@ def content_flags(prompt: str | None, system_prompt: str | None = None) -> int:
     return prompt_flags(prompt) | system_flags(system_prompt)
 
 
+# Words at each end of a prompt that make its frame (``frame_fingerprints``).
+FRAME_WORDS: Final = 8
+_FRAME_CHARS: Final = 512  # a frame's words are read from this many characters at each end
+
+
+def frame_fingerprints(text: str) -> tuple[int, int]:
+    """Return 64-bit fingerprints of the first and of the last ``FRAME_WORDS`` words of a
+    prompt, (0, 0) for a prompt of fewer than three times that many words.
+
+    A template wraps a slot in fixed words placed before it, after it or both, so prompts
+    of one template share their opening or their closing words while the filled-in task
+    makes their whole-prompt SimHashes drift apart (a task as long as the template leaves
+    them about 20 of 64 bits apart, too far for any band to match). A prompt that its two
+    ends nearly cover has no slot: its frame would only be the prompt itself, and the
+    crowd that sends one popular question word for word is no template's.
+    """
+    lowered = text.lower()
+    if len(text) <= 2 * _FRAME_CHARS:
+        words = _TOKEN.findall(lowered)
+        if len(words) < 3 * FRAME_WORDS:
+            return 0, 0
+        head, tail = words[:FRAME_WORDS], words[-FRAME_WORDS:]
+    else:
+        head = _TOKEN.findall(lowered[:_FRAME_CHARS])[:FRAME_WORDS]
+        tail = _TOKEN.findall(lowered[-_FRAME_CHARS:])[-FRAME_WORDS:]
+    return _words_fp(head, b"head"), _words_fp(tail, b"tail")
+
+
+def _words_fp(words: list[str], end: bytes) -> int:
+    digest = blake2b(" ".join(words).encode(), digest_size=8, person=end).digest()
+    return int.from_bytes(digest, "big") or 1
+
+
 class TextFacts:
     """SimHash and flags of texts, remembered by a digest of the text (never the text).
 
@@ -128,24 +161,30 @@ class TextFacts:
 
     def __init__(self, size: int = _MEMO_SIZE) -> None:
         self.size = size
-        self._prompts: dict[bytes, tuple[int, int]] = {}
-        self._systems: dict[bytes, tuple[int, int]] = {}
+        self._prompts: dict[bytes, tuple[int, int, int, int]] = {}
+        self._systems: dict[bytes, tuple[int, int, int, int]] = {}
 
-    def prompt(self, text: str) -> tuple[int, int]:
-        """(SimHash, prompt flags) of a user prompt."""
-        return self._get(self._prompts, text, prompt_flags)
+    def prompt(self, text: str) -> tuple[int, int, int, int]:
+        """(SimHash, prompt flags, head and tail fingerprints) of a user prompt."""
+        return self._get(self._prompts, text, prompt_flags, True)
 
     def system(self, text: str) -> tuple[int, int]:
         """(SimHash, system flags) of a system prompt."""
-        return self._get(self._systems, text, system_flags)
+        fp, flags, _, _ = self._get(self._systems, text, system_flags, False)
+        return fp, flags
 
     def _get(
-        self, memo: dict[bytes, tuple[int, int]], text: str, flags_of: Callable[[str], int]
-    ) -> tuple[int, int]:
+        self,
+        memo: dict[bytes, tuple[int, int, int, int]],
+        text: str,
+        flags_of: Callable[[str], int],
+        framed: bool,
+    ) -> tuple[int, int, int, int]:
         key = blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
         facts = memo.get(key)
         if facts is None:
-            facts = (simhash64(text), flags_of(text))
+            head, tail = frame_fingerprints(text) if framed else (0, 0)
+            facts = (simhash64(text), flags_of(text), head, tail)
             if len(memo) >= self.size:
                 del memo[next(iter(memo))]
             memo[key] = facts

@@ -44,6 +44,18 @@ def test_full_event_yields_every_kind() -> None:
     assert sum(key_kind(k) == "infra" for k in keys) == 1
 
 
+def test_frame_keys_come_from_the_opening_turn_only() -> None:
+    ev = _event(head_fp=0xAB, tail_fp=0xCD, user_agent="sdk/1.0", tls_fp="ja3abc")
+    head, tail = (k for k in signal_keys(ev) if key_kind(k) == "frame")
+    assert head.startswith("frame:h") and tail.startswith("frame:t")
+    assert head in signal_keys(_event(head_fp=0xAB, user_agent="sdk/1.0", tls_fp="ja3abc", turn=1))
+    # a template's frame on another client stack is another key: two crews rarely share both
+    assert head not in signal_keys(_event(head_fp=0xAB, user_agent="sdk/1.1", tls_fp="ja3abc"))
+    assert key_kind(signal_keys(_event(head_fp=0xAB))[0]) == "frame"  # no stack known
+    # a later turn of a conversation carries tool output or a reply, not a filled template
+    assert signal_keys(_event(head_fp=0xAB, tail_fp=0xCD, turn=2)) == ()
+
+
 def test_sparse_event_yields_no_keys() -> None:
     assert signal_keys(_event()) == ()
     assert signal_keys(_event(asn=1)) == ()  # one infra field alone links nothing

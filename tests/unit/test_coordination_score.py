@@ -262,12 +262,34 @@ def test_asks_anchor_a_client_stack_nearly_all_of_whose_users_are_new() -> None:
     assert score_group(_light_accounts(16, carded=0, old=8), pop, cfg).blocked == "no_anchor"
     client = _light_accounts(16, carded=0, old=1)
     for kind in ("infra", "net"):
-        other = Group(f"{kind}:x", kind, 0.0)
-        for row in range(client.size()):
-            other.observe(client.member(row), 64, 18)
-        assert score_group(other, pop, cfg).blocked == "no_anchor"
+        assert score_group(_rekeyed(client, kind), pop, cfg).blocked == "no_anchor"
     # A group's suspect stratum was chosen for being new: its newness is no anchor.
     assert score_group(client, pop, cfg, stratum=True).blocked == "no_anchor"
+
+
+def _rekeyed(group: Group, kind: str) -> Group:
+    """The same members in a group of another key kind."""
+    other = Group(f"{kind}:x", kind, 0.0)
+    for row in range(group.size()):
+        other.observe(group.member(row), 64, 18)
+    return other
+
+
+def test_a_templates_frame_held_by_new_light_askers_anchors_by_asks() -> None:
+    # A hydra's template filled with a different task by each of its one-request accounts:
+    # the prompts' opening words are one key (``frame``) whose holders are nearly all new
+    # and ask, as on a client stack of new accounts. The users of a popular opening are
+    # old and new alike; heavy new users of one are no ring of light accounts.
+    cfg, pop = CoordinationConfig(), Population(harvest_share=0.1, new=0.15, rate=0.2)
+    frame = _rekeyed(_light_accounts(16, carded=0, old=1), "frame")
+    v = score_group(frame, pop, cfg)
+    assert v.campaign, v.blocked
+    assert v.profile.keyed and v.profile.hv == ASK_SHARE
+    assert v.strengths["shared_template"] == 1.0  # by its key, so not among the evidence
+    mixed = _rekeyed(_light_accounts(16, carded=0, old=8), "frame")
+    assert score_group(mixed, pop, cfg).blocked == "no_anchor"
+    heavy = _rekeyed(_light_accounts(16, carded=0, old=1, rate=2.0), "frame")
+    assert score_group(heavy, pop, cfg).blocked == "no_anchor"
 
 
 def test_a_new_clients_heavy_users_are_no_ring_of_new_accounts() -> None:
