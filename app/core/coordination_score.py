@@ -525,7 +525,10 @@ def score_group(
 
     if net_share < 0.0:
         net_share = max(_shared(group.column(NET), orgs), _shared(group.column(INFRA), orgs))
-    infra = max(net_share, _shared(group.column(CLIENT), orgs))
+    # A frame's key holds its client stack: sharing it is the key's, not evidence.
+    infra = (
+        net_share if group.kind == "frame" else max(net_share, _shared(group.column(CLIENT), orgs))
+    )
     s["shared_infra"] = ramp(infra, 0.3, 0.8)
     values["shared_infra"] = (infra, 0.0)
 

@@ -286,6 +286,8 @@ def test_a_templates_frame_held_by_new_light_askers_anchors_by_asks() -> None:
     assert v.campaign, v.blocked
     assert v.profile.keyed and v.profile.hv == ASK_SHARE
     assert v.strengths["shared_template"] == 1.0  # by its key, so not among the evidence
+    # the key holds the client stack too: sharing it is no evidence of shared infrastructure
+    assert v.strengths["shared_infra"] == 0.0
     mixed = _rekeyed(_light_accounts(16, carded=0, old=8), "frame")
     assert score_group(mixed, pop, cfg).blocked == "no_anchor"
     heavy = _rekeyed(_light_accounts(16, carded=0, old=1, rate=2.0), "frame")
