@@ -6,7 +6,7 @@ one coordination state sees every account that shares that fingerprint.
 | kind | value | links accounts that ... |
 |---|---|---|
 | ``tpl`` | ``<band>:<4 hex>``, 4 bands of 16 bits of ``prompt_fp`` | send near-duplicate prompts (SimHash LSH) |
-| ``frame`` | ``h<16 hex>`` / ``t<16 hex>``, the prompt's opening / closing words | fill one template's slot |
+| ``frame`` | ``h`` / ``t`` and 12 hex digits of hash(the prompt's first / last 8 words, user agent, TLS fp) | fill one template's slot on one client stack |
 | ``sys`` | 16 hex digits of ``system_prompt_fp`` | share one system prompt |
 | ``net`` | IPv4 /24 (``a.b.c``) or IPv6 /48 | share an egress network |
 | ``infra`` | 12 hex digits of hash(ASN, user agent, TLS fp) | share one client stack on one network |
@@ -73,7 +73,7 @@ def network_prefix(ip: str | None) -> str | None:
 
 @lru_cache(maxsize=16384)
 def _digest(*parts: object) -> str:
-    """Hash of a client stack, or of a template's frame on one (few distinct ones, so cached)."""
+    """Hash of a client stack, or of a template's frame on one (they repeat, so cached)."""
     raw = "\x1f".join("" if p is None else str(p) for p in parts).encode()
     return blake2b(raw, digest_size=6).hexdigest()
 

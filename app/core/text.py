@@ -143,6 +143,8 @@ def frame_fingerprints(text: str) -> tuple[int, int]:
     else:
         head = _TOKEN.findall(lowered[:_FRAME_CHARS])[:FRAME_WORDS]
         tail = _TOKEN.findall(lowered[-_FRAME_CHARS:])[-FRAME_WORDS:]
+        if len(head) < FRAME_WORDS or len(tail) < FRAME_WORDS:
+            return 0, 0  # ends of few words (of a script without them): no frame to share
     return _words_fp(head, b"head"), _words_fp(tail, b"tail")
 
 

@@ -85,6 +85,13 @@ def test_a_prompt_without_room_for_a_slot_has_no_frame() -> None:
     assert frame_fingerprints(TASKS[0] + " " + TASKS[1]) != (0, 0)
 
 
+def test_a_long_prompt_without_words_at_its_ends_has_no_frame() -> None:
+    # Text the word pattern does not read (another script, a blob of symbols) at either
+    # end would give every such prompt one frame.
+    assert frame_fingerprints("你好世界 " * 400) == (0, 0)
+    assert frame_fingerprints("你好 " * 300 + TASKS[0]) == (0, 0)
+
+
 def test_a_long_prompts_frame_is_read_at_its_two_ends() -> None:
     middle = " ".join(f"word{i}" for i in range(2000))
     head, tail = frame_fingerprints(f"{LEAD} {middle} {TASKS[0]}")
