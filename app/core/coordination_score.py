@@ -465,7 +465,7 @@ def score_group(
     values["new_accounts"] = (new, pop.new)
     by_asks = False  # anchored by what its members ask (and their identity or harvest)
     by_cards = False  # ... with a weak identity: new, on cards other orgs share
-    # ... or nearly all new on one client stack (the tie's newness)
+    # ... or nearly all new on one client stack or template frame (the tie's newness)
     new_stack = (
         group.kind in NEW_KEY_KINDS
         and not stratum

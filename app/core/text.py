@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from hashlib import blake2b
-from typing import Final
+from typing import Final, TypeVar
 
 import numpy as np
 
@@ -134,15 +134,14 @@ def frame_fingerprints(text: str) -> tuple[int, int]:
     ends nearly cover has no slot: its frame would only be the prompt itself, and the
     crowd that sends one popular question word for word is no template's.
     """
-    lowered = text.lower()
     if len(text) <= 2 * _FRAME_CHARS:
-        words = _TOKEN.findall(lowered)
+        words = _TOKEN.findall(text.lower())
         if len(words) < 3 * FRAME_WORDS:
             return 0, 0
         head, tail = words[:FRAME_WORDS], words[-FRAME_WORDS:]
-    else:
-        head = _TOKEN.findall(lowered[:_FRAME_CHARS])[:FRAME_WORDS]
-        tail = _TOKEN.findall(lowered[-_FRAME_CHARS:])[-FRAME_WORDS:]
+    else:  # only the two ends are read (an event's text may run to its size limit)
+        head = _TOKEN.findall(text[:_FRAME_CHARS].lower())[:FRAME_WORDS]
+        tail = _TOKEN.findall(text[-_FRAME_CHARS:].lower())[-FRAME_WORDS:]
         if len(head) < FRAME_WORDS or len(tail) < FRAME_WORDS:
             return 0, 0  # ends of few words (of a script without them): no frame to share
     return _words_fp(head, b"head"), _words_fp(tail, b"tail")
@@ -151,6 +150,9 @@ def frame_fingerprints(text: str) -> tuple[int, int]:
 def _words_fp(words: list[str], end: bytes) -> int:
     digest = blake2b(" ".join(words).encode(), digest_size=8, person=end).digest()
     return int.from_bytes(digest, "big") or 1
+
+
+_Facts = TypeVar("_Facts")
 
 
 class TextFacts:
@@ -164,33 +166,34 @@ class TextFacts:
     def __init__(self, size: int = _MEMO_SIZE) -> None:
         self.size = size
         self._prompts: dict[bytes, tuple[int, int, int, int]] = {}
-        self._systems: dict[bytes, tuple[int, int, int, int]] = {}
+        self._systems: dict[bytes, tuple[int, int]] = {}
 
     def prompt(self, text: str) -> tuple[int, int, int, int]:
         """(SimHash, prompt flags, head and tail fingerprints) of a user prompt."""
-        return self._get(self._prompts, text, prompt_flags, True)
+        return self._get(self._prompts, text, _prompt_facts)
 
     def system(self, text: str) -> tuple[int, int]:
         """(SimHash, system flags) of a system prompt."""
-        fp, flags, _, _ = self._get(self._systems, text, system_flags, False)
-        return fp, flags
+        return self._get(self._systems, text, _system_facts)
 
-    def _get(
-        self,
-        memo: dict[bytes, tuple[int, int, int, int]],
-        text: str,
-        flags_of: Callable[[str], int],
-        framed: bool,
-    ) -> tuple[int, int, int, int]:
+    def _get(self, memo: dict[bytes, _Facts], text: str, derive: Callable[[str], _Facts]) -> _Facts:
         key = blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
         facts = memo.get(key)
         if facts is None:
-            head, tail = frame_fingerprints(text) if framed else (0, 0)
-            facts = (simhash64(text), flags_of(text), head, tail)
+            facts = derive(text)
             if len(memo) >= self.size:
                 del memo[next(iter(memo))]
             memo[key] = facts
         return facts
+
+
+def _prompt_facts(text: str) -> tuple[int, int, int, int]:
+    head, tail = frame_fingerprints(text)
+    return simhash64(text), prompt_flags(text), head, tail
+
+
+def _system_facts(text: str) -> tuple[int, int]:
+    return simhash64(text), system_flags(text)
 
 
 def _features(text: str) -> list[bytes]:
