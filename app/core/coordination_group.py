@@ -166,6 +166,20 @@ class Profile:
             self.hv, self.keyed, self.made, self.asks,
         )  # fmt: skip
 
+    def harvest_only(self) -> bool:
+        """Whether its harvest is the only check a member must pass."""
+        return (
+            self.harvest >= 0.0 and not self.new and not self.centres and self.pivot < 0.0
+            and self.mm < 0.0 and not self.cards and self.hv < 0.0 and not self.keyed
+        )  # fmt: skip
+
+    def with_harvest(self, harvest: float) -> Profile:
+        """The same checks with another harvest line."""
+        return Profile(
+            self.new, self.centres, harvest, self.pivot, self.mm, self.cards, self.young,
+            self.hv, self.keyed, self.made, self.asks,
+        )  # fmt: skip
+
     def without(self, harvest: bool = False, batch: bool = False) -> Profile:
         """The same checks but the harvest check (``harvest``) or naming the stack's batch
         (``batch``, the profile's ``made``)."""

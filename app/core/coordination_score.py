@@ -569,7 +569,7 @@ def score_group(
         centres=centres
         if s["shared_template"] >= 0.5 and implied != "shared_template" and not by_asks
         else (),
-        harvest=pop.harvest_median + cfg.harvest_member if s["harvest_content"] >= 0.5 else -1.0,
+        harvest=line if s["harvest_content"] >= 0.5 else -1.0,
         pivot=max(0.3, pop.pivot + 0.15) if s["model_pivot"] >= 0.5 else -1.0,
         mm=max(0.3, pop.mm + 0.15) if s["automation"] >= 0.5 else -1.0,
         cards=_shared_values(cards_apart)
@@ -581,9 +581,27 @@ def score_group(
         made=(group.fired_ts or group.last_ts) if stack_too else -1.0,
         asks=asks,
     )
+    if profile.harvest_only():
+        profile = profile.with_harvest(_harvest_bar(harvs, line))
     return Verdict(
         score, not blocked, s, values, profile, blocked, top_org, sparse, cfg.tied_sparse_share
     )
+
+
+# Where its harvest is a member's only check, one harvesting less than this share of what
+# the group's harvesting members typically do does not harvest like them.
+HARVEST_LIKE: Final = 0.5
+
+
+def _harvest_bar(harvs: list[float], line: float) -> float:
+    """The harvest a member of a campaign named by its harvest alone shows: over the
+    population's ``line``, and at least ``HARVEST_LIKE`` of the median of the group's
+    members over it. A campaign whose accounts harvest heavily does not name, beside them,
+    a user of their client stack whose long answers and a reasoning request or two lift it
+    just over the line."""
+    over = [h for h in harvs if h >= line]
+    typical = HARVEST_LIKE * _median(over) if over else 0.0
+    return typical if typical > line else line
 
 
 def cohort_age(group: Group, cfg: CoordinationConfig) -> float:

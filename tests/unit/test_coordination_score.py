@@ -294,6 +294,49 @@ def test_a_templates_frame_held_by_new_light_askers_anchors_by_asks() -> None:
     assert score_group(heavy, pop, cfg).blocked == "no_anchor"
 
 
+def _harvesters_on_one_network(harvest: float) -> Group:
+    """Sixteen established accounts of as many orgs on one template's frame and one /24:
+    eight harvesting ``harvest``, eight not at all."""
+    g = Group("frame:x", "frame", 1_770_000_000.0)
+    for i in range(16):
+        o = Obs(
+            h=i + 1, account_id=f"a{i}", ts=1_770_000_000.0 + 60 * i, age=400.0,
+            harvest=harvest if i < 8 else 0.0, fp=TEMPLATE, org=100 + i,
+            net=7, infra=2000 + i, client=5, pay=4000 + i, pivot=0.0,
+            rate=0.1, risk=0.0, dc=0.0, mm=0.0, hv=1.0 if i < 8 else 0.0,
+        )  # fmt: skip
+        g.observe(o, 64, 18)
+    return g
+
+
+def test_a_campaign_named_by_harvest_alone_names_those_that_harvest_like_its_members() -> None:
+    # Accounts harvesting heavily, whose only trait a member can show on its own is its
+    # harvest: a user of their frame whose long answers and a reasoning request lift it
+    # clearly over the population's line is still far from them.
+    cfg, pop = CoordinationConfig(), Population(harvest_share=0.1)
+    line = pop.harvest_median + cfg.harvest_member
+
+    def member(harvest: float) -> Obs:
+        return Obs(
+            h=99, account_id="m", ts=1_770_010_000.0, age=400.0, harvest=harvest, fp=TEMPLATE,
+            org=7, net=8, infra=9, client=5, pay=10, pivot=0.0, rate=0.1, risk=0.0, dc=0.0,
+            mm=0.0, hv=1.0,
+        )  # fmt: skip
+
+    v = score_group(_harvesters_on_one_network(0.9), pop, cfg)
+    assert v.campaign, v.blocked
+    assert v.profile.harvest_only() and v.profile.harvest == pytest.approx(0.45)
+    assert not matches(v.profile, member(line + cfg.harvest_member + 0.05), cfg, line=line)
+    assert matches(v.profile, member(0.7), cfg, line=line)
+    # Members that harvest little themselves: the population's line holds.
+    v = score_group(_harvesters_on_one_network(0.3), pop, cfg)
+    assert v.campaign, v.blocked
+    assert v.profile.harvest == line
+    assert matches(v.profile, member(line + cfg.harvest_member), cfg, line=line)
+    # Another check beside harvest (new members): the line holds too.
+    assert not Profile(new=True, harvest=0.45).harvest_only()
+
+
 def test_a_new_clients_heavy_users_are_no_ring_of_new_accounts() -> None:
     # A newly launched coding client: nearly all of its users are new and ask for code,
     # as a ring's accounts do, but each uses it at ten times the population's median rate.
