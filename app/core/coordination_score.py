@@ -53,11 +53,12 @@ IMPLIED = {
     "pay": "shared_payment",
     "cohort": "new_accounts",
 }
-# Keys that name one user agent and TLS stack: a UA/TLS mismatch is the stack's, shared by
-# all its users (browsers behind a TLS-intercepting proxy, an unofficial wrapper), and
-# which of them show it depends only on how many established accounts had shown the pair
-# by then. In their groups ``automation`` is no evidence.
-STACK_KINDS = ("infra", "client")
+# Keys that name one user agent and TLS stack (a frame's key holds the stack too): a UA/TLS
+# mismatch is the stack's, shared by all its users (browsers behind a TLS-intercepting
+# proxy, an unofficial wrapper), and which of them show it depends only on how many
+# established accounts had shown the pair by then. In their groups ``automation`` is no
+# evidence.
+STACK_KINDS = ("infra", "client", "frame")
 # Keys that crowds share across old and new accounts alike, so that one held by nearly
 # only new, light accounts that ask is itself the trace of a campaign: a client stack (a
 # popular one's users are old and new), a template's frame (its users fill the slot

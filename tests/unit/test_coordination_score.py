@@ -573,9 +573,10 @@ def test_a_stratum_is_beyond_chance_by_the_share_a_population_sample_can_resolve
 def test_a_mismatch_shared_by_one_client_stack_is_the_stacks_not_evidence() -> None:
     # Users of many orgs on one browser user agent behind one TLS-intercepting proxy stack,
     # a third of them flagged as mismatched: in a group of that stack it says nothing of
-    # them; in a network group, members spoofing their clients alike are automation.
+    # them, nor in a group of a template's frame on it (its key holds the stack); in a
+    # network group, members spoofing their clients alike are automation.
     cfg, pop = CoordinationConfig(), Population()
-    for kind, counts in (("client", False), ("infra", False), ("net", True)):
+    for kind, counts in (("client", False), ("infra", False), ("frame", False), ("net", True)):
         g = Group(f"{kind}:x", kind, 1_770_000_000.0)
         rng = random.Random(9)
         for i in range(12):
