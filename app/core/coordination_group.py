@@ -175,17 +175,17 @@ class Profile:
 
     def with_harvest(self, harvest: float) -> Profile:
         """The same checks with another harvest line."""
-        return Profile(
-            self.new, self.centres, harvest, self.pivot, self.mm, self.cards, self.young,
-            self.hv, self.keyed, self.made, self.asks,
-        )  # fmt: skip
+        return self._with(harvest, self.made)
 
     def without(self, harvest: bool = False, batch: bool = False) -> Profile:
         """The same checks but the harvest check (``harvest``) or naming the stack's batch
         (``batch``, the profile's ``made``)."""
+        return self._with(-1.0 if harvest else self.harvest, -1.0 if batch else self.made)
+
+    def _with(self, harvest: float, made: float) -> Profile:
         return Profile(
-            self.new, self.centres, -1.0 if harvest else self.harvest, self.pivot, self.mm,
-            self.cards, self.young, self.hv, self.keyed, -1.0 if batch else self.made, self.asks,
+            self.new, self.centres, harvest, self.pivot, self.mm, self.cards, self.young,
+            self.hv, self.keyed, made, self.asks,
         )  # fmt: skip
 
     def to_list(self) -> list[object]:
