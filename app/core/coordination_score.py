@@ -649,6 +649,11 @@ def beyond_selection(v: Verdict, kind: str) -> bool:
 
 # The share of its recent traffic on a newly released model that puts a member on it.
 ON_NEW_MODEL = 0.5
+# A hydra's light account harvests by a request or two, so the harvest evidence of its
+# accounts straddles the line: one long reasoning answer lands above it, a shorter one below.
+# A member new within the cohort and on one of the templates, two checks passed, harvests
+# with the campaign at this share of the profile's harvest line (see ``matches``).
+NEAR_LINE: Final = 0.5
 
 
 def on_template(fp: int, centres: tuple[int, ...], radius: int) -> bool:
@@ -682,6 +687,10 @@ def matches(
     show a trait crowds lack (a spoofed client), or, asking being its lone check, harvest
     over the population's ``line``. Asking beside other traits crowds share (new, on the
     new model) and nothing else names nobody.
+
+    A member new within the campaign's cohort and on one of its templates passes the
+    harvest check at ``NEAR_LINE`` of the profile's line: it sent a harvest request or two,
+    as the campaign's other light accounts did, whose answers were shorter.
 
     An established member on one of the templates whose harvest is over the population's
     ``line`` (its median plus ``harvest_member``; negative: never) passes the new check:
@@ -730,7 +739,10 @@ def matches(
     if profile.centres:
         strong.append(on_tpl)
     if profile.harvest >= 0.0:
-        strong.append(obs.harvest >= profile.harvest)
+        bar = profile.harvest
+        if profile.new and on_tpl and _young(profile, obs, cfg):
+            bar *= NEAR_LINE
+        strong.append(obs.harvest >= bar)
     if profile.pivot >= 0.0:
         crowd += 1
         crowd_hits += obs.pivot >= profile.pivot

@@ -565,6 +565,26 @@ def test_without_two_other_checks_the_harvest_check_stays() -> None:
     assert not any(a.startswith("quiet-") for a in named)
 
 
+def test_new_members_on_the_template_are_named_by_a_harvest_near_the_line() -> None:
+    """A hydra's light accounts harvest by a request or two, so their evidence straddles
+    the line: half the new accounts on the template harvest over it, the other half at
+    ``low``. Those at least ``NEAR_LINE`` of the line are named with them; those under it,
+    and aged accounts of the cohort however near, are not."""
+    for low, age, named_low in ((0.1, None, True), (0.03, None, False), (0.1, (200, 900), False)):
+        rng = random.Random(31)
+        swarm = _quiet(rng, lambda i: (f"net:203.0.{i // 8}", "client:script-q"), flags=FLAG_COT)
+        for sig in swarm:
+            i = int(sig.account_id.split("-")[1])
+            sig.harvest = 0.4 if i % 2 == 0 else low
+            if i % 2 and age is not None:
+                sig.account_age_days = rng.uniform(*age)
+        named = _named(_run(CoordinationDetector(seed=3), _background(rng) + swarm))
+        assert {f"quiet-{i}" for i in range(0, 60, 2)} <= named
+        got = {f"quiet-{i}" for i in range(1, 60, 2)} & named
+        assert len(got) == (30 if named_low else 0), (low, age, len(got))
+        assert not any(a.startswith("user-") for a in named)
+
+
 def test_fired_groups_survive_a_restart_and_name_new_members_at_once() -> None:
     rng = random.Random(7)
     first = CoordinationDetector(seed=3)
