@@ -689,8 +689,9 @@ def matches(
     new model) and nothing else names nobody.
 
     A member new within the campaign's cohort and on one of its templates passes the
-    harvest check at ``NEAR_LINE`` of the profile's line: it sent a harvest request or two,
-    as the campaign's other light accounts did, whose answers were shorter.
+    harvest check at ``NEAR_LINE`` of the profile's line: its request or two are of the
+    shape of those of the campaign's accounts over the line, each with less evidence (a
+    shorter answer, say).
 
     An established member on one of the templates whose harvest is over the population's
     ``line`` (its median plus ``harvest_member``; negative: never) passes the new check:
