@@ -568,8 +568,8 @@ def test_without_two_other_checks_the_harvest_check_stays() -> None:
 def test_new_members_on_the_template_are_named_by_a_harvest_near_the_line() -> None:
     """A hydra's light accounts harvest by a request or two, so their evidence straddles
     the line: half the new accounts on the template harvest over it, the other half at
-    ``low``. Those at least ``NEAR_LINE`` of the line are named with them; those under it,
-    and aged accounts of the cohort however near, are not."""
+    ``low``. Those at least ``NEAR_LINE`` of the line are named with them; those under that,
+    and aged accounts as near the line, are not."""
     for low, age, named_low in ((0.1, None, True), (0.03, None, False), (0.1, (200, 900), False)):
         rng = random.Random(31)
         swarm = _quiet(rng, lambda i: (f"net:203.0.{i // 8}", "client:script-q"), flags=FLAG_COT)
