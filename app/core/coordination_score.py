@@ -732,18 +732,17 @@ def matches(
     crowd = crowd_hits = 0  # traits a crowd shares: new, on the new model, asking
     strong: list[bool] = []  # traits it lacks
     on_tpl = bool(profile.centres) and on_template(obs.fp, profile.centres, cfg.template_radius)
+    young = profile.new and _young(profile, obs, cfg)
     if profile.new:
         crowd += 1
         if profile.harvest >= 0.0 and line >= 0.0:
             line = max(line, profile.harvest) + cfg.harvest_member  # harvest counts once
-        crowd_hits += _young(profile, obs, cfg) or (on_tpl and 0.0 <= line <= obs.harvest)
+        crowd_hits += young or (on_tpl and 0.0 <= line <= obs.harvest)
     if profile.centres:
         strong.append(on_tpl)
     if profile.harvest >= 0.0:
-        bar = profile.harvest
-        if profile.new and on_tpl and _young(profile, obs, cfg):
-            bar *= NEAR_LINE
-        strong.append(obs.harvest >= bar)
+        near = young and on_tpl  # new within the cohort, on a template: half the line
+        strong.append(obs.harvest >= (profile.harvest * NEAR_LINE if near else profile.harvest))
     if profile.pivot >= 0.0:
         crowd += 1
         crowd_hits += obs.pivot >= profile.pivot
